@@ -1,0 +1,39 @@
+/** @module limiter/algorithms/step — the shape every reference algorithm returns. */
+
+/** What one limit says about one request, before the rule decides to commit. */
+export interface Step {
+  /** This limit alone admits the request. */
+  allowed: boolean;
+  /** Nothing is written: units left, ms until full (or until admission when denied). */
+  remaining: number;
+  resetMs: number;
+  /** ms until this limit admits the request's cost from the current state (0 if now). */
+  retryMs: number;
+  /** The request's cost is consumed. */
+  consumed: {
+    remaining: number;
+    resetMs: number;
+    /** ms until this limit admits the same cost again after consuming. */
+    retryMs: number;
+    /** Encoded state to store, and its lifetime: after it lapses the key means "idle". */
+    value: string;
+    ttlMs: number;
+  };
+}
+
+/** Parameters of one limit as the store sees them (all positive integers). */
+export interface StepLimit {
+  count: number;
+  periodMs: number;
+  burst: number;
+  cost: number;
+}
+
+/** Parses `a:b[:c]` state strings; anything else reads as "no state" (a fresh subject). */
+export function decodeState(raw: string | null | undefined, parts: number): number[] | undefined {
+  if (raw == null) return undefined;
+  const fields = raw.split(":");
+  if (fields.length !== parts) return undefined;
+  const nums = fields.map((f) => (/^\d+$/.test(f) ? Number(f) : Number.NaN));
+  return nums.every(Number.isSafeInteger) ? nums : undefined;
+}

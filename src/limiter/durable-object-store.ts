@@ -1,0 +1,105 @@
+/** @module limiter/durable-object-store — the embedded store: limits in a Durable Object, no external service. */
+import { DurableObject } from "cloudflare:workers";
+import { withBudget } from "./budget.ts";
+import { evaluate } from "./model.ts";
+import type { DecideRequest, Decision, LimitStore } from "./types.ts";
+
+/** How often the object deletes lapsed state. */
+const SWEEP_EVERY_MS = 60_000;
+
+/**
+ * Holds limit state for the rules routed to it, in its SQLite storage, and
+ * runs the reference model on it. A decision runs with no await between
+ * read and write, so the object's single thread makes it atomic.
+ *
+ * One object per rule: a rule's keys all share its name, so every key a
+ * decision touches lives in the same object.
+ */
+export class SluiceStore extends DurableObject {
+  #latestNowMs = 0;
+
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env as never);
+    ctx.storage.sql.exec(
+      "CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER NOT NULL)",
+    );
+  }
+
+  decide(req: DecideRequest): Decision {
+    const sql = this.ctx.storage.sql;
+    const states = req.checks.map((c) => {
+      const row = sql
+        .exec<{ value: string; expires_at: number }>(
+          "SELECT value, expires_at FROM state WHERE key = ?",
+          c.key,
+        )
+        .toArray()[0];
+      // Lapsed state means "idle", exactly as an expired Redis key does.
+      return row && row.expires_at > req.nowMs ? row.value : null;
+    });
+    const { decision, writes } = evaluate(req.checks, states, req.nowMs, req.countRejected);
+    for (const w of writes) {
+      sql.exec(
+        "INSERT INTO state (key, value, expires_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
+        w.key,
+        w.value,
+        req.nowMs + w.ttlMs,
+      );
+    }
+    this.#latestNowMs = Math.max(this.#latestNowMs, req.nowMs);
+    if (writes.length > 0) void this.#scheduleSweep();
+    return decision;
+  }
+
+  ping(): string {
+    return "PONG";
+  }
+
+  /** Number of stored keys that have not lapsed by `nowMs` (for tests and health). */
+  liveKeys(nowMs: number): number {
+    const row = this.ctx.storage.sql
+      .exec<{ n: number }>("SELECT COUNT(*) AS n FROM state WHERE expires_at > ?", nowMs)
+      .one();
+    return row.n;
+  }
+
+  override async alarm(): Promise<void> {
+    // Callers' clocks, not this machine's, define lapse (tests inject time).
+    this.ctx.storage.sql.exec("DELETE FROM state WHERE expires_at <= ?", this.#latestNowMs);
+    const left = this.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM state").one();
+    if (left.n > 0) await this.ctx.storage.setAlarm(Date.now() + SWEEP_EVERY_MS);
+  }
+
+  async #scheduleSweep(): Promise<void> {
+    if ((await this.ctx.storage.getAlarm()) === null) {
+      await this.ctx.storage.setAlarm(Date.now() + SWEEP_EVERY_MS);
+    }
+  }
+}
+
+/**
+ * `LimitStore` over the `SluiceStore` namespace: one RPC per decision.
+ *
+ * @example
+ * const store = new DurableObjectStore(env.SLUICE_STORE, { timeoutMs: 250 });
+ */
+export class DurableObjectStore implements LimitStore {
+  readonly kind = "durable-object";
+  readonly #ns: DurableObjectNamespace<SluiceStore>;
+  readonly #timeoutMs: number;
+
+  constructor(ns: DurableObjectNamespace<SluiceStore>, options: { timeoutMs: number }) {
+    this.#ns = ns;
+    this.#timeoutMs = options.timeoutMs;
+  }
+
+  async decide(req: DecideRequest): Promise<Decision> {
+    const stub = this.#ns.get(this.#ns.idFromName(req.rule));
+    return withBudget(stub.decide(req) as Promise<Decision>, this.#timeoutMs);
+  }
+
+  async ping(): Promise<void> {
+    const stub = this.#ns.get(this.#ns.idFromName("__ping"));
+    await withBudget(stub.ping() as Promise<string>, this.#timeoutMs);
+  }
+}

@@ -1,0 +1,59 @@
+/** @module limiter/model — the pure reference engine: all limits of a rule, all-or-nothing. */
+import type { Algorithm } from "../policy/types.ts";
+import { fixedWindowStep } from "./algorithms/fixed-window.ts";
+import { gcraStep } from "./algorithms/gcra.ts";
+import type { Step, StepLimit } from "./algorithms/step.ts";
+import type { Decision, LimitCheck, LimitState } from "./types.ts";
+
+type StepFn = (raw: string | null | undefined, nowMs: number, limit: StepLimit) => Step;
+
+const steps: Record<Algorithm, StepFn> = {
+  gcra: gcraStep,
+  "fixed-window": fixedWindowStep,
+};
+
+/** A state write the caller must apply (same index as `checks`). */
+export interface Write {
+  key: string;
+  value: string;
+  ttlMs: number;
+}
+
+/**
+ * Evaluates every check against its current state, then commits all or none:
+ * a request denied by one limit consumes nothing from the others, unless
+ * `countRejected` asks that denied requests count too.
+ *
+ * The Durable Object store runs this directly; the Redis script mirrors it.
+ *
+ * @example
+ * const { decision, writes } = evaluate(checks, [null, null], Date.now(), false);
+ */
+export function evaluate(
+  checks: readonly LimitCheck[],
+  states: ReadonlyArray<string | null | undefined>,
+  nowMs: number,
+  countRejected: boolean,
+): { decision: Decision; writes: Write[] } {
+  const results = checks.map((check, i) => steps[check.algorithm](states[i], nowMs, check));
+  const allowed = results.every((r) => r.allowed);
+  const commit = allowed || countRejected;
+  const limits: LimitState[] = [];
+  const writes: Write[] = [];
+  let retryAfterMs = 0;
+  results.forEach((r, i) => {
+    const check = checks[i] as LimitCheck;
+    const wait = commit ? r.consumed.retryMs : r.retryMs;
+    if (!allowed) retryAfterMs = Math.max(retryAfterMs, wait);
+    if (commit) writes.push({ key: check.key, value: r.consumed.value, ttlMs: r.consumed.ttlMs });
+    limits.push({
+      id: check.id,
+      count: check.count,
+      periodMs: check.periodMs,
+      allowed: r.allowed,
+      remaining: commit ? r.consumed.remaining : r.remaining,
+      resetMs: commit ? (r.allowed ? r.consumed.resetMs : r.consumed.retryMs) : r.resetMs,
+    });
+  });
+  return { decision: { allowed, retryAfterMs, limits }, writes };
+}

@@ -1,0 +1,88 @@
+/** @module limiter/redis-store — limits in Redis over HTTP (Upstash REST), one script call per request. */
+import { withBudget } from "./budget.ts";
+import { ALGORITHM_CODE, SCRIPTS } from "./scripts.ts";
+import { type DecideRequest, type Decision, type LimitStore, StoreError } from "./types.ts";
+
+/** The slice of `@upstash/redis`'s client the store uses (so tests can inject faults). */
+export interface RedisLike {
+  evalsha(sha1: string, keys: string[], args: string[]): Promise<unknown>;
+  eval(script: string, keys: string[], args: string[]): Promise<unknown>;
+  ping(): Promise<unknown>;
+}
+
+export interface RedisStoreOptions {
+  /** Time budget for one decision, NOSCRIPT fallback included. */
+  timeoutMs: number;
+}
+
+/**
+ * Limit store on Redis. Each decision is exactly one EVALSHA of the decide
+ * script (one HTTP round trip, one Redis command); only after a script-cache
+ * flush does it pay one extra EVAL, which also reloads the script.
+ *
+ * Configure the client with `retry: false` and a per-request abort signal
+ * (see `createUpstashClient`): retries would spend the budget, and a retried
+ * decision could consume twice.
+ *
+ * @example
+ * const store = new RedisStore(createUpstashClient(url, token, 250), { timeoutMs: 250 });
+ */
+export class RedisStore implements LimitStore {
+  readonly kind = "redis";
+  readonly #redis: RedisLike;
+  readonly #timeoutMs: number;
+
+  constructor(redis: RedisLike, options: RedisStoreOptions) {
+    this.#redis = redis;
+    this.#timeoutMs = options.timeoutMs;
+  }
+
+  async decide(req: DecideRequest): Promise<Decision> {
+    const keys = req.checks.map((c) => c.key);
+    const args = [String(req.nowMs), req.countRejected ? "1" : "0"];
+    for (const c of req.checks) {
+      args.push(ALGORITHM_CODE[c.algorithm], String(c.count), String(c.periodMs));
+      args.push(String(c.burst), String(c.cost));
+    }
+    const raw = await withBudget(this.#run(keys, args), this.#timeoutMs);
+    return parseReply(raw, req);
+  }
+
+  async ping(): Promise<void> {
+    await withBudget(this.#redis.ping(), this.#timeoutMs);
+  }
+
+  async #run(keys: string[], args: string[]): Promise<unknown> {
+    const { text, sha1 } = SCRIPTS.decide;
+    try {
+      return await this.#redis.evalsha(sha1, keys, args);
+    } catch (err) {
+      // Script cache flushed or a fresh server: EVAL runs it and caches it again.
+      if (err instanceof Error && err.message.includes("NOSCRIPT")) {
+        return await this.#redis.eval(text, keys, args);
+      }
+      throw err;
+    }
+  }
+}
+
+function parseReply(raw: unknown, req: DecideRequest): Decision {
+  const n = req.checks.length;
+  if (!Array.isArray(raw) || raw.length !== 1 + 4 * n || !raw.every(Number.isInteger)) {
+    throw new StoreError(`unexpected script reply: ${JSON.stringify(raw)?.slice(0, 200)}`, "error");
+  }
+  const nums = raw as number[];
+  const allowed = nums[0] === 1;
+  let retryAfterMs = 0;
+  const limits = req.checks.map((c, i) => {
+    const [ok, remaining, resetMs, wait] = nums.slice(1 + 4 * i, 5 + 4 * i) as [
+      number,
+      number,
+      number,
+      number,
+    ];
+    if (!allowed) retryAfterMs = Math.max(retryAfterMs, wait);
+    return { id: c.id, count: c.count, periodMs: c.periodMs, allowed: ok === 1, remaining, resetMs };
+  });
+  return { allowed, retryAfterMs, limits };
+}

@@ -1,0 +1,75 @@
+/** @module limiter/types — the limiter's contract. Nothing here knows about HTTP. */
+import type { Algorithm } from "../policy/types.ts";
+
+/** One limit, resolved to a concrete store key for this request. */
+export interface LimitCheck {
+  /** Limit id (names the RateLimit item). */
+  id: string;
+  /** `<prefix>:<rule>:<limit-id>:<subject>` — see `storeKey()`. */
+  key: string;
+  algorithm: Algorithm;
+  count: number;
+  periodMs: number;
+  burst: number;
+  cost: number;
+}
+
+/** Outcome for one limit of a decision. */
+export interface LimitState {
+  id: string;
+  /** Quota and window as stated in the policy (for RateLimit-Policy). */
+  count: number;
+  periodMs: number;
+  /** Cost units still admissible right now after this request. */
+  remaining: number;
+  /** Until this limit is fully restored (allowed) or admits this request again (denied), ms. */
+  resetMs: number;
+  /** Did this limit alone admit the request? */
+  allowed: boolean;
+}
+
+export interface Decision {
+  allowed: boolean;
+  /** 0 when allowed; otherwise ms until every denying limit admits the request. */
+  retryAfterMs: number;
+  limits: LimitState[];
+}
+
+/**
+ * A store evaluates all limits of one request in one atomic step.
+ *
+ * Contract:
+ * - Atomic: every limit is checked, then all are committed or none is
+ *   (unless `countRejected`, which commits the cost even on denial).
+ * - Time: `nowMs` is the caller's clock; per key the store uses max(now, last seen).
+ * - Not retry-safe: a retried call may consume twice, so callers do not retry.
+ * - Failure: rejects (never hangs past the store's own time budget); the caller
+ *   applies the rule's `onStoreError`.
+ * - Safe for concurrent use.
+ */
+export interface LimitStore {
+  readonly kind: "redis" | "durable-object";
+  decide(req: DecideRequest): Promise<Decision>;
+  /** Cheap reachability probe for health checks. */
+  ping(): Promise<void>;
+}
+
+export interface DecideRequest {
+  /** Rule name; stores may shard by it (all of a rule's keys share it). */
+  rule: string;
+  checks: LimitCheck[];
+  nowMs: number;
+  countRejected: boolean;
+}
+
+/** A store call failed or ran out of time. */
+export class StoreError extends Error {
+  override readonly name = "StoreError";
+  constructor(
+    message: string,
+    readonly reason: "timeout" | "error",
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

@@ -1,0 +1,21 @@
+/** @module limiter/upstash — an `@upstash/redis` client configured for the hot path. */
+import { Redis } from "@upstash/redis/cloudflare";
+
+/**
+ * Builds the client the Redis store expects: no retries (they would outlast
+ * the store budget: the default is 5 with backoff, about 4 s) and a fresh
+ * abort signal per request. A signal *function* makes the client throw on
+ * abort; a plain signal makes it quietly return "Aborted" as a result.
+ *
+ * @example
+ * const redis = createUpstashClient(env.UPSTASH_REDIS_REST_URL, env.UPSTASH_REDIS_REST_TOKEN, 250);
+ */
+export function createUpstashClient(url: string, token: string, timeoutMs: number): Redis {
+  return new Redis({
+    url,
+    token,
+    retry: false,
+    enableTelemetry: false,
+    signal: () => AbortSignal.timeout(timeoutMs),
+  });
+}

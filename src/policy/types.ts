@@ -1,0 +1,96 @@
+/** @module policy/types — the validated, fully defaulted policy every stage reads. */
+
+/** Limiter algorithms known to the engine. */
+export type Algorithm = "gcra" | "fixed-window";
+
+/** What a limit counts requests by. */
+export type Subject =
+  | { kind: "ip" }
+  | { kind: "apiKey" }
+  | { kind: "global" }
+  | { kind: "header"; name: string }; // lower-cased header name
+
+/** One limit of a rule, with every default applied. */
+export interface Limit {
+  /** Stable id, an sf-key (`[a-z*][a-z0-9_.*-]*`): names the store key and the RateLimit item. */
+  id: string;
+  /** Requests (cost units) admitted per `periodMs` in the long run. */
+  count: number;
+  periodMs: number;
+  /** Most cost units admitted at once from idle (bucket capacity). Defaults to `count`. */
+  burst: number;
+  /** Cost of one request in units. Defaults to 1; never larger than `burst`. */
+  cost: number;
+  algorithm: Algorithm;
+  by: Subject;
+}
+
+export interface RuleMatch {
+  /** Upper-case methods; `null` matches every method. */
+  methods: string[] | null;
+  /** Path pattern: exact (`/login`), prefix wildcard (`/api/*`), `*` alone matches everything; `:name` matches one segment. */
+  path: string;
+}
+
+export interface Rule {
+  name: string;
+  match: RuleMatch;
+  limits: Limit[];
+  onStoreError: "allow" | "deny";
+  mode: "enforce" | "shadow";
+  /** Denied requests still consume (brute-force protection). */
+  countRejected: boolean;
+}
+
+export interface IdentityConfig {
+  ip: {
+    source: "cf-connecting-ip" | "x-forwarded-for";
+    /** With `x-forwarded-for`: how many proxies on the right are ours (≥ 1). */
+    trustedHops: number;
+    /** IPv6 addresses are keyed by this prefix length (default 56). */
+    ipv6Subnet: number;
+  };
+  apiKey: {
+    /** Lower-cased header carrying the key (default `x-api-key`). */
+    header: string;
+    /** Also accept `Authorization: Bearer <key>` (default true). */
+    bearer: boolean;
+  };
+}
+
+export interface Policy {
+  /** Free-form version label from the policy file (default "0"). */
+  version: string;
+  /** Store key prefix; bumping it resets every counter (default "sluice"). */
+  prefix: string;
+  identity: IdentityConfig;
+  rules: Rule[];
+  headers: {
+    /** Also emit X-RateLimit-Limit/Remaining/Reset. */
+    legacy: boolean;
+  };
+  store: {
+    /** Time budget of one store call (default 250). */
+    timeoutMs: number;
+  };
+  origin: {
+    /** Origin response-header timeout → 504 (default 30000). */
+    timeoutMs: number;
+  };
+}
+
+/** A policy that passed validation, with its content hash. */
+export interface LoadedPolicy {
+  policy: Policy;
+  /** Hex SHA-256 of the canonical JSON of the defaulted policy. */
+  hash: string;
+}
+
+/** One precise validation problem. */
+export interface PolicyIssue {
+  /** `ERR_SLUICE_…` */
+  code: string;
+  /** JSON path of the offending field, e.g. `rules[1].limits[0].rate`. */
+  path: string;
+  message: string;
+}
