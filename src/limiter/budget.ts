@@ -11,15 +11,23 @@ import { StoreError } from "./types.ts";
 export async function withBudget<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StoreError(`store did not answer within ${ms} ms`, "timeout")), ms);
+    timer = setTimeout(
+      () => reject(new StoreError(`store did not answer within ${ms} ms`, "timeout")),
+      ms,
+    );
   });
   try {
     return await Promise.race([work, timeout]);
   } catch (err) {
     if (err instanceof StoreError) throw err;
-    const message = err instanceof Error ? err.message : String(err);
-    throw new StoreError(`store call failed: ${message}`, "error", { cause: err });
+    throw new StoreError(`store call failed: ${summarize(err)}`, "error", { cause: err });
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Client errors quote the whole command (script text, key hashes): keep the cause only. */
+function summarize(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.split(", command was:")[0]?.slice(0, 160) ?? "";
 }

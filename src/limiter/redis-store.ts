@@ -82,7 +82,14 @@ function parseReply(raw: unknown, req: DecideRequest): Decision {
       number,
     ];
     if (!allowed) retryAfterMs = Math.max(retryAfterMs, wait);
-    return { id: c.id, count: c.count, periodMs: c.periodMs, allowed: ok === 1, remaining, resetMs };
+    return {
+      id: c.id,
+      count: c.count,
+      periodMs: c.periodMs,
+      allowed: ok === 1,
+      remaining,
+      resetMs,
+    };
   });
   return { allowed, retryAfterMs, limits };
 }

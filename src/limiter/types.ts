@@ -65,11 +65,9 @@ export interface DecideRequest {
 /** A store call failed or ran out of time. */
 export class StoreError extends Error {
   override readonly name = "StoreError";
-  constructor(
-    message: string,
-    readonly reason: "timeout" | "error",
-    options?: { cause?: unknown },
-  ) {
+  readonly reason: "timeout" | "error";
+  constructor(message: string, reason: "timeout" | "error", options?: { cause?: unknown }) {
     super(message, options);
+    this.reason = reason;
   }
 }

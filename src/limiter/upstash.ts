@@ -4,8 +4,9 @@ import { Redis } from "@upstash/redis/cloudflare";
 /**
  * Builds the client the Redis store expects: no retries (they would outlast
  * the store budget: the default is 5 with backoff, about 4 s) and a fresh
- * abort signal per request. A signal *function* makes the client throw on
- * abort; a plain signal makes it quietly return "Aborted" as a result.
+ * abort signal per request. `retries: 0` rather than `retry: false`, which
+ * still makes a second attempt. A signal *function* makes the client throw
+ * on abort; a plain signal makes it quietly return "Aborted" as a result.
  *
  * @example
  * const redis = createUpstashClient(env.UPSTASH_REDIS_REST_URL, env.UPSTASH_REDIS_REST_TOKEN, 250);
@@ -14,7 +15,7 @@ export function createUpstashClient(url: string, token: string, timeoutMs: numbe
   return new Redis({
     url,
     token,
-    retry: false,
+    retry: { retries: 0, backoff: () => 0 },
     enableTelemetry: false,
     signal: () => AbortSignal.timeout(timeoutMs),
   });

@@ -28,7 +28,7 @@ export interface Limit {
 export interface RuleMatch {
   /** Upper-case methods; `null` matches every method. */
   methods: string[] | null;
-  /** Path pattern: exact (`/login`), prefix wildcard (`/api/*`), `*` alone matches everything; `:name` matches one segment. */
+  /** Path pattern: exact (`/login`), prefix wildcard (`/api/*`, which also matches `/api`), `*` alone matches everything; `:name` matches one segment. See `compileMatcher`. */
   path: string;
 }
 
@@ -88,7 +88,7 @@ export interface LoadedPolicy {
 
 /** One precise validation problem. */
 export interface PolicyIssue {
-  /** `ERR_SLUICE_…` */
+  /** `ERR_SLUICE_…` for errors, `WARN_SLUICE_…` for warnings (see `ISSUE_CODES`, `WARNING_CODES` in validate.ts). */
   code: string;
   /** JSON path of the offending field, e.g. `rules[1].limits[0].rate`. */
   path: string;

@@ -1,0 +1,133 @@
+/** @module gateway/app — the Worker's Hono app: reserved routes, then rate limit → forward. */
+import { Hono, type MiddlewareHandler } from "hono";
+import { clientIp } from "../identity/ip.ts";
+import { type RateLimitVariables, rateLimit } from "../middleware/rate-limit/index.ts";
+import type { DecisionSink } from "../observe/index.ts";
+import { forward, OriginError } from "../proxy/index.ts";
+import {
+  badGateway,
+  gatewayTimeout,
+  notFound,
+  policyInvalid,
+  SluiceHttpError,
+  toResponse,
+} from "../respond/problem.ts";
+import bundledPolicy from "../sluice.policy.json";
+import type { SluiceEnv } from "./env.ts";
+import { buildRuntime, type ConfigFailure, type Runtime } from "./runtime.ts";
+
+export interface GatewayOptions {
+  /** Policy used when `SLUICE_POLICY` is unset (default: src/sluice.policy.json). */
+  bundledPolicy?: unknown;
+  /** Caller clock in ms (tests inject one). */
+  clock?: () => number;
+  /** Decision log sink (default: JSON lines on the console). */
+  sink?: DecisionSink;
+}
+
+type GatewayEnv = {
+  Bindings: SluiceEnv;
+  Variables: RateLimitVariables & { sluice: Prepared };
+};
+
+interface Prepared {
+  runtime: Runtime;
+  limiter: MiddlewareHandler<GatewayEnv>;
+}
+
+/**
+ * Creates the gateway. Configuration is read from env on first use and kept
+ * for the isolate's life (env does not change without a new deployment).
+ *
+ * @example
+ * export default createGateway();
+ */
+export function createGateway(options: GatewayOptions = {}): Hono<GatewayEnv> {
+  const app = new Hono<GatewayEnv>();
+  const prepared = new Map<string, Promise<Prepared | ConfigFailure>>();
+  const bundled = options.bundledPolicy ?? bundledPolicy;
+
+  const prepare = (env: SluiceEnv): Promise<Prepared | ConfigFailure> => {
+    const cacheKey = JSON.stringify([
+      env.SLUICE_POLICY,
+      env.ORIGIN_URL,
+      env.UPSTASH_REDIS_REST_URL,
+      env.UPSTASH_REDIS_REST_TOKEN,
+    ]);
+    let entry = prepared.get(cacheKey);
+    if (!entry) {
+      entry = buildRuntime(env, bundled).then((runtime) =>
+        "errors" in runtime
+          ? runtime
+          : {
+              runtime,
+              limiter: rateLimit<GatewayEnv>({
+                policy: runtime.loaded,
+                store: runtime.store,
+                ...(options.clock ? { clock: options.clock } : {}),
+                ...(options.sink ? { sink: options.sink } : {}),
+              }),
+            },
+      );
+      prepared.set(cacheKey, entry);
+    }
+    return entry;
+  };
+
+  app.use(async function configure(c, next) {
+    const ready = await prepare(c.env);
+    if ("errors" in ready) throw new SluiceHttpError(policyInvalid(ready.errors));
+    c.set("sluice", ready);
+    await next();
+  });
+
+  app.get("/__sluice/health", async (c) => {
+    const { loaded, store } = c.get("sluice").runtime;
+    const started = Date.now();
+    let error: string | undefined;
+    try {
+      await store.ping();
+    } catch (err) {
+      error = err instanceof Error ? err.message : String(err);
+    }
+    const body = {
+      status: error ? "degraded" : "ok",
+      policy: { version: loaded.policy.version, hash: loaded.hash },
+      store: {
+        kind: store.kind,
+        reachable: !error,
+        latencyMs: Date.now() - started,
+        ...(error ? { error } : {}),
+      },
+    };
+    return c.json(body, error ? 503 : 200, { "cache-control": "no-store" });
+  });
+
+  app.all("/__sluice/*", () => {
+    throw new SluiceHttpError(notFound());
+  });
+
+  app.use(function limit(c, next) {
+    return c.get("sluice").limiter(c, next);
+  });
+
+  app.all("*", async (c) => {
+    const { origin, loaded } = c.get("sluice").runtime;
+    const ipConfig = loaded.policy.identity.ip;
+    return forward(c.req.raw, {
+      origin,
+      timeoutMs: loaded.policy.origin.timeoutMs,
+      clientIp: clientIp(c.req.raw.headers, ipConfig) ?? "",
+      appendForwardedFor: ipConfig.source === "x-forwarded-for",
+    });
+  });
+
+  app.onError((err) => {
+    if (err instanceof OriginError) {
+      return err.status === 504 ? gatewayTimeout(err.message) : badGateway(err.message);
+    }
+    return toResponse(err);
+  });
+
+  return app;
+}

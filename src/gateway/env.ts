@@ -1,0 +1,9 @@
+/** @module gateway/env — the runtime contract's environment (see README "Runtime contract"). */
+
+/** `Env` from `wrangler types`, plus the optional secrets it cannot see. */
+export interface SluiceEnv extends Env {
+  UPSTASH_REDIS_REST_URL?: string;
+  UPSTASH_REDIS_REST_TOKEN?: string;
+  SLUICE_POLICY?: string;
+  SLUICE_ADMIN_TOKEN?: string;
+}

@@ -1,0 +1,238 @@
+/** @module middleware/rate-limit — Sluice's core as a Hono middleware: identify → match → decide → act. */
+import type { Context, Env, MiddlewareHandler } from "hono";
+import { identify } from "../../identity/index.ts";
+import { sha256Hex } from "../../identity/secret.ts";
+import type { Identity } from "../../identity/types.ts";
+import { storeKey } from "../../limiter/keys.ts";
+import {
+  type Decision,
+  type LimitCheck,
+  type LimitStore,
+  StoreError,
+} from "../../limiter/types.ts";
+import {
+  consoleSink,
+  type DecisionEvent,
+  type DecisionSink,
+  type Outcome,
+} from "../../observe/index.ts";
+import { compileMatcher } from "../../policy/match.ts";
+import type { Limit, LoadedPolicy, Rule } from "../../policy/types.ts";
+import { rateLimitHeaders } from "../../respond/headers.ts";
+import {
+  SluiceHttpError,
+  storeUnavailable,
+  tooManyRequests,
+  unauthorized,
+} from "../../respond/problem.ts";
+
+/** What the middleware decided, readable downstream as `c.get("rateLimit")`. */
+export interface RateLimitInfo {
+  rule: string;
+  mode: "enforce" | "shadow";
+  identity: Identity;
+  /** Absent when the store could not decide and the rule failed open. */
+  decision?: Decision;
+}
+
+/** Declare these in your app's `Variables` to read `c.get("rateLimit")` with types. */
+export interface RateLimitVariables {
+  rateLimit: RateLimitInfo | undefined;
+}
+
+export interface RateLimitOptions {
+  /** A policy from `loadPolicy()`: validated, defaulted and hashed. */
+  policy: LoadedPolicy;
+  /** Where limits are kept; a function picks one per request (e.g. from bindings). */
+  store: LimitStore | ((c: Context) => LimitStore);
+  /** Caller's clock in ms; tests inject one. */
+  clock?: () => number;
+  /** Decision log; defaults to one JSON line on the console. */
+  sink?: DecisionSink;
+}
+
+/**
+ * Enforces the policy's rules. Unmatched requests pass through untouched.
+ *
+ * @example
+ * const app = new Hono<{ Variables: RateLimitVariables }>();
+ * app.use(rateLimit({ policy, store: new RedisStore(redis, { timeoutMs: 250 }) }));
+ * app.get("/api/hello", (c) => c.json({ remaining: c.get("rateLimit")?.decision?.limits[0]?.remaining }));
+ */
+export function rateLimit<E extends Env & { Variables: RateLimitVariables }>(
+  options: RateLimitOptions,
+): MiddlewareHandler<E> {
+  const { policy, hash } = options.policy;
+  const match = compileMatcher(policy.rules);
+  const clock = options.clock ?? Date.now;
+  const sink = options.sink ?? consoleSink;
+  const pickStore =
+    typeof options.store === "function" ? options.store : () => options.store as LimitStore;
+
+  return async function rateLimit(c, next) {
+    const identity = await identify(c.req.raw, policy.identity);
+    const rule = match(c.req.method, c.req.path);
+    if (!rule) return next();
+
+    const event: DecisionEvent = {
+      msg: "sluice.decision",
+      rule: rule.name,
+      outcome: "allowed",
+      mode: rule.mode,
+      method: c.req.method,
+      path: c.req.path,
+      ipKey: identity.ipKey,
+      ...(identity.apiKeyHash ? { keyId: identity.apiKeyHash.slice(0, 12) } : {}),
+      limits: [],
+      retryAfterMs: 0,
+      store: "",
+      storeMs: 0,
+      policyVersion: policy.version,
+      policyHash: hash,
+    };
+    const done = (outcome: Outcome) => {
+      event.outcome = outcome;
+      sink(event);
+    };
+
+    if (!identity.apiKeyHash && rule.limits.some((l) => l.by.kind === "apiKey")) {
+      done("unauthorized");
+      throw new SluiceHttpError(unauthorized(`The "${rule.name}" rule needs an API key.`));
+    }
+
+    const checks = rule.limits.map((limit) => toCheck(policy.prefix, rule, limit, identity, c));
+    const store = pickStore(c);
+    event.store = store.kind;
+    const started = Date.now();
+    let decision: Decision | undefined;
+    try {
+      decision = await store.decide({
+        rule: rule.name,
+        checks: await Promise.all(checks),
+        nowMs: clock(),
+        countRejected: rule.countRejected,
+      });
+    } catch (err) {
+      if (!(err instanceof StoreError)) throw err;
+      event.storeError = `${err.reason}: ${err.message}`;
+    } finally {
+      event.storeMs = Date.now() - started;
+    }
+    c.set("rateLimit", {
+      rule: rule.name,
+      mode: rule.mode,
+      identity,
+      ...(decision ? { decision } : {}),
+    });
+    // W3C Server Timing: how long the store took, for whoever debugs latency.
+    const timing: Header = ["Server-Timing", `sluice-store;dur=${event.storeMs}`];
+
+    if (!decision) {
+      if (rule.mode === "enforce" && rule.onStoreError === "deny") {
+        done("store-denied");
+        throw new SluiceHttpError(withHeaders(storeUnavailable(rule.name), [timing]));
+      }
+      done("degraded-allowed");
+      await next();
+      const reason = event.storeError?.startsWith("timeout") ? "store-timeout" : "store-error";
+      addToContext(c, [timing, ["Sluice-Degraded", reason]]);
+      return;
+    }
+
+    event.retryAfterMs = decision.retryAfterMs;
+    event.limits = decision.limits.map((s, i) => ({
+      id: s.id,
+      by: subjectLabel(rule.limits[i] as Limit),
+      allowed: s.allowed,
+      remaining: s.remaining,
+      resetMs: s.resetMs,
+    }));
+
+    if (rule.mode === "shadow") {
+      // Shadow rules are measured, never felt: no headers, no 429.
+      done(decision.allowed ? "allowed" : "shadow-denied");
+      return next();
+    }
+    const headers = [timing, ...rateLimitHeaders(decision, { legacy: policy.headers.legacy })];
+    if (!decision.allowed) {
+      done("denied");
+      const res = tooManyRequests({
+        rule: rule.name,
+        retryAfterMs: decision.retryAfterMs,
+        decision,
+      });
+      throw new SluiceHttpError(withHeaders(res, headers));
+    }
+    done("allowed");
+    await next();
+    addToContext(c, headers);
+  };
+}
+
+type Header = [name: string, value: string];
+
+/** Adds our fields, keeping the response's own. Server-Timing is a list the origin may have started. */
+function applyHeaders(target: Headers, headers: readonly Header[]): void {
+  for (const [name, value] of headers) {
+    if (name === "Server-Timing") target.append(name, value);
+    else target.set(name, value);
+  }
+}
+
+function withHeaders(res: Response, headers: readonly Header[]): Response {
+  applyHeaders(res.headers, headers);
+  return res;
+}
+
+/** As `withHeaders` on `c.res`; a response straight from `fetch` has immutable headers and is copied first. */
+function addToContext(c: Context, headers: readonly Header[]): void {
+  try {
+    applyHeaders(c.res.headers, headers);
+  } catch (err) {
+    if (!(err instanceof TypeError)) throw err;
+    c.res = new Response(c.res.body, c.res);
+    applyHeaders(c.res.headers, headers);
+  }
+}
+
+function subjectLabel(limit: Limit): string {
+  return limit.by.kind === "header" ? `header:${limit.by.name}` : limit.by.kind;
+}
+
+async function toCheck(
+  prefix: string,
+  rule: Rule,
+  limit: Limit,
+  identity: Identity,
+  c: Context,
+): Promise<LimitCheck> {
+  return {
+    id: limit.id,
+    key: storeKey(prefix, rule.name, limit.id, await subject(limit, identity, c)),
+    algorithm: limit.algorithm,
+    count: limit.count,
+    periodMs: limit.periodMs,
+    burst: limit.burst,
+    cost: limit.cost,
+  };
+}
+
+/**
+ * The subject part of a store key. A missing IP or header value is never a
+ * reason to skip a limit: such requests share one bucket instead.
+ */
+async function subject(limit: Limit, identity: Identity, c: Context): Promise<string> {
+  switch (limit.by.kind) {
+    case "ip":
+      return `ip:${identity.ipKey || "unknown"}`;
+    case "apiKey":
+      return `key:${identity.apiKeyHash}`;
+    case "global":
+      return "global";
+    case "header": {
+      const value = c.req.header(limit.by.name);
+      // Hashed: header values can be long, arbitrary or secret.
+      return value ? `hdr:${await sha256Hex(value)}` : "hdr:-";
+    }
+  }
+}

@@ -1,0 +1,60 @@
+/** @module observe — one structured JSON line per decision; never a raw API key. */
+
+export type Outcome =
+  | "allowed"
+  | "denied"
+  | "shadow-denied"
+  | "degraded-allowed"
+  | "store-denied"
+  | "unauthorized";
+
+/** Everything an operator needs to answer "why was this request limited?". */
+export interface DecisionEvent {
+  msg: "sluice.decision";
+  rule: string;
+  outcome: Outcome;
+  mode: "enforce" | "shadow";
+  method: string;
+  /** Path only: queries may carry secrets. */
+  path: string;
+  /** IPv4 address or IPv6 subnet the limits were keyed on. */
+  ipKey: string;
+  /** First 12 hex digits of the key's SHA-256, to correlate without exposing it. */
+  keyId?: string;
+  limits: Array<{
+    id: string;
+    by: string;
+    allowed: boolean;
+    remaining: number;
+    resetMs: number;
+  }>;
+  retryAfterMs: number;
+  store: string;
+  storeMs: number;
+  /** Why the store could not decide, when it could not. */
+  storeError?: string;
+  policyVersion: string;
+  policyHash: string;
+}
+
+/** Where events go; the default writes one JSON line to the console. */
+export type DecisionSink = (event: DecisionEvent) => void;
+
+/**
+ * @example
+ * consoleSink({ msg: "sluice.decision", ... }) // {"msg":"sluice.decision",...}
+ */
+export const consoleSink: DecisionSink = (event) => {
+  console.log(JSON.stringify(event));
+};
+
+/** A configuration problem, logged once per isolate and on every refused request. */
+export function logConfigError(lines: readonly string[]): void {
+  console.error(JSON.stringify({ msg: "sluice.config_invalid", errors: lines }));
+}
+
+/** Legal but suspicious settings (trusting X-Forwarded-For, odd IPv6 subnets), logged once per isolate. */
+export function logConfigWarnings(lines: readonly string[]): void {
+  if (lines.length > 0)
+    console.warn(JSON.stringify({ msg: "sluice.config_warning", warnings: lines }));
+}

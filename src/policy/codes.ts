@@ -1,0 +1,52 @@
+/** @module policy/codes — every error and warning code the policy loader reports, one per kind of problem. */
+
+/**
+ * Every code `validatePolicy`/`loadPolicy` can report, one per kind of problem.
+ *
+ * @example
+ * ISSUE_CODES.ERR_SLUICE_COST_EXCEEDS_BURST; // → "a limit's cost is larger than its burst"
+ */
+export const ISSUE_CODES = {
+  ERR_SLUICE_POLICY_JSON: "the policy text is not valid JSON",
+  ERR_SLUICE_TYPE: "a value has the wrong JSON type",
+  ERR_SLUICE_UNKNOWN_FIELD: "a field the policy does not know (often a typo)",
+  ERR_SLUICE_REQUIRED: "a required field is missing",
+  ERR_SLUICE_EMPTY: "a string or list that must not be empty is empty",
+  ERR_SLUICE_ENUM: "a value is not one of the allowed choices",
+  ERR_SLUICE_RANGE: "an integer is outside its allowed range",
+  ERR_SLUICE_PREFIX_SYNTAX: "the store key prefix has characters other than a-z, 0-9, _ and -",
+  ERR_SLUICE_HEADER_SYNTAX: "a header name is not a valid HTTP field name",
+  ERR_SLUICE_RULE_NAME_SYNTAX: "a rule name is not [a-z0-9][a-z0-9_-]*",
+  ERR_SLUICE_RULE_NAME_DUPLICATE: "two rules share a name",
+  ERR_SLUICE_PATH_SYNTAX: "a path pattern is malformed",
+  ERR_SLUICE_METHOD_SYNTAX: "a method is not a valid HTTP method token",
+  ERR_SLUICE_METHOD_DUPLICATE: "a method is listed twice",
+  ERR_SLUICE_RATE_SYNTAX: "a rate string is not <count>/<period> [burst <n>] [; …]",
+  ERR_SLUICE_RATE_COUNT: "a rate's count is not a positive integer",
+  ERR_SLUICE_RATE_PERIOD: "a rate's period is malformed, zero or longer than 366 days",
+  ERR_SLUICE_RATE_UNIT: "a rate's period unit is unknown",
+  ERR_SLUICE_RATE_BURST: "a rate's burst is missing, not a positive integer or given twice",
+  ERR_SLUICE_BURST_CONFLICT: "a limit's burst is set where it cannot apply to exactly one rate",
+  ERR_SLUICE_COST_EXCEEDS_BURST: "a limit's cost is larger than its burst",
+  ERR_SLUICE_FIXED_WINDOW_BURST: "a fixed-window limit has a burst different from its count",
+  ERR_SLUICE_LIMIT_NAME_SYNTAX: "a limit id is not an RFC 8941 key",
+  ERR_SLUICE_LIMIT_ID_DUPLICATE: "two limits of one rule have the same id",
+} as const;
+
+/**
+ * Every warning code, for settings that are legal but deserve a second look.
+ *
+ * @example
+ * Object.keys(WARNING_CODES); // → ["WARN_SLUICE_XFF_TRUSTED", …]
+ */
+export const WARNING_CODES = {
+  WARN_SLUICE_XFF_TRUSTED: "the client IP is taken from X-Forwarded-For",
+  WARN_SLUICE_TRUSTED_HOPS_IGNORED: "trustedHops is set but the IP source is cf-connecting-ip",
+  WARN_SLUICE_IPV6_SUBNET: "the IPv6 subnet is outside /32–/64",
+  WARN_SLUICE_RULE_UNREACHABLE: "an earlier rule matches every request of this rule",
+} as const;
+
+/** A code from {@link ISSUE_CODES}. */
+export type IssueCode = keyof typeof ISSUE_CODES;
+/** A code from {@link WARNING_CODES}. */
+export type WarningCode = keyof typeof WARNING_CODES;

@@ -1,0 +1,305 @@
+/** @module policy/limits — reads a rule's limits: rate notation, subject, burst and cost rules, limit ids. */
+import { checkPeriodMs, formatPeriod, type ParsedRate, parsePeriod, parseRate } from "./rate.ts";
+import {
+  add,
+  describe,
+  headerMessage,
+  isObject,
+  isPositiveInt,
+  type Obj,
+  type Report,
+  readEnum,
+  readInt,
+  readList,
+  readObject,
+  readOptionalInt,
+  readOptionalString,
+  suggest,
+  TOKEN,
+} from "./read.ts";
+import type { Algorithm, Limit, Subject } from "./types.ts";
+
+const LIMIT_FIELDS = ["rate", "by", "algorithm", "burst", "cost", "name"];
+const RATE_OBJECT_FIELDS = ["count", "period", "burst"];
+// RFC 8941 §3.1.2 key: the limit id names an item of the RateLimit / RateLimit-Policy fields.
+const SF_KEY = /^[a-z*][a-z0-9_.*-]*$/;
+
+/**
+ * Reads `rules[i].limits`, expanding multi-rate strings into several limits and checking that ids
+ * are unique within the rule.
+ *
+ * @example
+ * readLimits(report, { limits: [{ rate: "10/s; 1000/h", by: "apiKey" }] }, "rules[0]");
+ * // → limits "apikey-1s" and "apikey-1h"
+ */
+export function readLimits(report: Report, rule: Obj, rulePath: string): Limit[] {
+  const list = readList(report, rule, rulePath, "limits", "limit");
+  const limits: Limit[] = [];
+  // id → where it was first defined, to point duplicate ids at each other.
+  const seen = new Map<string, string>();
+  for (const [i, value] of list.entries()) {
+    const path = `${rulePath}.limits[${i}]`;
+    for (const { limit, idPath } of readLimit(report, value, path)) {
+      const first = seen.get(limit.id);
+      if (first === undefined) {
+        seen.set(limit.id, path);
+      } else if (first === path) {
+        add(
+          report.issues,
+          "ERR_SLUICE_LIMIT_ID_DUPLICATE",
+          idPath,
+          `two rates of this string get the same id ${describe(limit.id)} (ids are "<by>-<period>"); split them into limits with their own "name"`,
+        );
+      } else {
+        add(
+          report.issues,
+          "ERR_SLUICE_LIMIT_ID_DUPLICATE",
+          idPath,
+          `limit id ${describe(limit.id)} is already used by ${first}; set "name" to tell them apart`,
+        );
+      }
+      limits.push(limit);
+    }
+  }
+  return limits;
+}
+
+/** A rate with where its burst came from, so burst errors point at the right field. */
+interface RateSource extends ParsedRate {
+  burstPath?: string;
+}
+
+function readLimit(
+  report: Report,
+  value: unknown,
+  path: string,
+): Array<{ limit: Limit; idPath: string }> {
+  const obj = readObject(report, value, path, LIMIT_FIELDS, 'an object like {"rate": "10/s"}');
+  if (obj === undefined) return [];
+  const before = report.issues.length;
+
+  const rates = readRateValue(report, obj.rate, `${path}.rate`);
+  const by = readSubject(report, obj.by, `${path}.by`);
+  const algorithm = readEnum<Algorithm>(
+    report,
+    obj,
+    path,
+    "algorithm",
+    ["gcra", "fixed-window"],
+    "gcra",
+  );
+  const limitBurst = readOptionalInt(report, obj, path, "burst", 1, Number.MAX_SAFE_INTEGER);
+  const cost = readInt(report, obj, path, "cost", 1, Number.MAX_SAFE_INTEGER, 1);
+  const name = readOptionalString(report, obj, path, "name");
+  if (name !== undefined && name !== "" && !SF_KEY.test(name)) {
+    add(
+      report.issues,
+      "ERR_SLUICE_LIMIT_NAME_SYNTAX",
+      `${path}.name`,
+      `expected an RFC 8941 key (a lower-case letter or "*", then a-z, 0-9, "_", "-", ".", "*") because it names the RateLimit header item, got ${describe(name)}`,
+    );
+  }
+
+  if (limitBurst !== undefined && rates.length > 0) {
+    const inline = rates.find((r) => r.burst !== undefined);
+    if (rates.length > 1) {
+      add(
+        report.issues,
+        "ERR_SLUICE_BURST_CONFLICT",
+        `${path}.burst`,
+        `"burst" applies to one rate but "rate" has ${rates.length}; write it inside the rate string instead, like "10/s burst 20; 1000/h"`,
+      );
+    } else if (inline?.burst !== undefined) {
+      add(
+        report.issues,
+        "ERR_SLUICE_BURST_CONFLICT",
+        `${path}.burst`,
+        `burst is set both here (${limitBurst}) and in "rate" (${inline.burst}); keep one`,
+      );
+    } else {
+      for (const r of rates) {
+        r.burst = limitBurst;
+        r.burstPath = `${path}.burst`;
+      }
+    }
+  }
+  if (name !== undefined && rates.length > 1) {
+    add(
+      report.issues,
+      "ERR_SLUICE_LIMIT_ID_DUPLICATE",
+      `${path}.name`,
+      `"name" would name all ${rates.length} rates of "rate" alike; split them into limits, each with its own "name"`,
+    );
+  }
+  if (report.issues.length > before) return [];
+
+  const out: Array<{ limit: Limit; idPath: string }> = [];
+  for (const r of rates) {
+    const id = name ?? `${subjectId(by)}-${formatPeriod(r.periodMs)}`;
+    if (name === undefined && !SF_KEY.test(id)) {
+      add(
+        report.issues,
+        "ERR_SLUICE_LIMIT_NAME_SYNTAX",
+        `${path}.by`,
+        `the default id ${describe(id)} is not an RFC 8941 key; set "name" like "per-user"`,
+      );
+      continue;
+    }
+    let burst = r.burst ?? r.count;
+    if (algorithm === "fixed-window" && burst !== r.count) {
+      add(
+        report.issues,
+        "ERR_SLUICE_FIXED_WINDOW_BURST",
+        r.burstPath ?? `${path}.rate`,
+        `fixed-window has no burst (each window admits exactly its count), but burst ${burst} differs from count ${r.count}; remove the burst or use "gcra"`,
+      );
+      burst = r.count;
+    }
+    if (cost > burst) {
+      add(
+        report.issues,
+        "ERR_SLUICE_COST_EXCEEDS_BURST",
+        `${path}.cost`,
+        `cost ${cost} is larger than burst ${burst} of limit ${describe(id)}, so no request could ever be admitted; raise the burst or lower the cost`,
+      );
+    }
+    const limit: Limit = { id, count: r.count, periodMs: r.periodMs, burst, cost, algorithm, by };
+    out.push({ limit, idPath: name === undefined ? `${path}.rate` : `${path}.name` });
+  }
+  return out;
+}
+
+function readRateValue(report: Report, value: unknown, path: string): RateSource[] {
+  if (value === undefined) {
+    add(
+      report.issues,
+      "ERR_SLUICE_REQUIRED",
+      path,
+      'expected "rate" like "10/s" or {"count": 10, "period": "1s"}',
+    );
+    return [];
+  }
+  if (typeof value === "string") {
+    const parsed = parseRate(value);
+    if (!parsed.ok) {
+      add(report.issues, parsed.error.code, path, parsed.error.message);
+      return [];
+    }
+    return parsed.rates.map((r) => (r.burst === undefined ? { ...r } : { ...r, burstPath: path }));
+  }
+  if (!isObject(value)) {
+    add(
+      report.issues,
+      "ERR_SLUICE_TYPE",
+      path,
+      `expected a rate like "10/s" or {"count": 10, "period": "1s"}, got ${describe(value)}`,
+    );
+    return [];
+  }
+  const obj = readObject(report, value, path, RATE_OBJECT_FIELDS, "an object");
+  if (obj === undefined) return [];
+  const before = report.issues.length;
+
+  let count = 0;
+  if (obj.count === undefined) {
+    add(
+      report.issues,
+      "ERR_SLUICE_REQUIRED",
+      `${path}.count`,
+      'expected "count", a positive integer',
+    );
+  } else if (isPositiveInt(obj.count)) {
+    count = obj.count;
+  } else {
+    add(
+      report.issues,
+      "ERR_SLUICE_RATE_COUNT",
+      `${path}.count`,
+      `expected a positive integer, got ${describe(obj.count)}`,
+    );
+  }
+
+  let periodMs = 0;
+  const periodPath = `${path}.period`;
+  if (obj.period === undefined) {
+    add(
+      report.issues,
+      "ERR_SLUICE_REQUIRED",
+      periodPath,
+      'expected "period" like "1s", "2 minutes" or 60000 (ms)',
+    );
+  } else if (typeof obj.period === "string" || typeof obj.period === "number") {
+    const period =
+      typeof obj.period === "string" ? parsePeriod(obj.period) : checkPeriodMs(obj.period);
+    if (period.ok) periodMs = period.periodMs;
+    else add(report.issues, period.error.code, periodPath, period.error.message);
+  } else {
+    add(
+      report.issues,
+      "ERR_SLUICE_RATE_PERIOD",
+      periodPath,
+      `expected a period like "1s", "2 minutes" or 60000 (ms), got ${describe(obj.period)}`,
+    );
+  }
+
+  let burst: number | undefined;
+  if (obj.burst !== undefined) {
+    if (isPositiveInt(obj.burst)) burst = obj.burst;
+    else {
+      add(
+        report.issues,
+        "ERR_SLUICE_RATE_BURST",
+        `${path}.burst`,
+        `expected a positive integer, got ${describe(obj.burst)}`,
+      );
+    }
+  }
+  if (report.issues.length > before) return [];
+  return [
+    burst === undefined
+      ? { count, periodMs }
+      : { count, periodMs, burst, burstPath: `${path}.burst` },
+  ];
+}
+
+function readSubject(report: Report, value: unknown, path: string): Subject {
+  if (value === undefined) return { kind: "ip" };
+  const expected = 'expected "ip", "apiKey", "global" or "header:<name>"';
+  if (typeof value !== "string") {
+    add(report.issues, "ERR_SLUICE_TYPE", path, `${expected}, got ${describe(value)}`);
+    return { kind: "ip" };
+  }
+  if (value === "ip" || value === "apiKey" || value === "global") return { kind: value };
+  if (value.startsWith("header:")) {
+    const name = value.slice("header:".length);
+    if (TOKEN.test(name)) return { kind: "header", name: name.toLowerCase() };
+    add(
+      report.issues,
+      "ERR_SLUICE_HEADER_SYNTAX",
+      path,
+      name === "" ? 'expected a header name after "header:", got nothing' : headerMessage(name),
+    );
+    return { kind: "ip" };
+  }
+  add(
+    report.issues,
+    "ERR_SLUICE_ENUM",
+    path,
+    `${expected}, got ${describe(value)}${suggest(value, ["ip", "apiKey", "global", "header:"])}`,
+  );
+  return { kind: "ip" };
+}
+
+/** The subject part of a default limit id; lower-case so it is a valid sf-key. */
+function subjectId(by: Subject): string {
+  switch (by.kind) {
+    case "ip":
+      return "ip";
+    case "apiKey":
+      return "apikey";
+    case "global":
+      return "global";
+    case "header":
+      return `hdr.${by.name}`;
+  }
+}

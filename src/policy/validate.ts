@@ -1,0 +1,324 @@
+/** @module policy/validate — turns user JSON into a fully defaulted Policy, reporting every problem with its path. */
+import { readLimits } from "./limits.ts";
+import { checkPathPattern, shadows } from "./match.ts";
+import {
+  add,
+  describe,
+  headerMessage,
+  type Obj,
+  type Report,
+  readBoolean,
+  readEnum,
+  readInt,
+  readList,
+  readObject,
+  readOptionalObject,
+  readRequiredString,
+  readString,
+  TOKEN,
+} from "./read.ts";
+import type { IdentityConfig, Policy, PolicyIssue, Rule } from "./types.ts";
+
+export { ISSUE_CODES, type IssueCode, WARNING_CODES, type WarningCode } from "./codes.ts";
+
+/** Outcome of {@link validatePolicy}. Warnings are legal but suspicious settings, worth logging once. */
+export type ValidationResult =
+  | { ok: true; policy: Policy; warnings: PolicyIssue[] }
+  | { ok: false; issues: PolicyIssue[]; warnings: PolicyIssue[] };
+
+const TOP_FIELDS = ["version", "prefix", "identity", "headers", "store", "origin", "rules"];
+const IDENTITY_FIELDS = ["ip", "apiKey"];
+const IP_FIELDS = ["source", "trustedHops", "ipv6Subnet"];
+const API_KEY_FIELDS = ["header", "bearer"];
+const RULE_FIELDS = ["name", "match", "limits", "onStoreError", "mode", "countRejected"];
+const MATCH_FIELDS = ["path", "methods"];
+
+const PREFIX = /^[a-z0-9_-]+$/;
+const RULE_NAME = /^[a-z0-9][a-z0-9_-]*$/;
+
+const DEFAULTS = {
+  version: "0",
+  prefix: "sluice",
+  trustedHops: 1,
+  ipv6Subnet: 56,
+  apiKeyHeader: "x-api-key",
+  storeTimeoutMs: 250,
+  originTimeoutMs: 30_000,
+} as const;
+
+/**
+ * Validates a parsed policy document and applies every default, collecting all problems (not just
+ * the first), each with a code, the exact JSON path and what was expected.
+ *
+ * @example
+ * const result = validatePolicy({ rules: [{ name: "login", match: { path: "/login" }, limits: [{ rate: "5/min" }] }] });
+ * if (result.ok) result.policy.rules[0]?.limits[0]?.id; // → "ip-1m"
+ * else console.error(formatIssues(result.issues));
+ */
+export function validatePolicy(raw: unknown): ValidationResult {
+  const report: Report = { issues: [], warnings: [] };
+  const root = readObject(report, raw, "", TOP_FIELDS, "a JSON object (the policy)");
+  if (root === undefined) return { ok: false, issues: report.issues, warnings: report.warnings };
+
+  const version = readString(report, root, "", "version", DEFAULTS.version);
+  let prefix = readString(report, root, "", "prefix", DEFAULTS.prefix);
+  if (prefix !== "" && !PREFIX.test(prefix)) {
+    add(
+      report.issues,
+      "ERR_SLUICE_PREFIX_SYNTAX",
+      "prefix",
+      `expected lower-case letters, digits, "_" or "-" (it starts every store key), got ${describe(prefix)}`,
+    );
+    prefix = DEFAULTS.prefix;
+  }
+
+  const identity = readIdentity(report, root.identity);
+  const headersObj = readOptionalObject(report, root.headers, "headers", ["legacy"]);
+  const storeObj = readOptionalObject(report, root.store, "store", ["timeoutMs"]);
+  const originObj = readOptionalObject(report, root.origin, "origin", ["timeoutMs"]);
+  const headers = { legacy: readBoolean(report, headersObj, "headers", "legacy", false) };
+  const store = {
+    timeoutMs: readInt(report, storeObj, "store", "timeoutMs", 10, 5000, DEFAULTS.storeTimeoutMs),
+  };
+  const origin = {
+    timeoutMs: readInt(
+      report,
+      originObj,
+      "origin",
+      "timeoutMs",
+      100,
+      600_000,
+      DEFAULTS.originTimeoutMs,
+    ),
+  };
+
+  const rules = readRules(report, root);
+  if (report.issues.length === 0) warnUnreachable(report, rules);
+  if (report.issues.length > 0) {
+    return { ok: false, issues: report.issues, warnings: report.warnings };
+  }
+  const policy: Policy = { version, prefix, identity, rules, headers, store, origin };
+  return { ok: true, policy, warnings: report.warnings };
+}
+
+function readIdentity(report: Report, value: unknown): IdentityConfig {
+  const obj = readOptionalObject(report, value, "identity", IDENTITY_FIELDS);
+  const ipObj = readOptionalObject(report, obj?.ip, "identity.ip", IP_FIELDS);
+  const keyObj = readOptionalObject(report, obj?.apiKey, "identity.apiKey", API_KEY_FIELDS);
+
+  const source = readEnum(
+    report,
+    ipObj,
+    "identity.ip",
+    "source",
+    ["cf-connecting-ip", "x-forwarded-for"] as const,
+    "cf-connecting-ip",
+  );
+  const trustedHops = readInt(
+    report,
+    ipObj,
+    "identity.ip",
+    "trustedHops",
+    1,
+    Number.MAX_SAFE_INTEGER,
+    DEFAULTS.trustedHops,
+  );
+  const ipv6Subnet = readInt(
+    report,
+    ipObj,
+    "identity.ip",
+    "ipv6Subnet",
+    1,
+    128,
+    DEFAULTS.ipv6Subnet,
+  );
+
+  if (source === "x-forwarded-for") {
+    // Everything left of our own proxies in X-Forwarded-For is written by the client.
+    add(
+      report.warnings,
+      "WARN_SLUICE_XFF_TRUSTED",
+      "identity.ip.source",
+      `the client IP is read from X-Forwarded-For, ${trustedHops} hop(s) from the right; this is safe only if exactly ${trustedHops} proxies you control append to it, otherwise clients can choose their own IP`,
+    );
+  } else if (ipObj?.trustedHops !== undefined) {
+    add(
+      report.warnings,
+      "WARN_SLUICE_TRUSTED_HOPS_IGNORED",
+      "identity.ip.trustedHops",
+      'trustedHops is only used with source "x-forwarded-for"; it is ignored with "cf-connecting-ip"',
+    );
+  }
+  if (ipv6Subnet < 32 || ipv6Subnet > 64) {
+    add(
+      report.warnings,
+      "WARN_SLUICE_IPV6_SUBNET",
+      "identity.ip.ipv6Subnet",
+      `IPv6 clients are keyed by /${ipv6Subnet}, outside /32–/64: shorter prefixes lump many customers together, longer ones let one site rotate through many keys`,
+    );
+  }
+
+  let header = readString(report, keyObj, "identity.apiKey", "header", DEFAULTS.apiKeyHeader);
+  if (header !== "" && !TOKEN.test(header)) {
+    add(report.issues, "ERR_SLUICE_HEADER_SYNTAX", "identity.apiKey.header", headerMessage(header));
+    header = DEFAULTS.apiKeyHeader;
+  }
+  const bearer = readBoolean(report, keyObj, "identity.apiKey", "bearer", true);
+  return {
+    ip: { source, trustedHops, ipv6Subnet },
+    apiKey: { header: header.toLowerCase(), bearer },
+  };
+}
+
+function readRules(report: Report, root: Obj): Rule[] {
+  const list = readList(report, root, "", "rules", "rule");
+  const rules: Rule[] = [];
+  const names = new Map<string, string>();
+  for (const [i, value] of list.entries()) {
+    const path = `rules[${i}]`;
+    const rule = readRule(report, value, path);
+    if (rule === undefined) continue;
+    if (rule.name !== "") {
+      const first = names.get(rule.name);
+      if (first !== undefined) {
+        add(
+          report.issues,
+          "ERR_SLUICE_RULE_NAME_DUPLICATE",
+          `${path}.name`,
+          `rule name ${describe(rule.name)} is already used by ${first}; names must be unique because they are part of store keys`,
+        );
+      } else {
+        names.set(rule.name, path);
+      }
+    }
+    rules.push(rule);
+  }
+  return rules;
+}
+
+function readRule(report: Report, value: unknown, path: string): Rule | undefined {
+  const obj = readObject(report, value, path, RULE_FIELDS, "an object (a rule)");
+  if (obj === undefined) return undefined;
+
+  let name = readRequiredString(report, obj, path, "name");
+  if (name !== "" && !RULE_NAME.test(name)) {
+    add(
+      report.issues,
+      "ERR_SLUICE_RULE_NAME_SYNTAX",
+      `${path}.name`,
+      `expected a lower-case letter or digit, then lower-case letters, digits, "_" or "-" (it is part of store keys), got ${describe(name)}`,
+    );
+    name = "";
+  }
+
+  const matchPath = `${path}.match`;
+  let pattern = "*";
+  let methods: string[] | null = null;
+  if (obj.match === undefined) {
+    add(
+      report.issues,
+      "ERR_SLUICE_REQUIRED",
+      matchPath,
+      'expected "match" like {"path": "/api/*"}',
+    );
+  } else {
+    const match = readObject(
+      report,
+      obj.match,
+      matchPath,
+      MATCH_FIELDS,
+      'an object like {"path": "/api/*"}',
+    );
+    if (match !== undefined) {
+      pattern = readRequiredString(report, match, matchPath, "path");
+      const problem = pattern === "" ? undefined : checkPathPattern(pattern);
+      if (problem !== undefined) {
+        add(report.issues, "ERR_SLUICE_PATH_SYNTAX", `${matchPath}.path`, problem);
+      }
+      methods = readMethods(report, match.methods, `${matchPath}.methods`);
+    }
+  }
+
+  const limits = readLimits(report, obj, path);
+  const onStoreError = readEnum(
+    report,
+    obj,
+    path,
+    "onStoreError",
+    ["allow", "deny"] as const,
+    "allow",
+  );
+  const mode = readEnum(report, obj, path, "mode", ["enforce", "shadow"] as const, "enforce");
+  const countRejected = readBoolean(report, obj, path, "countRejected", false);
+  return { name, match: { methods, path: pattern }, limits, onStoreError, mode, countRejected };
+}
+
+function readMethods(report: Report, value: unknown, path: string): string[] | null {
+  if (value === undefined) return null;
+  if (!Array.isArray(value)) {
+    add(
+      report.issues,
+      "ERR_SLUICE_TYPE",
+      path,
+      `expected a list of methods like ["GET", "POST"], got ${describe(value)}`,
+    );
+    return null;
+  }
+  if (value.length === 0) {
+    add(
+      report.issues,
+      "ERR_SLUICE_EMPTY",
+      path,
+      'expected at least one method; leave out "methods" to match every method',
+    );
+    return null;
+  }
+  const methods: string[] = [];
+  for (const [i, item] of value.entries()) {
+    const itemPath = `${path}[${i}]`;
+    if (typeof item !== "string") {
+      add(
+        report.issues,
+        "ERR_SLUICE_TYPE",
+        itemPath,
+        `expected a method name like "GET", got ${describe(item)}`,
+      );
+      continue;
+    }
+    if (!TOKEN.test(item)) {
+      add(
+        report.issues,
+        "ERR_SLUICE_METHOD_SYNTAX",
+        itemPath,
+        `expected one HTTP method token like "GET", got ${describe(item)}`,
+      );
+      continue;
+    }
+    const upper = item.toUpperCase();
+    if (methods.includes(upper)) {
+      add(
+        report.issues,
+        "ERR_SLUICE_METHOD_DUPLICATE",
+        itemPath,
+        `method ${describe(upper)} is listed twice`,
+      );
+      continue;
+    }
+    methods.push(upper);
+  }
+  return methods;
+}
+
+function warnUnreachable(report: Report, rules: Rule[]): void {
+  for (const [j, later] of rules.entries()) {
+    const i = rules.findIndex((earlier, k) => k < j && shadows(earlier.match, later.match));
+    const earlier = rules[i];
+    if (earlier === undefined) continue;
+    add(
+      report.warnings,
+      "WARN_SLUICE_RULE_UNREACHABLE",
+      `rules[${j}].match`,
+      `rule ${describe(later.name)} can never match: rules[${i}] (${describe(earlier.name)}) comes first and matches all of its requests`,
+    );
+  }
+}

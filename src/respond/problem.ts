@@ -1,0 +1,246 @@
+/** @module respond/problem — RFC 9457 problem details responses and the gateway's HTTP errors. */
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { Decision } from "../limiter/types.ts";
+import { retryAfterSeconds } from "./headers.ts";
+
+/** Base of Sluice's problem type URIs; each type is documented at its URI. */
+export const PROBLEM_BASE = "https://sluice.dev/problems/";
+
+/** The problem types Sluice emits (RFC 9457 §3.1.1). */
+export const ProblemType = {
+  rateLimited: `${PROBLEM_BASE}rate-limited`,
+  storeUnavailable: `${PROBLEM_BASE}store-unavailable`,
+  unauthorized: `${PROBLEM_BASE}unauthorized`,
+  originUnreachable: `${PROBLEM_BASE}origin-unreachable`,
+  originTimeout: `${PROBLEM_BASE}origin-timeout`,
+  policyInvalid: `${PROBLEM_BASE}policy-invalid`,
+  // RFC 9457 §4.2.1: no extra semantics beyond the status code.
+  blank: "about:blank",
+} as const;
+
+/** Members of a problem object; `status` is taken from the response status. */
+export interface ProblemFields {
+  type: string;
+  title: string;
+  detail: string;
+  [extra: string]: unknown;
+}
+
+// Reason phrases (RFC 9110 §15) for the statuses Sluice or Hono may raise.
+const TITLES: Partial<Record<number, string>> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  408: "Request Timeout",
+  413: "Content Too Large",
+  415: "Unsupported Media Type",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+};
+
+const MAX_POLICY_LINES = 20;
+
+/**
+ * An RFC 9457 problem details response: `application/problem+json` (§3) and
+ * `cache-control: no-store`, since an error or a 429 must not be replayed from
+ * a cache. `status` in the body always equals the response status (§3.1.2).
+ * Values are JSON-encoded, never spliced in as text.
+ *
+ * @example
+ * problem(404, { type: "about:blank", title: "Not Found", detail: "No route." });
+ */
+export function problem(
+  status: ContentfulStatusCode,
+  fields: ProblemFields,
+  headers?: HeadersInit,
+): Response {
+  const { type, title, detail, status: _ignored, ...extra } = fields;
+  const body = JSON.stringify({ type, title, status, detail, ...extra });
+  const h = new Headers(headers);
+  h.set("content-type", "application/problem+json");
+  h.set("cache-control", "no-store");
+  return new Response(body, { status, headers: h });
+}
+
+/**
+ * 429 (RFC 6585 §4) for a rule whose limits denied the request. Carries
+ * `Retry-After` (RFC 9110 §10.2.3) and, in the body, `rule`, `retryAfter` (the
+ * same seconds) and `violated-policies` (the ids of the denying limits in
+ * `decision`, the member draft-ietf-httpapi-ratelimit-headers-11 §5.1 defines).
+ * The RateLimit fields are left to the caller (`rateLimitHeaders`), which adds
+ * them to every limited response alike.
+ *
+ * @example
+ * throw new SluiceHttpError(tooManyRequests({ rule: "login", retryAfterMs: 4200, decision }));
+ * // 429, Retry-After: 5, detail: 'Too many requests for rule "login"; retry in 5 seconds.'
+ */
+export function tooManyRequests(args: {
+  rule: string;
+  retryAfterMs: number;
+  decision?: Decision;
+}): Response {
+  const retryAfter = retryAfterSeconds(args.retryAfterMs);
+  const violated = args.decision?.limits.filter((l) => !l.allowed).map((l) => l.id) ?? [];
+  return problem(
+    429,
+    {
+      type: ProblemType.rateLimited,
+      title: "Too Many Requests",
+      detail: `Too many requests for rule ${JSON.stringify(args.rule)}; retry in ${seconds(retryAfter)}.`,
+      rule: args.rule,
+      retryAfter,
+      "violated-policies": violated,
+    },
+    { "retry-after": String(retryAfter) },
+  );
+}
+
+/**
+ * 401 with a `WWW-Authenticate` challenge (RFC 9110 §11.6.1). The `Bearer`
+ * scheme (RFC 6750 §3) is the one clients know; the key may also come in the
+ * configured API-key header. No `error` parameter: RFC 6750 §3.1 says to omit it
+ * when the request carried no credentials, and we do not say which case it was.
+ *
+ * @example
+ * unauthorized("An API key is required."); // 401, WWW-Authenticate: Bearer realm="sluice"
+ */
+export function unauthorized(detail: string, realm = "sluice"): Response {
+  const quoted = realm.replace(/[\\"]/g, "\\$&");
+  return problem(
+    401,
+    { type: ProblemType.unauthorized, title: "Unauthorized", detail },
+    { "www-authenticate": `Bearer realm="${quoted}"` },
+  );
+}
+
+/**
+ * 503 when the limit store failed and the rule says `onStoreError: "deny"`;
+ * `Retry-After: 1` because store hiccups are short.
+ *
+ * @example
+ * storeUnavailable("api"); // 503, Retry-After: 1
+ */
+export function storeUnavailable(rule: string): Response {
+  return problem(
+    503,
+    {
+      type: ProblemType.storeUnavailable,
+      title: "Service Unavailable",
+      detail: `The rate limiter for rule ${JSON.stringify(rule)} is temporarily unavailable; retry in 1 second.`,
+      rule,
+      retryAfter: 1,
+    },
+    { "retry-after": "1" },
+  );
+}
+
+/**
+ * 502 (RFC 9110 §15.6.3): the origin could not be reached.
+ *
+ * @example
+ * badGateway("The origin refused the connection.");
+ */
+export function badGateway(detail: string): Response {
+  return problem(502, { type: ProblemType.originUnreachable, title: "Bad Gateway", detail });
+}
+
+/**
+ * 504 (RFC 9110 §15.6.5): the origin did not answer within `origin.timeoutMs`.
+ *
+ * @example
+ * gatewayTimeout("The origin did not answer within 30 s.");
+ */
+export function gatewayTimeout(detail: string): Response {
+  return problem(504, { type: ProblemType.originTimeout, title: "Gateway Timeout", detail });
+}
+
+/**
+ * 500 for a policy that failed validation, so it never serves traffic silently.
+ * `lines` name the offending field paths (e.g. `rules[1].limits[0].rate: …`);
+ * at most 20 are sent to keep the body small.
+ *
+ * @example
+ * policyInvalid(["rules[0].limits[0].count: ERR_SLUICE_COUNT must be a positive integer"]);
+ */
+export function policyInvalid(lines: readonly string[]): Response {
+  const shown = lines.slice(0, MAX_POLICY_LINES);
+  const more = lines.length - shown.length;
+  const suffix = more > 0 ? `; and ${more} more` : "";
+  return problem(500, {
+    type: ProblemType.policyInvalid,
+    title: "Invalid Policy",
+    detail: `The gateway policy is invalid: ${shown.join("; ")}${suffix}.`,
+    errors: shown,
+  });
+}
+
+/**
+ * 404 for unknown `/__sluice/` paths.
+ *
+ * @example
+ * notFound(); // 404 application/problem+json
+ */
+export function notFound(): Response {
+  return problem(404, {
+    type: ProblemType.blank,
+    title: "Not Found",
+    detail: "No such resource.",
+  });
+}
+
+/**
+ * A request-time failure that already carries its response (STYLE.md: handlers
+ * throw, one `app.onError` answers via `toResponse`).
+ *
+ * @example
+ * throw new SluiceHttpError(unauthorized("An API key is required."));
+ */
+export class SluiceHttpError extends HTTPException {
+  override readonly name = "SluiceHttpError";
+
+  constructor(res: Response, options?: { message?: string; cause?: unknown }) {
+    super(res.status as ContentfulStatusCode, {
+      res,
+      message: options?.message ?? `${res.status} ${TITLES[res.status] ?? "Error"}`,
+      cause: options?.cause,
+    });
+  }
+}
+
+/**
+ * Turns anything thrown into a response, for the single `app.onError`:
+ * `SluiceHttpError` → its response; another `HTTPException` → its own response
+ * if it has one (e.g. Hono's auth middleware), else a problem for its status;
+ * anything else → a generic 500. Error messages are never echoed, since they may
+ * contain request data.
+ *
+ * @example
+ * app.onError((err) => toResponse(err));
+ */
+export function toResponse(err: unknown): Response {
+  if (err instanceof HTTPException) {
+    if (err.res) return err.getResponse();
+    const status = err.status;
+    const title = TITLES[status] ?? "Error";
+    return problem(status, {
+      type: ProblemType.blank,
+      title,
+      detail: `The request failed: ${title}.`,
+    });
+  }
+  return problem(500, {
+    type: ProblemType.blank,
+    title: "Internal Server Error",
+    detail: "An unexpected error occurred.",
+  });
+}
+
+function seconds(n: number): string {
+  return n === 1 ? "1 second" : `${n} seconds`;
+}

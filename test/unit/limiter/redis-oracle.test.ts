@@ -1,0 +1,157 @@
+import { createHash, randomBytes } from "node:crypto";
+import { Redis } from "@upstash/redis";
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { evaluate } from "../../../src/limiter/model.ts";
+import { RedisStore } from "../../../src/limiter/redis-store.ts";
+import { SCRIPTS } from "../../../src/limiter/scripts.ts";
+import type { LimitCheck } from "../../../src/limiter/types.ts";
+import { type RedisHandle, redisCommand, startRedis } from "../../../tools/redis.ts";
+import { startUpstashRest, type UpstashRestHandle } from "../../../tools/upstash-rest.ts";
+
+let redis: RedisHandle;
+let rest: UpstashRestHandle;
+let client: Redis;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  rest = await startUpstashRest({ redisPort: redis.port, token: randomBytes(8).toString("hex") });
+  client = new Redis({ url: rest.url, token: rest.token, retry: false, enableTelemetry: false });
+});
+
+afterAll(async () => {
+  await rest?.close();
+  await redis?.stop();
+});
+
+describe("script registry", () => {
+  it("pins the SHA-1 of every script's exact text", () => {
+    for (const { text, sha1 } of Object.values(SCRIPTS)) {
+      expect(createHash("sha1").update(text).digest("hex")).toBe(sha1);
+    }
+  });
+
+  it("loads every script into Redis under its pinned SHA-1", async () => {
+    for (const { text, sha1 } of Object.values(SCRIPTS)) {
+      expect(await client.scriptLoad(text)).toBe(sha1);
+    }
+  });
+});
+
+/** Limits for traces: small counts and periods so traces cross refills and windows. */
+const limitArb = fc.record({
+  algorithm: fc.constantFrom("gcra" as const, "fixed-window" as const),
+  count: fc.integer({ min: 1, max: 6 }),
+  periodMs: fc.integer({ min: 50, max: 3000 }),
+  extraBurst: fc.integer({ min: 0, max: 4 }),
+  cost: fc.integer({ min: 1, max: 3 }),
+});
+
+const traceArb = fc.record({
+  limits: fc.array(limitArb, { minLength: 1, maxLength: 3 }),
+  countRejected: fc.boolean(),
+  events: fc.array(
+    fc.record({
+      stepMs: fc.integer({ min: 0, max: 700 }),
+      subject: fc.integer({ min: 0, max: 2 }),
+    }),
+    { minLength: 1, maxLength: 40 },
+  ),
+});
+
+describe("Redis store agrees with the reference model", () => {
+  it("on every decision, remaining, reset and retry time of random traces", async () => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(traceArb, async (trace) => {
+        run += 1;
+        const store = new RedisStore(client, { timeoutMs: 2000 });
+        const model = new Map<string, string>();
+        // Caller time = real time + an offset that only grows, so Redis's
+        // real-time expiry never drops state the model still holds.
+        let offset = 0;
+        for (const event of trace.events) {
+          offset += event.stepMs;
+          const now = Date.now() + offset;
+          const checks: LimitCheck[] = trace.limits.map((l, i) => {
+            const cost = Math.min(
+              l.cost,
+              l.algorithm === "gcra" ? l.count + l.extraBurst : l.count,
+            );
+            return {
+              id: `l${i}`,
+              key: `oracle:${run}:l${i}:s${event.subject}`,
+              algorithm: l.algorithm,
+              count: l.count,
+              periodMs: l.periodMs,
+              burst: l.algorithm === "gcra" ? l.count + l.extraBurst : l.count,
+              cost,
+            };
+          });
+          const expected = evaluate(
+            checks,
+            checks.map((c) => model.get(c.key)),
+            now,
+            trace.countRejected,
+          );
+          const actual = await store.decide({
+            rule: "oracle",
+            checks,
+            nowMs: now,
+            countRejected: trace.countRejected,
+          });
+          expect(actual).toEqual(expected.decision);
+          for (const w of expected.writes) model.set(w.key, w.value);
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
+
+describe("NOSCRIPT recovery", () => {
+  it("decides correctly after the script cache is flushed, with no error", async () => {
+    const store = new RedisStore(client, { timeoutMs: 2000 });
+    const c: LimitCheck = {
+      id: "ip-1m",
+      key: `noscript:${Date.now()}`,
+      algorithm: "gcra",
+      count: 2,
+      periodMs: 60_000,
+      burst: 2,
+      cost: 1,
+    };
+    const req = { rule: "r", checks: [c], nowMs: Date.now(), countRejected: false };
+    expect((await store.decide(req)).allowed).toBe(true);
+    await redisCommand(redis.port, "SCRIPT", "FLUSH");
+    expect(await redisCommand(redis.port, "SCRIPT", "EXISTS", SCRIPTS.decide.sha1)).toEqual([0]);
+    const second = await store.decide(req);
+    expect(second.allowed).toBe(true);
+    expect(second.limits[0]?.remaining).toBe(0);
+    expect((await store.decide(req)).allowed).toBe(false);
+  });
+});
+
+describe("state hygiene", () => {
+  it("gives every key an expiry tied to its refill or window", async () => {
+    const store = new RedisStore(client, { timeoutMs: 2000 });
+    const key = `ttl:${Date.now()}`;
+    const base = { count: 5, periodMs: 60_000, burst: 5, cost: 1 };
+    await store.decide({
+      rule: "r",
+      checks: [
+        { id: "g", key: `${key}:g`, algorithm: "gcra", ...base },
+        { id: "f", key: `${key}:f`, algorithm: "fixed-window", ...base },
+      ],
+      nowMs: Date.now(),
+      countRejected: false,
+    });
+    const gTtl = Number(await redisCommand(redis.port, "PTTL", `${key}:g`));
+    const fTtl = Number(await redisCommand(redis.port, "PTTL", `${key}:f`));
+    // One GCRA unit refills in 12 s; the window lasts 60 s.
+    expect(gTtl).toBeGreaterThan(11_000);
+    expect(gTtl).toBeLessThanOrEqual(12_000);
+    expect(fTtl).toBeGreaterThan(59_000);
+    expect(fTtl).toBeLessThanOrEqual(60_000);
+  });
+});

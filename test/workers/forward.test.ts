@@ -1,0 +1,129 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { gateway, LOGIN_POLICY } from "./helpers.ts";
+
+interface Echo {
+  method: string;
+  path: string;
+  query: string;
+  headers: Record<string, string>;
+  bodyBytes: number;
+  bodySha256: string;
+}
+
+async function sha256(bytes: Uint8Array): Promise<string> {
+  const d = await crypto.subtle.digest("SHA-256", bytes);
+  return [...new Uint8Array(d)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+describe("forwarding to the origin", () => {
+  it("preserves method, path, query and body", async () => {
+    const gw = gateway("durable-object", LOGIN_POLICY);
+    const body = new TextEncoder().encode(JSON.stringify({ hello: "wörld" }));
+    const res = await gw.fetch("/v1/items/42?b=2&a=1&a=3", {
+      method: "PATCH",
+      body,
+      headers: { "content-type": "application/json" },
+    });
+    expect(res.status).toBe(200);
+    const echo = (await res.json()) as Echo;
+    expect(echo).toMatchObject({
+      method: "PATCH",
+      path: "/v1/items/42",
+      query: "?b=2&a=1&a=3",
+      bodyBytes: body.byteLength,
+    });
+    expect(echo.bodySha256).toBe(await sha256(body));
+    expect(echo.headers["content-type"]).toBe("application/json");
+  });
+
+  it("strips hop-by-hop headers and sets X-Forwarded-*", async () => {
+    const gw = gateway("durable-object", LOGIN_POLICY);
+    const res = await gw.fetch("/x", {
+      headers: {
+        connection: "keep-alive, x-secret-hop",
+        "x-secret-hop": "1",
+        "proxy-authorization": "Basic Zm9vOmJhcg==",
+        te: "trailers",
+        "x-forwarded-for": "10.0.0.1",
+        "x-kept": "yes",
+      },
+      ip: "203.0.113.50",
+    });
+    const echo = (await res.json()) as Echo;
+    expect(echo.headers["x-secret-hop"]).toBeUndefined();
+    expect(echo.headers["proxy-authorization"]).toBeUndefined();
+    expect(echo.headers.te).toBeUndefined();
+    expect(echo.headers["x-kept"]).toBe("yes");
+    // The client's own X-Forwarded-For is not trusted under the default identity.
+    expect(echo.headers["x-forwarded-for"]).toBe("203.0.113.50");
+    expect(echo.headers["x-forwarded-proto"]).toBe("https");
+    expect(echo.headers["x-forwarded-host"]).toBe("gateway.test");
+  });
+
+  it("never lets the request choose the destination", async () => {
+    const gw = gateway("durable-object", LOGIN_POLICY);
+    const origin = new URL(env.ORIGIN_URL);
+    for (const path of ["//evil.example/steal", "/%2F%2Fevil.example/x", "/@evil.example/x"]) {
+      const res = await gw.fetch(path, { headers: { host: "evil.example" } });
+      expect(res.status).toBe(200);
+      const echo = (await res.json()) as Echo;
+      expect(echo.headers.host).toBe(origin.host);
+      expect(echo.path).toBe(path);
+    }
+  });
+
+  it("streams a large upload and a large download", async () => {
+    const gw = gateway("durable-object", LOGIN_POLICY);
+    const size = 24 * 1024 * 1024;
+    const chunk = new Uint8Array(1024 * 1024).fill(98);
+    let sent = 0;
+    const upload = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent >= size) return controller.close();
+        sent += chunk.byteLength;
+        controller.enqueue(chunk);
+      },
+    });
+    const up = await gw.fetch("/upload", {
+      method: "PUT",
+      body: upload,
+      duplex: "half",
+    } as RequestInit);
+    expect(((await up.json()) as Echo).bodyBytes).toBe(size);
+
+    const down = await gw.fetch(`/__big?bytes=${size}`);
+    expect(down.status).toBe(200);
+    let received = 0;
+    const reader = (down.body as ReadableStream<Uint8Array>).getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      received += value.byteLength;
+    }
+    expect(received).toBe(size);
+  });
+
+  it("answers 502 problem+json when the origin is unreachable", async () => {
+    const gw = gateway("durable-object", LOGIN_POLICY, { ORIGIN_URL: "http://127.0.0.1:9" });
+    const res = await gw.fetch("/x");
+    expect(res.status).toBe(502);
+    expect(res.headers.get("content-type")).toBe("application/problem+json");
+    expect(((await res.json()) as { status: number }).status).toBe(502);
+  });
+
+  it("answers 504 problem+json when the origin is slower than its timeout", async () => {
+    const gw = gateway("durable-object", { ...LOGIN_POLICY, origin: { timeoutMs: 200 } });
+    const started = Date.now();
+    const res = await gw.fetch("/__slow?ms=3000");
+    expect(res.status).toBe(504);
+    expect(res.headers.get("content-type")).toBe("application/problem+json");
+    expect(Date.now() - started).toBeLessThan(2500);
+  });
+
+  it("passes origin redirects back instead of following them", async () => {
+    const gw = gateway("durable-object", LOGIN_POLICY);
+    const res = await gw.fetch("/__status/302");
+    expect(res.status).toBe(302);
+  });
+});

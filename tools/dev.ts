@@ -1,0 +1,103 @@
+/** @module tools/dev — `npm run dev[:redis]`: echo origin (+ redis and the REST endpoint) and `wrangler dev`, torn down together. */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { startEchoOrigin } from "./echo-origin.ts";
+import { startRedis } from "./redis.ts";
+import { startUpstashRest } from "./upstash-rest.ts";
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+const BIN = path.join(ROOT, "node_modules", ".bin");
+
+const { values } = parseArgs({
+  options: {
+    redis: { type: "boolean", default: false },
+    port: { type: "string", default: "8787" },
+  },
+});
+
+// Stopped in reverse order of start.
+const cleanups: (() => Promise<void>)[] = [];
+let child: ChildProcess | undefined;
+let stopping = false;
+
+async function shutdown(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child?.once("exit", r));
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child?.kill("SIGKILL"), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+    for (const stop of cleanups.reverse()) {
+      await stop().catch((err: unknown) => console.error("cleanup failed:", err));
+    }
+  }
+  process.exit(code);
+}
+
+process.once("SIGINT", () => void shutdown(130));
+process.once("SIGTERM", () => void shutdown(143));
+
+async function main(): Promise<void> {
+  let originUrl = process.env.ORIGIN_URL;
+  if (!originUrl) {
+    const origin = await startEchoOrigin();
+    cleanups.push(() => origin.close());
+    originUrl = origin.url;
+  }
+
+  const vars = [`ORIGIN_URL:${originUrl}`];
+  let store = "Durable Object";
+  let redisLine = "";
+  if (values.redis) {
+    const redis = await startRedis();
+    cleanups.push(() => redis.stop());
+    const token = randomBytes(18).toString("base64url");
+    const rest = await startUpstashRest({ redisPort: redis.port, token });
+    cleanups.push(() => rest.close());
+    vars.push(`UPSTASH_REDIS_REST_URL:${rest.url}`, `UPSTASH_REDIS_REST_TOKEN:${token}`);
+    store = "Redis";
+    redisLine =
+      `  redis-server 127.0.0.1:${redis.port} (pid ${redis.pid}), Upstash REST ${rest.url}\n` +
+      `  inspect:  redis-cli -p ${redis.port} keys '*'\n` +
+      `  faults:   curl -X POST ${rest.url}/__control/faults -d '{"latencyMs":200}'\n`;
+  }
+
+  const port = values.port;
+  const sluice = `http://127.0.0.1:${port}`;
+  console.log(
+    `\nSluice: ${sluice}  →  origin ${originUrl}  (store: ${store})\n${redisLine}` +
+      `  try:      curl -i ${sluice}/hello\n`,
+  );
+
+  const args = ["dev", "--port", port, "--ip", "127.0.0.1"];
+  for (const v of vars) args.push("--var", v);
+  child = spawn(path.join(BIN, "wrangler"), args, {
+    cwd: ROOT,
+    stdio: "inherit",
+    env: {
+      ...process.env,
+      // The wrangler shim runs `#!/usr/bin/env node`: make that the repo's Node 22.
+      PATH: `${BIN}${path.delimiter}${process.env.PATH ?? ""}`,
+      WRANGLER_SEND_METRICS: "false",
+      // Skip miniflare's download of the Request.cf sample: offline-safe and faster.
+      CLOUDFLARE_CF_FETCH_ENABLED: process.env.CLOUDFLARE_CF_FETCH_ENABLED ?? "false",
+    },
+  });
+  child.once("error", (err) => {
+    console.error(`could not start wrangler: ${err.message}`);
+    void shutdown(1);
+  });
+  child.once("exit", (code, signal) => {
+    if (!stopping) void shutdown(code ?? (signal ? 1 : 0));
+  });
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  void shutdown(1);
+});

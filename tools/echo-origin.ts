@@ -1,0 +1,191 @@
+/** @module tools/echo-origin — a loopback origin that describes each request it gets, for tests and local trials. */
+import { createHash } from "node:crypto";
+import { realpathSync } from "node:fs";
+import http from "node:http";
+import { parseArgs } from "node:util";
+
+export interface EchoOriginHandle {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** The JSON body of the default route. */
+export interface EchoReply {
+  method: string;
+  /** Path without the query string. */
+  path: string;
+  /** Raw search string including the leading "?", or "" (like URL.search). */
+  query: string;
+  /** Lower-case names; repeated headers joined with ", ". */
+  headers: Record<string, string>;
+  bodyBytes: number;
+  bodySha256: string;
+}
+
+const BIG_CHUNK = Buffer.alloc(64 * 1024, "a");
+
+// Sent on every answer so tests can check the gateway keeps origin headers.
+const ORIGIN_HEADERS: Record<string, string> = {
+  "x-origin": "echo",
+  "set-cookie": "a=1",
+  "x-origin-custom": "keep",
+};
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  if (res.destroyed) return;
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    ...ORIGIN_HEADERS,
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+/** Hashes the body as it streams in, so huge uploads are never held in memory. */
+function digestBody(req: http.IncomingMessage): Promise<{ bytes: number; sha256: string }> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash("sha256");
+    let bytes = 0;
+    req.on("data", (chunk: Buffer) => {
+      bytes += chunk.length;
+      hash.update(chunk);
+    });
+    req.on("end", () => resolve({ bytes, sha256: hash.digest("hex") }));
+    req.on("error", reject);
+  });
+}
+
+function headerObject(req: http.IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return out;
+}
+
+/** Streams `total` bytes of 'a', honouring backpressure. */
+function streamBig(res: http.ServerResponse, total: number): void {
+  res.writeHead(200, { ...ORIGIN_HEADERS, "content-type": "application/octet-stream" });
+  let left = total;
+  const pump = () => {
+    while (left > 0 && !res.destroyed) {
+      const n = Math.min(left, BIG_CHUNK.length);
+      left -= n;
+      if (!res.write(n === BIG_CHUNK.length ? BIG_CHUNK : BIG_CHUNK.subarray(0, n))) {
+        res.once("drain", pump);
+        return;
+      }
+    }
+    if (!res.destroyed) res.end();
+  };
+  pump();
+}
+
+function intParam(value: string | null, max: number): number | undefined {
+  if (value === null || !/^\d+$/.test(value)) return undefined;
+  const n = Number(value);
+  return n <= max ? n : undefined;
+}
+
+/** Starts the echo origin on 127.0.0.1 (a free port unless one is given). */
+export async function startEchoOrigin(opts?: { port?: number }): Promise<EchoOriginHandle> {
+  const timers = new Set<NodeJS.Timeout>();
+
+  const server = http.createServer((req, res) => {
+    const rawUrl = req.url ?? "/";
+    const q = rawUrl.indexOf("?");
+    const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
+    const query = q < 0 ? "" : rawUrl.slice(q);
+    const params = new URLSearchParams(query);
+
+    if (path === "/__big") {
+      const bytes = intParam(params.get("bytes"), 2 ** 40);
+      if (bytes === undefined) return sendJson(res, 400, { error: "bytes=N required" });
+      req.resume();
+      return streamBig(res, bytes);
+    }
+
+    const status = /^\/__status\/(\d{3})$/.exec(path)?.[1];
+    if (status !== undefined) {
+      const code = Number(status);
+      if (code < 200 || code > 599) return sendJson(res, 400, { error: "status must be 200-599" });
+      req.resume();
+      return sendJson(res, code, { status: code });
+    }
+
+    let waitMs = 0;
+    if (path === "/__slow") {
+      const ms = intParam(params.get("ms"), 600_000);
+      if (ms === undefined) return sendJson(res, 400, { error: "ms=N required" });
+      waitMs = ms;
+    }
+
+    digestBody(req).then(
+      ({ bytes, sha256 }) => {
+        const reply: EchoReply = {
+          method: req.method ?? "",
+          path,
+          query,
+          headers: headerObject(req),
+          bodyBytes: bytes,
+          bodySha256: sha256,
+        };
+        if (waitMs === 0) return sendJson(res, 200, reply);
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          sendJson(res, 200, reply);
+        }, waitMs);
+        timers.add(timer);
+        // A client that gives up should not keep the timer alive.
+        res.once("close", () => {
+          clearTimeout(timer);
+          timers.delete(timer);
+        });
+      },
+      () => res.destroy(),
+    );
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts?.port ?? 0, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const addr = server.address();
+  const port = typeof addr === "object" && addr ? addr.port : 0;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    close: async () => {
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+      const done = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await done;
+    },
+  };
+}
+
+function isMain(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return realpathSync(entry) === import.meta.filename;
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  const { values } = parseArgs({ options: { port: { type: "string" } } });
+  const origin = await startEchoOrigin(values.port ? { port: Number(values.port) } : undefined);
+  console.log(`echo origin listening on ${origin.url}`);
+  const shutdown = () => origin.close().then(() => process.exit(0));
+  process.once("SIGINT", shutdown);
+  process.once("SIGTERM", shutdown);
+}
