@@ -20,30 +20,38 @@ export class SluiceStore extends DurableObject {
 
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env as never);
+    // `seen`: the latest caller time for the key. Lapse is judged on that
+    // timeline, as the model does, so a caller whose clock is behind never
+    // writes an expiry that is already past for one whose clock is ahead.
     ctx.storage.sql.exec(
-      "CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER NOT NULL)",
+      "CREATE TABLE IF NOT EXISTS limit_state (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER NOT NULL, seen INTEGER NOT NULL)",
     );
   }
 
   decide(req: DecideRequest): Decision {
     const sql = this.ctx.storage.sql;
+    const seen = new Map<string, number>();
     const states = req.checks.map((c) => {
       const row = sql
-        .exec<{ value: string; expires_at: number }>(
-          "SELECT value, expires_at FROM state WHERE key = ?",
+        .exec<{ value: string; expires_at: number; seen: number }>(
+          "SELECT value, expires_at, seen FROM limit_state WHERE key = ?",
           c.key,
         )
         .toArray()[0];
+      const keyNow = Math.max(req.nowMs, row?.seen ?? 0);
+      seen.set(c.key, keyNow);
       // Lapsed state means "idle", exactly as an expired Redis key does.
-      return row && row.expires_at > req.nowMs ? row.value : null;
+      return row && row.expires_at > keyNow ? row.value : null;
     });
     const { decision, writes } = evaluate(req.checks, states, req.nowMs, req.countRejected);
     for (const w of writes) {
+      const keyNow = seen.get(w.key) ?? req.nowMs;
       sql.exec(
-        "INSERT INTO state (key, value, expires_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
+        "INSERT INTO limit_state (key, value, expires_at, seen) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, seen = excluded.seen",
         w.key,
         w.value,
-        req.nowMs + w.ttlMs,
+        keyNow + w.ttlMs,
+        keyNow,
       );
     }
     this.#latestNowMs = Math.max(this.#latestNowMs, req.nowMs);
@@ -58,15 +66,17 @@ export class SluiceStore extends DurableObject {
   /** Number of stored keys that have not lapsed by `nowMs` (for tests and health). */
   liveKeys(nowMs: number): number {
     const row = this.ctx.storage.sql
-      .exec<{ n: number }>("SELECT COUNT(*) AS n FROM state WHERE expires_at > ?", nowMs)
+      .exec<{ n: number }>("SELECT COUNT(*) AS n FROM limit_state WHERE expires_at > ?", nowMs)
       .one();
     return row.n;
   }
 
   override async alarm(): Promise<void> {
     // Callers' clocks, not this machine's, define lapse (tests inject time).
-    this.ctx.storage.sql.exec("DELETE FROM state WHERE expires_at <= ?", this.#latestNowMs);
-    const left = this.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM state").one();
+    this.ctx.storage.sql.exec("DELETE FROM limit_state WHERE expires_at <= ?", this.#latestNowMs);
+    const left = this.ctx.storage.sql
+      .exec<{ n: number }>("SELECT COUNT(*) AS n FROM limit_state")
+      .one();
     if (left.n > 0) await this.ctx.storage.setAlarm(Date.now() + SWEEP_EVERY_MS);
   }
 

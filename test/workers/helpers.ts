@@ -1,4 +1,5 @@
 /** @module test/workers/helpers — a gateway per test, on a chosen store, with an injected clock. */
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { createGateway } from "../../src/gateway/app.ts";
 import type { SluiceEnv } from "../../src/gateway/env.ts";
@@ -59,9 +60,13 @@ export function gateway(
       const { ip = "203.0.113.7", ...rest } = init;
       const headers = new Headers(rest.headers);
       if (ip && !headers.has("cf-connecting-ip")) headers.set("cf-connecting-ip", ip);
-      return Promise.resolve(
-        app.fetch(new Request(`https://gateway.test${path}`, { ...rest, headers }), testEnv),
-      );
+      const ctx = createExecutionContext();
+      const req = new Request(`https://gateway.test${path}`, { ...rest, headers });
+      // Background work (refunds) settles before the test looks at the store again.
+      return Promise.resolve(app.fetch(req, testEnv, ctx)).then(async (res) => {
+        await waitOnExecutionContext(ctx);
+        return res;
+      });
     },
   };
 }
