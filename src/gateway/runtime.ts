@@ -1,4 +1,5 @@
 /** @module gateway/runtime — env → validated policy, store and origin, built once per isolate. */
+import { BlockedCache } from "../limiter/blocked-cache.ts";
 import { DurableObjectStore, type SluiceStore } from "../limiter/durable-object-store.ts";
 import { RedisStore } from "../limiter/redis-store.ts";
 import type { LimitStore } from "../limiter/types.ts";
@@ -53,12 +54,14 @@ export async function buildRuntime(
   }
 
   const timeoutMs = result.loaded.policy.store.timeoutMs;
-  const store: LimitStore =
+  const backing: LimitStore =
     url && token
       ? new RedisStore(createUpstashClient(url, token, timeoutMs), { timeoutMs })
       : new DurableObjectStore(env.SLUICE_STORE as unknown as DurableObjectNamespace<SluiceStore>, {
           timeoutMs,
         });
+  // Per isolate: blocked subjects are answered without a store call.
+  const store = new BlockedCache(backing);
   return { loaded: result.loaded, store, origin };
 }
 

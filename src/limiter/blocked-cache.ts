@@ -1,0 +1,109 @@
+/** @module limiter/blocked-cache — answers for subjects known to be denied, without a store call. */
+import type { DecideRequest, Decision, LimitStore } from "./types.ts";
+
+/** Entries kept per isolate at most; the oldest go first. */
+const DEFAULT_MAX_ENTRIES = 10_000;
+
+interface Entry {
+  untilMs: number;
+  atMs: number;
+  decision: Decision;
+}
+
+/**
+ * Wraps a store: once a request is denied until time T, the same subjects on
+ * the same rule are answered from this isolate's memory until T, with the
+ * remaining wait as Retry-After, and the store is not called. Nothing is
+ * lost: a denied request would not have consumed anything anyway.
+ *
+ * Not used for `countRejected` rules, whose denied attempts must count.
+ * A `reset` or `refund` through this wrapper drops the entries it touches;
+ * one made elsewhere (another isolate) is seen once the cached wait ends.
+ *
+ * @example
+ * const store = new BlockedCache(new RedisStore(redis, { timeoutMs: 250 }));
+ */
+export class BlockedCache implements LimitStore {
+  readonly #inner: LimitStore;
+  readonly #max: number;
+  readonly #entries = new Map<string, Entry>();
+
+  constructor(inner: LimitStore, options: { maxEntries?: number } = {}) {
+    this.#inner = inner;
+    this.#max = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
+  }
+
+  get kind(): LimitStore["kind"] {
+    return this.#inner.kind;
+  }
+
+  /** Entries currently held (for tests and metrics). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  async decide(req: DecideRequest): Promise<Decision> {
+    if (req.countRejected) return this.#inner.decide(req);
+    const id = cacheKey(req);
+    const hit = this.#lookup(id, req.nowMs);
+    if (hit) return hit;
+    const decision = await this.#inner.decide(req);
+    if (!decision.allowed && decision.retryAfterMs > 0) {
+      if (this.#entries.size >= this.#max) {
+        const oldest = this.#entries.keys().next();
+        if (!oldest.done) this.#entries.delete(oldest.value);
+      }
+      this.#entries.set(id, { untilMs: req.nowMs + decision.retryAfterMs, atMs: req.nowMs, decision });
+    }
+    return decision;
+  }
+
+  peek(req: DecideRequest): Promise<Decision> {
+    return this.#inner.peek(req);
+  }
+
+  async refund(req: DecideRequest): Promise<void> {
+    this.#forget(req.checks.map((c) => c.key));
+    await this.#inner.refund(req);
+  }
+
+  async reset(keys: readonly string[]): Promise<void> {
+    this.#forget(keys);
+    await this.#inner.reset(keys);
+  }
+
+  ping(): Promise<void> {
+    return this.#inner.ping();
+  }
+
+  #lookup(id: string, nowMs: number): Decision | undefined {
+    const entry = this.#entries.get(id);
+    if (!entry) return undefined;
+    if (nowMs >= entry.untilMs) {
+      this.#entries.delete(id);
+      return undefined;
+    }
+    const elapsed = Math.max(0, nowMs - entry.atMs);
+    return {
+      allowed: false,
+      retryAfterMs: entry.untilMs - nowMs,
+      limits: entry.decision.limits.map((l) => ({
+        ...l,
+        resetMs: Math.max(0, l.resetMs - elapsed),
+      })),
+    };
+  }
+
+  #forget(keys: readonly string[]): void {
+    const touched = new Set(keys);
+    for (const id of this.#entries.keys()) {
+      const keys = id.split("\n").map((line) => line.slice(0, line.lastIndexOf("\t")));
+      if (keys.some((k) => touched.has(k))) this.#entries.delete(id);
+    }
+  }
+}
+
+/** The rule's full tuple of keys and costs: a denial only answers the same request shape. */
+function cacheKey(req: DecideRequest): string {
+  return req.checks.map((c) => `${c.key}\t${c.cost}`).join("\n");
+}
