@@ -50,6 +50,15 @@ export interface Decision {
 export interface LimitStore {
   readonly kind: "redis" | "durable-object";
   decide(req: DecideRequest): Promise<Decision>;
+  /** The decision `decide` would make now, writing nothing (one store call). */
+  peek(req: DecideRequest): Promise<Decision>;
+  /**
+   * Gives back each check's `cost` (e.g. a login that succeeded), never past
+   * a full bucket / empty window. One store call; a missing key is a no-op.
+   */
+  refund(req: DecideRequest): Promise<void>;
+  /** Deletes the state of these keys: their subjects start idle. */
+  reset(keys: readonly string[]): Promise<void>;
   /** Cheap reachability probe for health checks. */
   ping(): Promise<void>;
 }

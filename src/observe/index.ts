@@ -6,7 +6,9 @@ export type Outcome =
   | "shadow-denied"
   | "degraded-allowed"
   | "store-denied"
-  | "unauthorized";
+  | "unauthorized"
+  | "refunded"
+  | "refund-failed";
 
 /** Everything an operator needs to answer "why was this request limited?". */
 export interface DecisionEvent {

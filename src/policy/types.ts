@@ -40,6 +40,11 @@ export interface Rule {
   mode: "enforce" | "shadow";
   /** Denied requests still consume (brute-force protection). */
   countRejected: boolean;
+  /**
+   * Only admitted requests whose response status matches count (`"4xx"`,
+   * `"401"`); others get their cost refunded. `null`: every admitted request counts.
+   */
+  countStatus: string[] | null;
 }
 
 export interface IdentityConfig {

@@ -30,7 +30,15 @@ const TOP_FIELDS = ["version", "prefix", "identity", "headers", "store", "origin
 const IDENTITY_FIELDS = ["ip", "apiKey"];
 const IP_FIELDS = ["source", "trustedHops", "ipv6Subnet"];
 const API_KEY_FIELDS = ["header", "bearer"];
-const RULE_FIELDS = ["name", "match", "limits", "onStoreError", "mode", "countRejected"];
+const RULE_FIELDS = [
+  "name",
+  "match",
+  "limits",
+  "onStoreError",
+  "mode",
+  "countRejected",
+  "countStatus",
+];
 const MATCH_FIELDS = ["path", "methods"];
 
 const PREFIX = /^[a-z0-9_-]+$/;
@@ -250,7 +258,46 @@ function readRule(report: Report, value: unknown, path: string): Rule | undefine
   );
   const mode = readEnum(report, obj, path, "mode", ["enforce", "shadow"] as const, "enforce");
   const countRejected = readBoolean(report, obj, path, "countRejected", false);
-  return { name, match: { methods, path: pattern }, limits, onStoreError, mode, countRejected };
+  const countStatus = readCountStatus(report, obj.countStatus, `${path}.countStatus`);
+  return {
+    name,
+    match: { methods, path: pattern },
+    limits,
+    onStoreError,
+    mode,
+    countRejected,
+    countStatus,
+  };
+}
+
+const STATUS_PATTERN = /^[1-5](xx|\d\d)$/;
+
+/** `["4xx", "503"]`: admitted requests whose response is not listed get their cost back. */
+function readCountStatus(report: Report, value: unknown, path: string): string[] | null {
+  if (value === undefined) return null;
+  if (!Array.isArray(value) || value.length === 0) {
+    add(
+      report.issues,
+      "ERR_SLUICE_TYPE",
+      path,
+      `expected a non-empty list like ["4xx"], got ${describe(value)}`,
+    );
+    return null;
+  }
+  const out: string[] = [];
+  value.forEach((item, i) => {
+    if (typeof item === "string" && STATUS_PATTERN.test(item.toLowerCase())) {
+      out.push(item.toLowerCase());
+    } else {
+      add(
+        report.issues,
+        "ERR_SLUICE_STATUS_SYNTAX",
+        `${path}[${i}]`,
+        `expected a status class like "4xx" or a status code like "401", got ${describe(item)}`,
+      );
+    }
+  });
+  return out;
 }
 
 function readMethods(report: Report, value: unknown, path: string): string[] | null {

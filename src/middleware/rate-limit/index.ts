@@ -17,7 +17,9 @@ import {
   type Outcome,
 } from "../../observe/index.ts";
 import { compileMatcher } from "../../policy/match.ts";
-import type { Limit, LoadedPolicy, Rule } from "../../policy/types.ts";
+import { formatIssues, hashPolicy } from "../../policy/load.ts";
+import type { Limit, LoadedPolicy, Policy, Rule } from "../../policy/types.ts";
+import { validatePolicy } from "../../policy/validate.ts";
 import { rateLimitHeaders } from "../../respond/headers.ts";
 import {
   SluiceHttpError,
@@ -41,8 +43,11 @@ export interface RateLimitVariables {
 }
 
 export interface RateLimitOptions {
-  /** A policy from `loadPolicy()`: validated, defaulted and hashed. */
-  policy: LoadedPolicy;
+  /**
+   * The policy: either as written (JSON-shaped, validated here, throwing on
+   * any problem) or a `LoadedPolicy` from `loadPolicy()`.
+   */
+  policy: LoadedPolicy | Record<string, unknown>;
   /** Where limits are kept; a function picks one per request (e.g. from bindings). */
   store: LimitStore | ((c: Context) => LimitStore);
   /** Caller's clock in ms; tests inject one. */
@@ -62,7 +67,7 @@ export interface RateLimitOptions {
 export function rateLimit<E extends Env & { Variables: RateLimitVariables }>(
   options: RateLimitOptions,
 ): MiddlewareHandler<E> {
-  const { policy, hash } = options.policy;
+  const { policy, hash } = resolvePolicy(options.policy);
   const match = compileMatcher(policy.rules);
   const clock = options.clock ?? Date.now;
   const sink = options.sink ?? consoleSink;
@@ -88,7 +93,7 @@ export function rateLimit<E extends Env & { Variables: RateLimitVariables }>(
       store: "",
       storeMs: 0,
       policyVersion: policy.version,
-      policyHash: hash,
+      policyHash: await hash,
     };
     const done = (outcome: Outcome) => {
       event.outcome = outcome;
@@ -104,14 +109,15 @@ export function rateLimit<E extends Env & { Variables: RateLimitVariables }>(
     const store = pickStore(c);
     event.store = store.kind;
     const started = Date.now();
+    const request: DecideRequest = {
+      rule: rule.name,
+      checks: await Promise.all(checks),
+      nowMs: clock(),
+      countRejected: rule.countRejected,
+    };
     let decision: Decision | undefined;
     try {
-      decision = await store.decide({
-        rule: rule.name,
-        checks: await Promise.all(checks),
-        nowMs: clock(),
-        countRejected: rule.countRejected,
-      });
+      decision = await store.decide(request);
     } catch (err) {
       if (!(err instanceof StoreError)) throw err;
       event.storeError = `${err.reason}: ${err.message}`;
@@ -166,7 +172,46 @@ export function rateLimit<E extends Env & { Variables: RateLimitVariables }>(
     done("allowed");
     await next();
     addToContext(c, headers);
+    if (rule.countStatus && !statusCounts(c.res.status, rule.countStatus)) {
+      // Only some outcomes count (e.g. failed logins): give this one back,
+      // after the response, off the request's critical path.
+      background(c, refund(store, request, sink, event));
+    }
   };
+}
+
+/** `"4xx"` matches 400–499, `"401"` only 401. */
+function statusCounts(status: number, patterns: readonly string[]): boolean {
+  const code = String(status);
+  return patterns.some((p) => (p.endsWith("xx") ? p[0] === code[0] : p === code));
+}
+
+async function refund(
+  store: LimitStore,
+  request: DecideRequest,
+  sink: DecisionSink,
+  event: DecisionEvent,
+): Promise<void> {
+  try {
+    await store.refund(request);
+    sink({ ...event, outcome: "refunded" });
+  } catch (err) {
+    // A lost refund only makes the limit stricter; say so and move on.
+    const reason = err instanceof Error ? err.message : String(err);
+    sink({ ...event, outcome: "refund-failed", storeError: reason });
+  }
+}
+
+/** Runs `work` after the response when the runtime allows it (Workers), else awaits it. */
+function background(c: Context, work: Promise<void>): void {
+  let ctx: { waitUntil(p: Promise<unknown>): void } | undefined;
+  try {
+    ctx = c.executionCtx;
+  } catch {
+    ctx = undefined;
+  }
+  if (ctx) ctx.waitUntil(work);
+  else void work;
 }
 
 type Header = [name: string, value: string];
@@ -193,6 +238,25 @@ function addToContext(c: Context, headers: readonly Header[]): void {
     c.res = new Response(c.res.body, c.res);
     applyHeaders(c.res.headers, headers);
   }
+}
+
+/** Invalid `rateLimit()` options: the policy's problems, one per line. */
+export class RateLimitConfigError extends Error {
+  override readonly name = "RateLimitConfigError";
+}
+
+function resolvePolicy(input: RateLimitOptions["policy"]): {
+  policy: Policy;
+  hash: Promise<string>;
+} {
+  if (isLoaded(input)) return { policy: input.policy, hash: Promise.resolve(input.hash) };
+  const result = validatePolicy(input);
+  if (!result.ok) throw new RateLimitConfigError(formatIssues(result.issues));
+  return { policy: result.policy, hash: hashPolicy(result.policy) };
+}
+
+function isLoaded(input: RateLimitOptions["policy"]): input is LoadedPolicy {
+  return typeof input.hash === "string" && typeof input.policy === "object" && input.policy !== null;
 }
 
 function subjectLabel(limit: Limit): string {

@@ -50,6 +50,7 @@ describe("the minimal example from the design brief", () => {
             onStoreError: "allow",
             mode: "enforce",
             countRejected: false,
+            countStatus: null,
           },
           {
             name: "api",
@@ -68,6 +69,7 @@ describe("the minimal example from the design brief", () => {
             onStoreError: "deny",
             mode: "enforce",
             countRejected: false,
+            countStatus: null,
           },
         ],
         headers: { legacy: false },

@@ -1,0 +1,18 @@
+/** @module sluice — the public API: the rate-limit middleware, the policy, the stores and the gateway. */
+export { createGateway, type GatewayOptions } from "./gateway/app.ts";
+export { BlockedCache } from "./limiter/blocked-cache.ts";
+export { DurableObjectStore, SluiceStore } from "./limiter/durable-object-store.ts";
+export { RedisStore, type RedisLike, type RedisStoreOptions } from "./limiter/redis-store.ts";
+export type { Decision, LimitState, LimitStore } from "./limiter/types.ts";
+export { StoreError } from "./limiter/types.ts";
+export { createUpstashClient } from "./limiter/upstash.ts";
+export {
+  type RateLimitInfo,
+  RateLimitConfigError,
+  type RateLimitOptions,
+  type RateLimitVariables,
+  rateLimit,
+} from "./middleware/rate-limit/index.ts";
+export type { DecisionEvent, DecisionSink } from "./observe/index.ts";
+export { formatIssues, loadPolicy } from "./policy/load.ts";
+export type { LoadedPolicy, Policy } from "./policy/types.ts";
