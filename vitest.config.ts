@@ -23,6 +23,7 @@ export default defineConfig({
                 ORIGIN_URL: inject<string>("originUrl"),
                 TEST_REDIS_URL: inject<string>("redisUrl"),
                 TEST_FAULT_REDIS_URL: inject<string>("faultRedisUrl"),
+                TEST_COUNT_REDIS_URL: inject<string>("countRedisUrl"),
                 TEST_REDIS_TOKEN: inject<string>("redisToken"),
               },
             },

@@ -99,7 +99,9 @@ describe.each(STORES)("the engine through the gateway, %s store", (store) => {
       // (the slow caller never rewinds a key, the fast one can at most run 2 s ahead).
       const bound = 10 + 10 * (durationMs / 1000);
       const tolerance = 10 * 2;
-      console.log(`[${store}/${algorithm}] skewed callers admitted ${admitted}, bound ${bound}+${tolerance}`);
+      console.log(
+        `[${store}/${algorithm}] skewed callers admitted ${admitted}, bound ${bound}+${tolerance}`,
+      );
       expect(admitted).toBeLessThanOrEqual(bound + tolerance);
       expect(admitted).toBeGreaterThanOrEqual(bound - 10);
       expect(lastRetryB).toBeGreaterThanOrEqual(1);

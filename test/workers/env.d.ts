@@ -3,6 +3,7 @@ declare namespace Cloudflare {
   interface Env {
     TEST_REDIS_URL: string;
     TEST_FAULT_REDIS_URL: string;
+    TEST_COUNT_REDIS_URL: string;
     TEST_REDIS_TOKEN: string;
   }
   interface GlobalProps {

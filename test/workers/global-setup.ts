@@ -10,6 +10,7 @@ declare module "vitest" {
     originUrl: string;
     redisUrl: string;
     faultRedisUrl: string;
+    countRedisUrl: string;
     redisToken: string;
   }
 }
@@ -20,13 +21,16 @@ export default async function setup(project: TestProject) {
   // Two endpoints on one Redis: fault tests toggle theirs without touching the other.
   const rest = await startUpstashRest({ redisPort: redis.port, token });
   const faulty = await startUpstashRest({ redisPort: redis.port, token });
+  // A third endpoint whose request count only one test reads.
+  const counting = await startUpstashRest({ redisPort: redis.port, token });
   const origin = await startEchoOrigin();
   project.provide("originUrl", origin.url);
   project.provide("redisUrl", rest.url);
   project.provide("faultRedisUrl", faulty.url);
+  project.provide("countRedisUrl", counting.url);
   project.provide("redisToken", token);
   return async () => {
-    await Promise.all([rest.close(), faulty.close(), origin.close()]);
+    await Promise.all([rest.close(), faulty.close(), counting.close(), origin.close()]);
     await redis.stop();
   };
 }

@@ -1,7 +1,5 @@
 import { env } from "cloudflare:workers";
 import { Hono } from "hono";
-import { describe, expect, it } from "vitest";
-import { createApp } from "../../examples/hono-app/src/app.ts";
 import {
   createUpstashClient,
   DurableObjectStore,
@@ -11,6 +9,8 @@ import {
   rateLimit,
   type SluiceStore,
 } from "sluice";
+import { describe, expect, it } from "vitest";
+import { createApp } from "../../examples/hono-app/src/app.ts";
 import { FakeClock, STORES, type StoreKind, uniquePrefix } from "./helpers.ts";
 
 function store(kind: StoreKind): LimitStore {

@@ -1,0 +1,85 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { SluiceStore } from "../../src/limiter/durable-object-store.ts";
+import { gateway, statuses, uniquePrefix } from "./helpers.ts";
+
+async function storeRequests(): Promise<number> {
+  const res = await fetch(`${env.TEST_COUNT_REDIS_URL}/__control/stats`);
+  return ((await res.json()) as { requests: number }).requests;
+}
+
+const TWO_LIMITS = {
+  rules: [
+    {
+      name: "api",
+      match: { path: "/api/*" },
+      limits: [
+        { rate: "3/min", by: "apiKey" },
+        { rate: "100/min", by: "ip" },
+      ],
+    },
+  ],
+};
+
+describe("store calls per request", () => {
+  it("is one round trip for a two-limit rule, and none for an already-blocked client", async () => {
+    const gw = gateway("redis", TWO_LIMITS, { UPSTASH_REDIS_REST_URL: env.TEST_COUNT_REDIS_URL });
+    const key = { headers: { "x-api-key": "k-calls" } };
+    await statuses(gw, 1, "/api/warm", key); // loads the script once
+    const before = await storeRequests();
+    expect(await statuses(gw, 3, "/api/x", key)).toEqual([200, 200, 429]);
+    const afterAdmitted = await storeRequests();
+    expect(afterAdmitted - before).toBe(3);
+
+    expect(await statuses(gw, 20, "/api/x", key)).toEqual(Array(20).fill(429));
+    expect((await storeRequests()) - afterAdmitted).toBe(0);
+
+    // Once the retry time passes, the store is asked again.
+    gw.clock.advance(20_000);
+    expect(await statuses(gw, 1, "/api/x", key)).toEqual([200]);
+    expect((await storeRequests()) - afterAdmitted).toBe(1);
+  });
+});
+
+describe("NOSCRIPT recovery through the gateway", () => {
+  it("decides correctly after Redis's script cache is flushed mid-run", async () => {
+    const gw = gateway("redis", {
+      rules: [{ name: "ns", match: { path: "/ns" }, limits: [{ rate: "3/min", by: "ip" }] }],
+    });
+    expect(await statuses(gw, 2, "/ns")).toEqual([200, 200]);
+    const flush = await fetch(env.TEST_REDIS_URL, {
+      method: "POST",
+      headers: { authorization: `Bearer ${env.TEST_REDIS_TOKEN}` },
+      body: JSON.stringify(["SCRIPT", "FLUSH"]),
+    });
+    expect(flush.status).toBe(200);
+    expect(await statuses(gw, 2, "/ns")).toEqual([200, 429]);
+    expect(gw.events.every((e) => e.storeError === undefined)).toBe(true);
+  });
+});
+
+describe("Durable Object state hygiene", () => {
+  it("leaves nothing live once every window has passed", async () => {
+    const prefix = uniquePrefix();
+    const gw = gateway("durable-object", {
+      prefix,
+      rules: [
+        {
+          name: "hygiene",
+          match: { path: "/h" },
+          limits: [
+            { rate: "5/min", by: "ip" },
+            { rate: "10/h", by: "ip", algorithm: "fixed-window" },
+          ],
+        },
+      ],
+    });
+    for (const ip of ["192.0.2.1", "192.0.2.2", "2001:db8::1"]) await statuses(gw, 2, "/h", { ip });
+    const ns = env.SLUICE_STORE as unknown as DurableObjectNamespace<SluiceStore>;
+    const stub = ns.get(ns.idFromName("hygiene"));
+    expect(await stub.liveKeys(gw.clock.now)).toBe(6);
+    // GCRA lapses when refilled (2 × 12 s); the window when it closes (1 h).
+    expect(await stub.liveKeys(gw.clock.now + 24_000)).toBe(3);
+    expect(await stub.liveKeys(gw.clock.now + 3_600_000)).toBe(0);
+  });
+});
