@@ -2,13 +2,13 @@
 export { createGateway, type GatewayOptions } from "./gateway/app.ts";
 export { BlockedCache } from "./limiter/blocked-cache.ts";
 export { DurableObjectStore, SluiceStore } from "./limiter/durable-object-store.ts";
-export { RedisStore, type RedisLike, type RedisStoreOptions } from "./limiter/redis-store.ts";
+export { type RedisLike, RedisStore, type RedisStoreOptions } from "./limiter/redis-store.ts";
 export type { Decision, LimitState, LimitStore } from "./limiter/types.ts";
 export { StoreError } from "./limiter/types.ts";
 export { createUpstashClient } from "./limiter/upstash.ts";
 export {
-  type RateLimitInfo,
   RateLimitConfigError,
+  type RateLimitInfo,
   type RateLimitOptions,
   type RateLimitVariables,
   rateLimit,
