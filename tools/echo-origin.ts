@@ -1,8 +1,8 @@
 /** @module tools/echo-origin — a loopback origin that describes each request it gets, for tests and local trials. */
 import { createHash } from "node:crypto";
-import { realpathSync } from "node:fs";
 import http from "node:http";
 import { parseArgs } from "node:util";
+import { isMain } from "./main.ts";
 
 export interface EchoOriginHandle {
   url: string;
@@ -171,17 +171,7 @@ export async function startEchoOrigin(opts?: { port?: number }): Promise<EchoOri
   };
 }
 
-function isMain(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return realpathSync(entry) === import.meta.filename;
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
+if (isMain(import.meta.filename)) {
   const { values } = parseArgs({ options: { port: { type: "string" } } });
   const origin = await startEchoOrigin(values.port ? { port: Number(values.port) } : undefined);
   console.log(`echo origin listening on ${origin.url}`);

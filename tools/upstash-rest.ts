@@ -1,8 +1,8 @@
 /** @module tools/upstash-rest — an Upstash-Redis-REST-compatible HTTP endpoint in front of a local redis-server, with fault injection. */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { realpathSync } from "node:fs";
 import http from "node:http";
 import { parseArgs } from "node:util";
+import { isMain } from "./main.ts";
 import { RespConnection, RespError, type RespValue, startRedis } from "./redis.ts";
 
 export type FaultMode = "ok" | "error" | "hang" | "reset";
@@ -539,16 +539,6 @@ export async function startUpstashRest(opts: UpstashRestOptions): Promise<Upstas
   };
 }
 
-function isMain(): boolean {
-  const entry = process.argv[1];
-  if (!entry) return false;
-  try {
-    return realpathSync(entry) === import.meta.filename;
-  } catch {
-    return false;
-  }
-}
-
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -581,7 +571,7 @@ async function main(): Promise<void> {
   process.once("SIGTERM", shutdown);
 }
 
-if (isMain()) {
+if (isMain(import.meta.filename)) {
   main().catch((err: unknown) => {
     console.error(err instanceof Error ? err.message : err);
     process.exit(1);

@@ -1,15 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import type { EchoReply as Echo } from "../../tools/echo-origin.ts";
 import { gateway, LOGIN_POLICY } from "./helpers.ts";
-
-interface Echo {
-  method: string;
-  path: string;
-  query: string;
-  headers: Record<string, string>;
-  bodyBytes: number;
-  bodySha256: string;
-}
 
 async function sha256(bytes: Uint8Array): Promise<string> {
   const d = await crypto.subtle.digest("SHA-256", bytes);
