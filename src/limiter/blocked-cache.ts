@@ -53,7 +53,11 @@ export class BlockedCache implements LimitStore {
         const oldest = this.#entries.keys().next();
         if (!oldest.done) this.#entries.delete(oldest.value);
       }
-      this.#entries.set(id, { untilMs: req.nowMs + decision.retryAfterMs, atMs: req.nowMs, decision });
+      this.#entries.set(id, {
+        untilMs: req.nowMs + decision.retryAfterMs,
+        atMs: req.nowMs,
+        decision,
+      });
     }
     return decision;
   }

@@ -5,6 +5,7 @@ import { sha256Hex } from "../../identity/secret.ts";
 import type { Identity } from "../../identity/types.ts";
 import { storeKey } from "../../limiter/keys.ts";
 import {
+  type DecideRequest,
   type Decision,
   type LimitCheck,
   type LimitStore,
@@ -16,8 +17,8 @@ import {
   type DecisionSink,
   type Outcome,
 } from "../../observe/index.ts";
-import { compileMatcher } from "../../policy/match.ts";
 import { formatIssues, hashPolicy } from "../../policy/load.ts";
+import { compileMatcher } from "../../policy/match.ts";
 import type { Limit, LoadedPolicy, Policy, Rule } from "../../policy/types.ts";
 import { validatePolicy } from "../../policy/validate.ts";
 import { rateLimitHeaders } from "../../respond/headers.ts";
@@ -256,7 +257,9 @@ function resolvePolicy(input: RateLimitOptions["policy"]): {
 }
 
 function isLoaded(input: RateLimitOptions["policy"]): input is LoadedPolicy {
-  return typeof input.hash === "string" && typeof input.policy === "object" && input.policy !== null;
+  return (
+    typeof input.hash === "string" && typeof input.policy === "object" && input.policy !== null
+  );
 }
 
 function subjectLabel(limit: Limit): string {

@@ -18,8 +18,12 @@ class CountingStore implements LimitStore {
   }
   async peek(req: DecideRequest): Promise<Decision> {
     this.calls += 1;
-    return evaluate(req.checks, req.checks.map((c) => this.state.get(c.key)), req.nowMs, false)
-      .decision;
+    return evaluate(
+      req.checks,
+      req.checks.map((c) => this.state.get(c.key)),
+      req.nowMs,
+      false,
+    ).decision;
   }
   async refund(): Promise<void> {
     this.calls += 1;

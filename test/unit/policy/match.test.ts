@@ -16,6 +16,7 @@ function rule(name: string, path: string, methods: string[] | null = null): Rule
     onStoreError: "allow",
     mode: "enforce",
     countRejected: false,
+    countStatus: null,
   };
 }
 
