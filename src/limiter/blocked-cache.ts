@@ -71,9 +71,9 @@ export class BlockedCache implements LimitStore {
     await this.#inner.refund(req);
   }
 
-  async reset(keys: readonly string[]): Promise<void> {
+  async reset(rule: string, keys: readonly string[]): Promise<void> {
     this.#forget(keys);
-    await this.#inner.reset(keys);
+    await this.#inner.reset(rule, keys);
   }
 
   ping(): Promise<void> {

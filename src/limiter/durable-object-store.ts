@@ -1,7 +1,7 @@
 /** @module limiter/durable-object-store — the embedded store: limits in a Durable Object, no external service. */
 import { DurableObject } from "cloudflare:workers";
 import { withBudget } from "./budget.ts";
-import { evaluate } from "./model.ts";
+import { evaluate, refundWrites, type Write } from "./model.ts";
 import type { DecideRequest, Decision, LimitStore } from "./types.ts";
 
 /** How often the object deletes lapsed state. */
@@ -29,6 +29,28 @@ export class SluiceStore extends DurableObject {
   }
 
   decide(req: DecideRequest): Decision {
+    const { states, seen } = this.#read(req);
+    const { decision, writes } = evaluate(req.checks, states, req.nowMs, req.countRejected);
+    this.#write(writes, seen, req.nowMs);
+    return decision;
+  }
+
+  peek(req: DecideRequest): Decision {
+    const { states } = this.#read(req);
+    return evaluate(req.checks, states, req.nowMs, false, true).decision;
+  }
+
+  refund(req: DecideRequest): void {
+    const { states, seen } = this.#read(req);
+    this.#write(refundWrites(req.checks, states, req.nowMs), seen, req.nowMs);
+  }
+
+  reset(keys: readonly string[]): void {
+    for (const key of keys) this.ctx.storage.sql.exec("DELETE FROM limit_state WHERE key = ?", key);
+  }
+
+  /** Current state of each check's key, and the per-key time (never behind what it has seen). */
+  #read(req: DecideRequest): { states: (string | null)[]; seen: Map<string, number> } {
     const sql = this.ctx.storage.sql;
     const seen = new Map<string, number>();
     const states = req.checks.map((c) => {
@@ -43,10 +65,13 @@ export class SluiceStore extends DurableObject {
       // Lapsed state means "idle", exactly as an expired Redis key does.
       return row && row.expires_at > keyNow ? row.value : null;
     });
-    const { decision, writes } = evaluate(req.checks, states, req.nowMs, req.countRejected);
+    return { states, seen };
+  }
+
+  #write(writes: readonly Write[], seen: ReadonlyMap<string, number>, nowMs: number): void {
     for (const w of writes) {
-      const keyNow = seen.get(w.key) ?? req.nowMs;
-      sql.exec(
+      const keyNow = seen.get(w.key) ?? nowMs;
+      this.ctx.storage.sql.exec(
         "INSERT INTO limit_state (key, value, expires_at, seen) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, seen = excluded.seen",
         w.key,
         w.value,
@@ -54,9 +79,8 @@ export class SluiceStore extends DurableObject {
         keyNow,
       );
     }
-    this.#latestNowMs = Math.max(this.#latestNowMs, req.nowMs);
+    this.#latestNowMs = Math.max(this.#latestNowMs, nowMs);
     if (writes.length > 0) void this.#scheduleSweep();
-    return decision;
   }
 
   ping(): string {
@@ -104,8 +128,24 @@ export class DurableObjectStore implements LimitStore {
   }
 
   async decide(req: DecideRequest): Promise<Decision> {
-    const stub = this.#ns.get(this.#ns.idFromName(req.rule));
-    return withBudget(stub.decide(req) as Promise<Decision>, this.#timeoutMs);
+    return withBudget(this.#stub(req.rule).decide(req) as Promise<Decision>, this.#timeoutMs);
+  }
+
+  async peek(req: DecideRequest): Promise<Decision> {
+    return withBudget(this.#stub(req.rule).peek(req) as Promise<Decision>, this.#timeoutMs);
+  }
+
+  async refund(req: DecideRequest): Promise<void> {
+    await withBudget(this.#stub(req.rule).refund(req) as Promise<void>, this.#timeoutMs);
+  }
+
+  async reset(rule: string, keys: readonly string[]): Promise<void> {
+    await withBudget(this.#stub(rule).reset(keys) as Promise<void>, this.#timeoutMs);
+  }
+
+  /** A rule's keys all live in the object named after the rule. */
+  #stub(rule: string): DurableObjectStub<SluiceStore> {
+    return this.#ns.get(this.#ns.idFromName(rule));
   }
 
   async ping(): Promise<void> {

@@ -1,15 +1,14 @@
 /** @module limiter/model — the pure reference engine: all limits of a rule, all-or-nothing. */
 import type { Algorithm } from "../policy/types.ts";
-import { fixedWindowStep } from "./algorithms/fixed-window.ts";
-import { gcraStep } from "./algorithms/gcra.ts";
-import type { Step, StepLimit } from "./algorithms/step.ts";
+import { fixedWindow } from "./algorithms/fixed-window.ts";
+import { gcra } from "./algorithms/gcra.ts";
+import type { AlgorithmModel } from "./algorithms/step.ts";
 import type { Decision, LimitCheck, LimitState } from "./types.ts";
 
-type StepFn = (raw: string | null | undefined, nowMs: number, limit: StepLimit) => Step;
-
-const steps: Record<Algorithm, StepFn> = {
-  gcra: gcraStep,
-  "fixed-window": fixedWindowStep,
+/** Every algorithm's reference model, by policy name. */
+export const ALGORITHMS: Record<Algorithm, AlgorithmModel> = {
+  gcra,
+  "fixed-window": fixedWindow,
 };
 
 /** A state write the caller must apply (same index as `checks`). */
@@ -22,7 +21,8 @@ export interface Write {
 /**
  * Evaluates every check against its current state, then commits all or none:
  * a request denied by one limit consumes nothing from the others, unless
- * `countRejected` asks that denied requests count too.
+ * `countRejected` asks that denied requests count too. With `peek` nothing
+ * is committed: the decision describes the current state.
  *
  * The Durable Object store runs this directly; the Redis script mirrors it.
  *
@@ -34,10 +34,13 @@ export function evaluate(
   states: ReadonlyArray<string | null | undefined>,
   nowMs: number,
   countRejected: boolean,
+  peek = false,
 ): { decision: Decision; writes: Write[] } {
-  const results = checks.map((check, i) => steps[check.algorithm](states[i], nowMs, check));
+  const results = checks.map((check, i) =>
+    ALGORITHMS[check.algorithm].step(states[i], nowMs, check),
+  );
   const allowed = results.every((r) => r.allowed);
-  const commit = allowed || countRejected;
+  const commit = !peek && (allowed || countRejected);
   const limits: LimitState[] = [];
   const writes: Write[] = [];
   let retryAfterMs = 0;
@@ -56,4 +59,18 @@ export function evaluate(
     });
   });
   return { decision: { allowed, retryAfterMs, limits }, writes };
+}
+
+/** The writes that give each check's cost back; keys with nothing to give back are left alone. */
+export function refundWrites(
+  checks: readonly LimitCheck[],
+  states: ReadonlyArray<string | null | undefined>,
+  nowMs: number,
+): Write[] {
+  const writes: Write[] = [];
+  checks.forEach((check, i) => {
+    const r = ALGORITHMS[check.algorithm].refund(states[i], nowMs, check);
+    if (r) writes.push({ key: check.key, value: r.value, ttlMs: r.ttlMs });
+  });
+  return writes;
 }

@@ -7,6 +7,7 @@ import { type DecideRequest, type Decision, type LimitStore, StoreError } from "
 export interface RedisLike {
   evalsha(sha1: string, keys: string[], args: string[]): Promise<unknown>;
   eval(script: string, keys: string[], args: string[]): Promise<unknown>;
+  del(...keys: string[]): Promise<unknown>;
   ping(): Promise<unknown>;
 }
 
@@ -38,18 +39,34 @@ export class RedisStore implements LimitStore {
   }
 
   async decide(req: DecideRequest): Promise<Decision> {
-    const keys = req.checks.map((c) => c.key);
-    const args = [String(req.nowMs), req.countRejected ? "1" : "0"];
-    for (const c of req.checks) {
-      args.push(ALGORITHM_CODE[c.algorithm], String(c.count), String(c.periodMs));
-      args.push(String(c.burst), String(c.cost));
-    }
-    const raw = await withBudget(this.#run(keys, args), this.#timeoutMs);
-    return parseReply(raw, req);
+    return parseReply(await this.#call(req, req.countRejected ? "c" : "d"), req);
+  }
+
+  async peek(req: DecideRequest): Promise<Decision> {
+    return parseReply(await this.#call(req, "p"), req);
+  }
+
+  async refund(req: DecideRequest): Promise<void> {
+    await this.#call(req, "r");
+  }
+
+  async reset(_rule: string, keys: readonly string[]): Promise<void> {
+    if (keys.length > 0) await withBudget(this.#redis.del(...keys), this.#timeoutMs);
   }
 
   async ping(): Promise<void> {
     await withBudget(this.#redis.ping(), this.#timeoutMs);
+  }
+
+  /** One decide-script call in `mode` (see `DECIDE_SCRIPT`), within the budget. */
+  #call(req: DecideRequest, mode: "d" | "c" | "p" | "r"): Promise<unknown> {
+    const keys = req.checks.map((c) => c.key);
+    const args = [String(req.nowMs), mode];
+    for (const c of req.checks) {
+      args.push(ALGORITHM_CODE[c.algorithm], String(c.count), String(c.periodMs));
+      args.push(String(c.burst), String(c.cost));
+    }
+    return withBudget(this.#run(keys, args), this.#timeoutMs);
   }
 
   async #run(keys: string[], args: string[]): Promise<unknown> {

@@ -7,14 +7,16 @@
  * only 14 significant digits.
  *
  * KEYS[i]: state key of limit i.
- * ARGV: now_ms, count_rejected (0|1), then per limit: algo (g|f), count, period_ms, burst, cost.
+ * ARGV: now_ms, mode, then per limit: algo (g|f), count, period_ms, burst, cost.
+ * Modes: `d` decide, `c` decide counting rejected requests, `p` peek (write
+ * nothing), `r` refund (give each cost back; replies `{1}`).
  * Returns: allowed, then per limit: allowed, remaining, reset_ms, wait_ms.
  *
  * The `allow-key-locking` flag lets Upstash lock only the declared keys.
  */
 export const DECIDE_SCRIPT = `#!lua flags=allow-key-locking
 local now_ms = tonumber(ARGV[1])
-local count_rejected = ARGV[2] == '1'
+local mode = ARGV[2]
 local function ceil_ms(us) return math.ceil(us / 1000) end
 
 local function gcra(raw, count, period, burst, cost)
@@ -40,6 +42,17 @@ local function gcra(raw, count, period, burst, cost)
   s.value = string.format('%d:%d', new_tat, seen)
   s.ttl = math.max(1, ceil_ms(new_tat - now))
   return s
+end
+
+local function gcra_refund(raw, count, period, burst, cost)
+  local tat, seen
+  if raw then tat, seen = string.match(raw, '^(%d+):(%d+)$') end
+  if not tat then return nil end
+  seen = math.max(now_ms, tonumber(seen))
+  local now = seen * 1000
+  local interval = math.ceil(period * 1000 / count)
+  tat = math.max(now, tonumber(tat) - cost * interval)
+  return string.format('%d:%d', tat, seen), math.max(1, ceil_ms(tat - now))
 end
 
 local function fixed(raw, count, period, cost)
@@ -70,21 +83,51 @@ local function fixed(raw, count, period, cost)
   return s
 end
 
+local function fixed_refund(raw, count, period, burst, cost)
+  local start, used, seen
+  if raw then start, used, seen = string.match(raw, '^(%d+):(%d+):(%d+)$') end
+  if not start then return nil end
+  local now = math.max(now_ms, tonumber(seen))
+  local left = tonumber(start) + period - now
+  if left <= 0 then return nil end
+  return string.format('%d:%d:%d', start, math.max(0, tonumber(used) - cost), now), left
+end
+
+local algos = {
+  g = { step = gcra, refund = gcra_refund },
+  f = { step = function(raw, count, period, burst, cost) return fixed(raw, count, period, cost) end, refund = fixed_refund },
+}
+
+local function limit_args(i)
+  local a = 2 + (i - 1) * 5
+  return algos[ARGV[a + 1]], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5])
+end
+
+local function get(key)
+  local raw = redis.call('GET', key)
+  if raw then return raw end
+  return nil
+end
+
+if mode == 'r' then
+  for i = 1, #KEYS do
+    local algo, count, period, burst, cost = limit_args(i)
+    local value, ttl = algo.refund(get(KEYS[i]), count, period, burst, cost)
+    if value then redis.call('SET', KEYS[i], value, 'PX', ttl) end
+  end
+  return { 1 }
+end
+
 local steps = {}
 local all = true
 for i = 1, #KEYS do
-  local a = 2 + (i - 1) * 5
-  local count, period = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
-  local burst, cost = tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5])
-  local raw = redis.call('GET', KEYS[i])
-  if not raw then raw = nil end
-  local s
-  if ARGV[a + 1] == 'g' then s = gcra(raw, count, period, burst, cost) else s = fixed(raw, count, period, cost) end
+  local algo, count, period, burst, cost = limit_args(i)
+  local s = algo.step(get(KEYS[i]), count, period, burst, cost)
   steps[i] = s
   if not s.allowed then all = false end
 end
 
-local commit = all or count_rejected
+local commit = mode ~= 'p' and (all or mode == 'c')
 local out = { all and 1 or 0 }
 for i = 1, #KEYS do
   local s = steps[i]
@@ -109,7 +152,7 @@ return out
 
 /** Every script the stores use, by name, with the SHA-1 of its exact text. */
 export const SCRIPTS = {
-  decide: { text: DECIDE_SCRIPT, sha1: "6615ae4d18ecb8f1b66d12f7a09f7ad5a5c180f0" },
+  decide: { text: DECIDE_SCRIPT, sha1: "0555cba131e37a30cc2ea21367d2d19932829128" },
 } as const;
 
 /** Algorithm codes in the decide script's ARGV. */

@@ -57,8 +57,8 @@ export interface LimitStore {
    * a full bucket / empty window. One store call; a missing key is a no-op.
    */
   refund(req: DecideRequest): Promise<void>;
-  /** Deletes the state of these keys: their subjects start idle. */
-  reset(keys: readonly string[]): Promise<void>;
+  /** Deletes the state of these keys of `rule`: their subjects start idle. One store call. */
+  reset(rule: string, keys: readonly string[]): Promise<void>;
   /** Cheap reachability probe for health checks. */
   ping(): Promise<void>;
 }

@@ -3,10 +3,25 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { createGateway } from "../../src/gateway/app.ts";
 import type { SluiceEnv } from "../../src/gateway/env.ts";
+import { DurableObjectStore, type SluiceStore } from "../../src/limiter/durable-object-store.ts";
+import { RedisStore } from "../../src/limiter/redis-store.ts";
+import type { LimitStore } from "../../src/limiter/types.ts";
+import { createUpstashClient } from "../../src/limiter/upstash.ts";
 import type { DecisionEvent } from "../../src/observe/index.ts";
 
 export type StoreKind = "redis" | "durable-object";
 export const STORES: StoreKind[] = ["redis", "durable-object"];
+
+/** A bare limit store of `kind` (no blocked cache), on the test Redis or the test Durable Object namespace. */
+export function limitStore(kind: StoreKind, timeoutMs = 1000): LimitStore {
+  return kind === "redis"
+    ? new RedisStore(createUpstashClient(env.TEST_REDIS_URL, env.TEST_REDIS_TOKEN, timeoutMs), {
+        timeoutMs,
+      })
+    : new DurableObjectStore(env.SLUICE_STORE as unknown as DurableObjectNamespace<SluiceStore>, {
+        timeoutMs,
+      });
+}
 
 /** A clock tests move by hand. */
 export class FakeClock {

@@ -11,17 +11,9 @@ import {
 } from "sluice";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../examples/hono-app/src/app.ts";
-import { FakeClock, STORES, type StoreKind, uniquePrefix } from "./helpers.ts";
+import { FakeClock, limitStore, STORES, type StoreKind, uniquePrefix } from "./helpers.ts";
 
-function store(kind: StoreKind): LimitStore {
-  return kind === "redis"
-    ? new RedisStore(createUpstashClient(env.TEST_REDIS_URL, env.TEST_REDIS_TOKEN, 1000), {
-        timeoutMs: 1000,
-      })
-    : new DurableObjectStore(env.SLUICE_STORE as unknown as DurableObjectNamespace<SluiceStore>, {
-        timeoutMs: 1000,
-      });
-}
+const store = (kind: StoreKind) => limitStore(kind);
 
 describe.each(STORES)("the rateLimit() middleware in a separate Hono app, %s store", (kind) => {
   it("limits its routes and exposes the decision as c.get('rateLimit')", async () => {

@@ -1,5 +1,11 @@
 /** @module limiter/algorithms/fixed-window — reference model of a fixed window that starts at the first hit. */
-import { decodeState, type Step, type StepLimit } from "./step.ts";
+import {
+  type AlgorithmModel,
+  decodeState,
+  type Refund,
+  type Step,
+  type StepLimit,
+} from "./step.ts";
 
 /**
  * Admits `count` units per window; the window opens at the subject's first
@@ -39,3 +45,20 @@ export function fixedWindowStep(
     },
   };
 }
+
+/** Takes `cost` off the open window's count (never below 0); a closed window has nothing to give back. */
+export function fixedWindowRefund(
+  raw: string | null | undefined,
+  nowMs: number,
+  limit: StepLimit,
+): Refund | undefined {
+  const state = decodeState(raw, 3);
+  if (!state) return undefined;
+  const [start, used, seen] = state as [number, number, number];
+  const now = Math.max(nowMs, seen);
+  const end = start + limit.periodMs - now;
+  if (end <= 0) return undefined;
+  return { value: `${start}:${Math.max(0, used - limit.cost)}:${now}`, ttlMs: end };
+}
+
+export const fixedWindow: AlgorithmModel = { step: fixedWindowStep, refund: fixedWindowRefund };

@@ -1,5 +1,11 @@
 /** @module limiter/algorithms/gcra — reference model of the generic cell rate algorithm. */
-import { decodeState, type Step, type StepLimit } from "./step.ts";
+import {
+  type AlgorithmModel,
+  decodeState,
+  type Refund,
+  type Step,
+  type StepLimit,
+} from "./step.ts";
 
 /**
  * GCRA keeps one number per key, the theoretical arrival time (TAT) in µs.
@@ -43,3 +49,23 @@ export function gcraStep(raw: string | null | undefined, nowMs: number, limit: S
     },
   };
 }
+
+/**
+ * Moves the TAT back by `cost` emission intervals, never before now: the
+ * bucket can refill to full, not beyond.
+ */
+export function gcraRefund(
+  raw: string | null | undefined,
+  nowMs: number,
+  limit: StepLimit,
+): Refund | undefined {
+  const state = decodeState(raw, 2);
+  if (!state) return undefined;
+  const seenMs = Math.max(nowMs, state[1] as number);
+  const now = seenMs * 1000;
+  const interval = Math.ceil((limit.periodMs * 1000) / limit.count);
+  const tat = Math.max(now, (state[0] as number) - limit.cost * interval);
+  return { value: `${tat}:${seenMs}`, ttlMs: Math.max(1, Math.ceil((tat - now) / 1000)) };
+}
+
+export const gcra: AlgorithmModel = { step: gcraStep, refund: gcraRefund };

@@ -21,6 +21,18 @@ export interface Step {
   };
 }
 
+/** State to write back after giving units back; `undefined` when there is nothing to give back. */
+export interface Refund {
+  value: string;
+  ttlMs: number;
+}
+
+/** One algorithm's reference model: decide one limit, and give a cost back. */
+export interface AlgorithmModel {
+  step(raw: string | null | undefined, nowMs: number, limit: StepLimit): Step;
+  refund(raw: string | null | undefined, nowMs: number, limit: StepLimit): Refund | undefined;
+}
+
 /** Parameters of one limit as the store sees them (all positive integers). */
 export interface StepLimit {
   count: number;

@@ -28,7 +28,7 @@ class CountingStore implements LimitStore {
   async refund(): Promise<void> {
     this.calls += 1;
   }
-  async reset(keys: readonly string[]): Promise<void> {
+  async reset(_rule: string, keys: readonly string[]): Promise<void> {
     this.resets += 1;
     for (const k of keys) this.state.delete(k);
   }
@@ -96,7 +96,7 @@ describe("blocked-client cache", () => {
     const store = new BlockedCache(inner);
     for (let i = 0; i < 3; i++) await store.decide(request(T0));
     expect(store.size).toBe(1);
-    await store.reset(["r:ip-1m:ip:1"]);
+    await store.reset("r", ["r:ip-1m:ip:1"]);
     expect(store.size).toBe(0);
     expect((await store.decide(request(T0 + 1))).allowed).toBe(true);
   });

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { Redis } from "@upstash/redis";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { evaluate } from "../../../src/limiter/model.ts";
+import { evaluate, refundWrites } from "../../../src/limiter/model.ts";
 import { RedisStore } from "../../../src/limiter/redis-store.ts";
 import { SCRIPTS } from "../../../src/limiter/scripts.ts";
 import type { LimitCheck } from "../../../src/limiter/types.ts";
@@ -54,13 +54,14 @@ const traceArb = fc.record({
     fc.record({
       stepMs: fc.integer({ min: 0, max: 700 }),
       subject: fc.integer({ min: 0, max: 2 }),
+      op: fc.constantFrom("decide", "decide", "decide", "peek", "refund"),
     }),
     { minLength: 1, maxLength: 40 },
   ),
 });
 
 describe("Redis store agrees with the reference model", () => {
-  it("on every decision, remaining, reset and retry time of random traces", async () => {
+  it("on every decision, remaining, reset and retry time of random traces (with peeks and refunds)", async () => {
     let run = 0;
     await fc.assert(
       fc.asyncProperty(traceArb, async (trace) => {
@@ -88,19 +89,18 @@ describe("Redis store agrees with the reference model", () => {
               cost,
             };
           });
-          const expected = evaluate(
-            checks,
-            checks.map((c) => model.get(c.key)),
-            now,
-            trace.countRejected,
-          );
-          const actual = await store.decide({
-            rule: "oracle",
-            checks,
-            nowMs: now,
-            countRejected: trace.countRejected,
-          });
+          const states = checks.map((c) => model.get(c.key));
+          const req = { rule: "oracle", checks, nowMs: now, countRejected: trace.countRejected };
+          if (event.op === "refund") {
+            await store.refund(req);
+            for (const w of refundWrites(checks, states, now)) model.set(w.key, w.value);
+            continue;
+          }
+          const peek = event.op === "peek";
+          const expected = evaluate(checks, states, now, trace.countRejected, peek);
+          const actual = await (peek ? store.peek(req) : store.decide(req));
           expect(actual).toEqual(expected.decision);
+          if (peek) expect(expected.writes).toEqual([]);
           for (const w of expected.writes) model.set(w.key, w.value);
         }
       }),
