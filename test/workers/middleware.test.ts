@@ -1,14 +1,6 @@
 import { env } from "cloudflare:workers";
 import { Hono } from "hono";
-import {
-  createUpstashClient,
-  DurableObjectStore,
-  type LimitStore,
-  RateLimitConfigError,
-  RedisStore,
-  rateLimit,
-  type SluiceStore,
-} from "sluice";
+import { RateLimitConfigError, rateLimit } from "sluice";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../examples/hono-app/src/app.ts";
 import { FakeClock, limitStore, STORES, type StoreKind, uniquePrefix } from "./helpers.ts";
