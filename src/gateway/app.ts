@@ -1,5 +1,6 @@
 /** @module gateway/app — the Worker's Hono app: reserved routes, then rate limit → forward. */
 import { Hono, type MiddlewareHandler } from "hono";
+import { ADMIN_BASE, createAdmin } from "../admin/index.ts";
 import { clientIp } from "../identity/ip.ts";
 import { type RateLimitVariables, rateLimit } from "../middleware/rate-limit/index.ts";
 import type { DecisionSink } from "../observe/index.ts";
@@ -15,6 +16,9 @@ import {
 import bundledPolicy from "../sluice.policy.json";
 import type { SluiceEnv } from "./env.ts";
 import { buildRuntime, type ConfigFailure, type Runtime } from "./runtime.ts";
+
+/** Tenant header when the policy has no `tenants` section (still stripped from clients). */
+const DEFAULT_TENANT_HEADER = "x-sluice-tenant";
 
 export interface GatewayOptions {
   /** Policy used when `SLUICE_POLICY` is unset (default: src/sluice.policy.json). */
@@ -33,6 +37,8 @@ type GatewayEnv = {
 interface Prepared {
   runtime: Runtime;
   limiter: MiddlewareHandler<GatewayEnv>;
+  /** Absent when SLUICE_ADMIN_TOKEN is unset: the admin API does not exist. */
+  admin: Hono | undefined;
 }
 
 /**
@@ -53,6 +59,7 @@ export function createGateway(options: GatewayOptions = {}): Hono<GatewayEnv> {
       env.ORIGIN_URL,
       env.UPSTASH_REDIS_REST_URL,
       env.UPSTASH_REDIS_REST_TOKEN,
+      env.SLUICE_ADMIN_TOKEN,
     ]);
     let entry = prepared.get(cacheKey);
     if (!entry) {
@@ -64,9 +71,20 @@ export function createGateway(options: GatewayOptions = {}): Hono<GatewayEnv> {
               limiter: rateLimit<GatewayEnv>({
                 policy: runtime.loaded,
                 store: runtime.store,
+                ...(runtime.tenants ? { tenants: runtime.tenants } : {}),
                 ...(options.clock ? { clock: options.clock } : {}),
                 ...(options.sink ? { sink: options.sink } : {}),
               }),
+              admin: env.SLUICE_ADMIN_TOKEN
+                ? createAdmin({
+                    token: env.SLUICE_ADMIN_TOKEN,
+                    policy: runtime.loaded.policy,
+                    directory: runtime.directory,
+                    resolver: runtime.tenants?.resolver,
+                    store: runtime.store,
+                    clock: options.clock ?? Date.now,
+                  })
+                : undefined,
             },
       );
       prepared.set(cacheKey, entry);
@@ -103,6 +121,17 @@ export function createGateway(options: GatewayOptions = {}): Hono<GatewayEnv> {
     return c.json(body, error ? 503 : 200, { "cache-control": "no-store" });
   });
 
+  app.all(`${ADMIN_BASE}/*`, (c) => {
+    const admin = c.get("sluice").admin;
+    if (!admin) throw new SluiceHttpError(notFound());
+    return admin.fetch(c.req.raw);
+  });
+  app.all(ADMIN_BASE, (c) => {
+    const admin = c.get("sluice").admin;
+    if (!admin) throw new SluiceHttpError(notFound());
+    return admin.fetch(c.req.raw);
+  });
+
   app.all("/__sluice/*", () => {
     throw new SluiceHttpError(notFound());
   });
@@ -113,12 +142,17 @@ export function createGateway(options: GatewayOptions = {}): Hono<GatewayEnv> {
 
   app.all("*", async (c) => {
     const { origin, loaded } = c.get("sluice").runtime;
-    const ipConfig = loaded.policy.identity.ip;
+    const { identity, tenants } = loaded.policy;
+    const tenantHeader = tenants?.header ?? DEFAULT_TENANT_HEADER;
+    const tenant = c.get("rateLimit")?.identity.tenant;
     return forward(c.req.raw, {
       origin,
       timeoutMs: loaded.policy.origin.timeoutMs,
-      clientIp: clientIp(c.req.raw.headers, ipConfig) ?? "",
-      appendForwardedFor: ipConfig.source === "x-forwarded-for",
+      clientIp: clientIp(c.req.raw.headers, identity.ip) ?? "",
+      appendForwardedFor: identity.ip.source === "x-forwarded-for",
+      // The tenant header is ours alone: a client-sent copy never reaches the origin.
+      dropHeaders: [tenantHeader],
+      ...(tenant ? { setHeaders: { [tenantHeader]: tenant } } : {}),
     });
   });
 

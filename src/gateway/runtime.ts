@@ -4,9 +4,16 @@ import { DurableObjectStore, type SluiceStore } from "../limiter/durable-object-
 import { RedisStore } from "../limiter/redis-store.ts";
 import type { LimitStore } from "../limiter/types.ts";
 import { createUpstashClient } from "../limiter/upstash.ts";
+import type { TenantServices } from "../middleware/rate-limit/index.ts";
 import { logConfigError, logConfigWarnings } from "../observe/index.ts";
 import { formatIssues, loadPolicy } from "../policy/load.ts";
 import type { LoadedPolicy } from "../policy/types.ts";
+import { Directory } from "../tenants/directory.ts";
+import type { DocStore } from "../tenants/docs.ts";
+import { DurableObjectDocStore, type SluiceDirectory } from "../tenants/durable-object-docs.ts";
+import { AuthFailureGuard } from "../tenants/guard.ts";
+import { RedisDocStore } from "../tenants/redis-docs.ts";
+import { KeyResolver } from "../tenants/resolver.ts";
 import type { SluiceEnv } from "./env.ts";
 
 /** Everything a request needs, derived from env. */
@@ -14,6 +21,10 @@ export interface Runtime {
   loaded: LoadedPolicy;
   store: LimitStore;
   origin: URL;
+  /** Tenants, keys and the audit trail, in the same backend as the limits. */
+  directory: Directory;
+  /** Present when the policy has `tenants` (issued keys). */
+  tenants: TenantServices | undefined;
 }
 
 /** A configuration that must not serve traffic: every request gets a 500 naming these. */
@@ -62,7 +73,22 @@ export async function buildRuntime(
         });
   // Per isolate: blocked subjects are answered without a store call.
   const store = new BlockedCache(backing);
-  return { loaded: result.loaded, store, origin };
+  const docs: DocStore =
+    url && token
+      ? new RedisDocStore(createUpstashClient(url, token, timeoutMs, { raw: true }), { timeoutMs })
+      : new DurableObjectDocStore(
+          env.SLUICE_DIRECTORY as unknown as DurableObjectNamespace<SluiceDirectory>,
+          { timeoutMs },
+        );
+  const policy = result.loaded.policy;
+  const directory = new Directory(docs, policy.tenants?.namespace ?? "sluice-dir");
+  const tenants = policy.tenants
+    ? {
+        resolver: new KeyResolver(directory, { ttlMs: policy.tenants.cacheTtlMs }),
+        guard: new AuthFailureGuard(store, policy.prefix, policy.tenants.authFailures),
+      }
+    : undefined;
+  return { loaded: result.loaded, store, origin, directory, tenants };
 }
 
 function parseOrigin(raw: string | undefined): URL | string {

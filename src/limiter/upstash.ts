@@ -7,14 +7,22 @@ import { Redis } from "@upstash/redis/cloudflare";
  * abort signal per request. `retries: 0` rather than `retry: false`, which
  * still makes a second attempt. A signal *function* makes the client throw
  * on abort; a plain signal makes it quietly return "Aborted" as a result.
+ * `raw` turns off the client's JSON parsing of replies, for stores of documents.
  *
  * @example
  * const redis = createUpstashClient(env.UPSTASH_REDIS_REST_URL, env.UPSTASH_REDIS_REST_TOKEN, 250);
  */
-export function createUpstashClient(url: string, token: string, timeoutMs: number): Redis {
+export function createUpstashClient(
+  url: string,
+  token: string,
+  timeoutMs: number,
+  options: { raw?: boolean } = {},
+): Redis {
   return new Redis({
     url,
     token,
+    // `raw`: strings come back exactly as stored, never JSON-parsed by the client.
+    automaticDeserialization: !options.raw,
     retry: { retries: 0, backoff: () => 0 },
     enableTelemetry: false,
     signal: () => AbortSignal.timeout(timeoutMs),

@@ -7,6 +7,8 @@ export type Outcome =
   | "degraded-allowed"
   | "store-denied"
   | "unauthorized"
+  | "key-locked"
+  | "forbidden"
   | "refunded"
   | "refund-failed";
 
@@ -23,6 +25,10 @@ export interface DecisionEvent {
   ipKey: string;
   /** First 12 hex digits of the key's SHA-256, to correlate without exposing it. */
   keyId?: string;
+  /** The key's tenant, once resolved. */
+  tenant?: string;
+  /** Why a key was refused (`unknown`, `revoked`, `expired`, `tenant-disabled`, `plan-unknown`). */
+  keyProblem?: string;
   limits: Array<{
     id: string;
     by: string;

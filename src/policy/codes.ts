@@ -33,6 +33,14 @@ export const ISSUE_CODES = {
   ERR_SLUICE_FIXED_WINDOW_BURST: "a fixed-window limit has a burst different from its count",
   ERR_SLUICE_LIMIT_NAME_SYNTAX: "a limit id is not an RFC 8941 key",
   ERR_SLUICE_LIMIT_ID_DUPLICATE: "two limits of one rule have the same id",
+  ERR_SLUICE_PLAN_NAME_SYNTAX: "a plan name is not 1–64 of a-z, 0-9, _ and -",
+  ERR_SLUICE_PLAN_RATE_DUPLICATE: "two rates of one plan have the same period",
+  ERR_SLUICE_PLANS_MISSING: 'a limit has rate "plan" but the policy has no plans',
+  ERR_SLUICE_PLAN_SUBJECT:
+    'a limit with rate "plan" counts by something other than tenant or apiKey',
+  ERR_SLUICE_TENANTS_MISSING:
+    'a limit needs issued keys (by "tenant" or rate "plan") but "tenants" is absent',
+  ERR_SLUICE_KEY_PREFIX_SYNTAX: 'the key prefix is not lower-case words ending in "_"',
 } as const;
 
 /**

@@ -78,7 +78,9 @@ function readLimit(
   if (obj === undefined) return [];
   const before = report.issues.length;
 
-  const rates = readRateValue(report, obj.rate, `${path}.rate`);
+  // `"plan"`: the rates come from the tenant's plan at request time (see policy/tenants.ts).
+  const fromPlan = obj.rate === "plan";
+  const rates = fromPlan ? [] : readRateValue(report, obj.rate, `${path}.rate`);
   const by = readSubject(report, obj.by, `${path}.by`);
   const algorithm = readEnum<Algorithm>(
     report,
@@ -131,7 +133,20 @@ function readLimit(
       `"name" would name all ${rates.length} rates of "rate" alike; split them into limits, each with its own "name"`,
     );
   }
+  if (fromPlan && limitBurst !== undefined) {
+    add(
+      report.issues,
+      "ERR_SLUICE_BURST_CONFLICT",
+      `${path}.burst`,
+      'a limit with rate "plan" takes its bursts from the plans; write them there, like "50/s burst 100"',
+    );
+  }
   if (report.issues.length > before) return [];
+  if (fromPlan) {
+    const id = name ?? subjectId(by);
+    const limit: Limit = { id, count: 0, periodMs: 0, burst: 0, cost, algorithm, by, fromPlan };
+    return [{ limit, idPath: name === undefined ? `${path}.rate` : `${path}.name` }];
+  }
 
   const out: Array<{ limit: Limit; idPath: string }> = [];
   for (const r of rates) {
@@ -163,7 +178,16 @@ function readLimit(
         `cost ${cost} is larger than burst ${burst} of limit ${describe(id)}, so no request could ever be admitted; raise the burst or lower the cost`,
       );
     }
-    const limit: Limit = { id, count: r.count, periodMs: r.periodMs, burst, cost, algorithm, by };
+    const limit: Limit = {
+      id,
+      count: r.count,
+      periodMs: r.periodMs,
+      burst,
+      cost,
+      algorithm,
+      by,
+      fromPlan: false,
+    };
     out.push({ limit, idPath: name === undefined ? `${path}.rate` : `${path}.name` });
   }
   return out;
@@ -264,12 +288,14 @@ function readRateValue(report: Report, value: unknown, path: string): RateSource
 
 function readSubject(report: Report, value: unknown, path: string): Subject {
   if (value === undefined) return { kind: "ip" };
-  const expected = 'expected "ip", "apiKey", "global" or "header:<name>"';
+  const expected = 'expected "ip", "apiKey", "tenant", "global" or "header:<name>"';
   if (typeof value !== "string") {
     add(report.issues, "ERR_SLUICE_TYPE", path, `${expected}, got ${describe(value)}`);
     return { kind: "ip" };
   }
-  if (value === "ip" || value === "apiKey" || value === "global") return { kind: value };
+  if (value === "ip" || value === "apiKey" || value === "tenant" || value === "global") {
+    return { kind: value };
+  }
   if (value.startsWith("header:")) {
     const name = value.slice("header:".length);
     if (TOKEN.test(name)) return { kind: "header", name: name.toLowerCase() };
@@ -285,7 +311,7 @@ function readSubject(report: Report, value: unknown, path: string): Subject {
     report.issues,
     "ERR_SLUICE_ENUM",
     path,
-    `${expected}, got ${describe(value)}${suggest(value, ["ip", "apiKey", "global", "header:"])}`,
+    `${expected}, got ${describe(value)}${suggest(value, ["ip", "apiKey", "tenant", "global", "header:"])}`,
   );
   return { kind: "ip" };
 }
@@ -297,6 +323,8 @@ function subjectId(by: Subject): string {
       return "ip";
     case "apiKey":
       return "apikey";
+    case "tenant":
+      return "tenant";
     case "global":
       return "global";
     case "header":

@@ -7,6 +7,7 @@ export type Algorithm = "gcra" | "fixed-window";
 export type Subject =
   | { kind: "ip" }
   | { kind: "apiKey" }
+  | { kind: "tenant" } // the tenant the API key belongs to (needs `tenants`)
   | { kind: "global" }
   | { kind: "header"; name: string }; // lower-cased header name
 
@@ -23,6 +24,36 @@ export interface Limit {
   cost: number;
   algorithm: Algorithm;
   by: Subject;
+  /**
+   * `rate: "plan"`: the rates come from the tenant's plan (one check per plan
+   * rate, id `<id>-<plan rate id>`); `count`, `periodMs` and `burst` are then 0.
+   */
+  fromPlan: boolean;
+}
+
+/** One rate of a plan. `id` is its period (`"1s"`, `"1d"`), unique within the plan. */
+export interface PlanRate {
+  id: string;
+  count: number;
+  periodMs: number;
+  burst: number;
+}
+
+/** Per-tenant API keys: issued by the admin API, resolved on the hot path. */
+export interface TenantsConfig {
+  /**
+   * Starts every directory key (tenants, keys, audit). Separate from `prefix`
+   * on purpose: bumping `prefix` resets counters, never issued keys.
+   */
+  namespace: string;
+  /** Header carrying the tenant id to the origin; a client-sent copy is always removed. */
+  header: string;
+  /** How long a resolved key is trusted per isolate: revocation takes effect within this (≤ 30 s). */
+  cacheTtlMs: number;
+  /** Unknown or revoked key attempts admitted per IP before it is locked out for a while. */
+  authFailures: { count: number; periodMs: number; burst: number };
+  /** Start of every issued key, e.g. `sk_live_`. */
+  keyPrefix: string;
 }
 
 export interface RuleMatch {
@@ -70,6 +101,10 @@ export interface Policy {
   prefix: string;
   identity: IdentityConfig;
   rules: Rule[];
+  /** Named plans: their rates, for limits with `rate: "plan"`. */
+  plans: Record<string, PlanRate[]>;
+  /** Absent: any API key is accepted as is (limits count per key hash). */
+  tenants: TenantsConfig | null;
   headers: {
     /** Also emit X-RateLimit-Limit/Remaining/Reset. */
     legacy: boolean;

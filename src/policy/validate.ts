@@ -17,6 +17,7 @@ import {
   readString,
   TOKEN,
 } from "./read.ts";
+import { checkTenantLimits, readPlans, readTenants } from "./tenants.ts";
 import type { IdentityConfig, Policy, PolicyIssue, Rule } from "./types.ts";
 
 export { ISSUE_CODES, type IssueCode, WARNING_CODES, type WarningCode } from "./codes.ts";
@@ -26,7 +27,17 @@ export type ValidationResult =
   | { ok: true; policy: Policy; warnings: PolicyIssue[] }
   | { ok: false; issues: PolicyIssue[]; warnings: PolicyIssue[] };
 
-const TOP_FIELDS = ["version", "prefix", "identity", "headers", "store", "origin", "rules"];
+const TOP_FIELDS = [
+  "version",
+  "prefix",
+  "identity",
+  "headers",
+  "store",
+  "origin",
+  "plans",
+  "tenants",
+  "rules",
+];
 const IDENTITY_FIELDS = ["ip", "apiKey"];
 const IP_FIELDS = ["source", "trustedHops", "ipv6Subnet"];
 const API_KEY_FIELDS = ["header", "bearer"];
@@ -100,12 +111,25 @@ export function validatePolicy(raw: unknown): ValidationResult {
     ),
   };
 
+  const plans = readPlans(report, root);
+  const tenants = readTenants(report, root);
   const rules = readRules(report, root);
+  checkTenantLimits(report, rules, plans, tenants);
   if (report.issues.length === 0) warnUnreachable(report, rules);
   if (report.issues.length > 0) {
     return { ok: false, issues: report.issues, warnings: report.warnings };
   }
-  const policy: Policy = { version, prefix, identity, rules, headers, store, origin };
+  const policy: Policy = {
+    version,
+    prefix,
+    identity,
+    rules,
+    plans,
+    tenants,
+    headers,
+    store,
+    origin,
+  };
   return { ok: true, policy, warnings: report.warnings };
 }
 

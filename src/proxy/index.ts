@@ -24,6 +24,8 @@ export interface ForwardOptions {
   appendForwardedFor: boolean;
   /** Request header names to drop before forwarding (lower-case). */
   dropHeaders?: readonly string[];
+  /** Request headers to set after dropping (e.g. the resolved tenant). */
+  setHeaders?: Readonly<Record<string, string>>;
 }
 
 /** The origin could not be reached (502) or was too slow (504). */
@@ -99,6 +101,7 @@ function requestHeaders(src: Headers, incoming: URL, options: ForwardOptions): H
   const headers = stripHopByHop(new Headers(src));
   headers.delete("host");
   for (const name of options.dropHeaders ?? []) headers.delete(name);
+  for (const [name, value] of Object.entries(options.setHeaders ?? {})) headers.set(name, value);
   // De-facto X-Forwarded-* fields (RFC 7239 §1 describes their role); a
   // client-sent chain is kept only when it came through trusted hops.
   const prior = options.appendForwardedFor ? src.get("x-forwarded-for") : null;

@@ -12,6 +12,8 @@ export const ProblemType = {
   rateLimited: `${PROBLEM_BASE}rate-limited`,
   storeUnavailable: `${PROBLEM_BASE}store-unavailable`,
   unauthorized: `${PROBLEM_BASE}unauthorized`,
+  keyAttempts: `${PROBLEM_BASE}too-many-key-attempts`,
+  forbidden: `${PROBLEM_BASE}forbidden`,
   originUnreachable: `${PROBLEM_BASE}origin-unreachable`,
   originTimeout: `${PROBLEM_BASE}origin-timeout`,
   policyInvalid: `${PROBLEM_BASE}policy-invalid`,
@@ -117,6 +119,38 @@ export function unauthorized(detail: string, realm = "sluice"): Response {
     { type: ProblemType.unauthorized, title: "Unauthorized", detail },
     { "www-authenticate": `Bearer realm="${quoted}"` },
   );
+}
+
+/**
+ * 429 for an address locked out after too many unknown or revoked keys; the
+ * lockout ends at `Retry-After` (RFC 9110 §10.2.3).
+ *
+ * @example
+ * keyAttemptsLocked(6000); // 429, Retry-After: 6
+ */
+export function keyAttemptsLocked(retryAfterMs: number): Response {
+  const retryAfter = retryAfterSeconds(retryAfterMs);
+  return problem(
+    429,
+    {
+      type: ProblemType.keyAttempts,
+      title: "Too Many Requests",
+      detail: `Too many requests with invalid API keys from this address; retry in ${seconds(retryAfter)}.`,
+      retryAfter,
+    },
+    { "retry-after": String(retryAfter) },
+  );
+}
+
+/**
+ * 403 (RFC 9110 §15.5.4): the key is valid but its tenant may not pass
+ * (disabled, or on a plan the policy no longer offers).
+ *
+ * @example
+ * forbidden("The tenant is disabled.");
+ */
+export function forbidden(detail: string): Response {
+  return problem(403, { type: ProblemType.forbidden, title: "Forbidden", detail });
 }
 
 /**

@@ -1,13 +1,10 @@
 /** @module middleware/rate-limit — Sluice's core as a Hono middleware: identify → match → decide → act. */
 import type { Context, Env, MiddlewareHandler } from "hono";
 import { identify } from "../../identity/index.ts";
-import { sha256Hex } from "../../identity/secret.ts";
 import type { Identity } from "../../identity/types.ts";
-import { storeKey } from "../../limiter/keys.ts";
 import {
   type DecideRequest,
   type Decision,
-  type LimitCheck,
   type LimitStore,
   StoreError,
 } from "../../limiter/types.ts";
@@ -19,15 +16,21 @@ import {
 } from "../../observe/index.ts";
 import { formatIssues, hashPolicy } from "../../policy/load.ts";
 import { compileMatcher } from "../../policy/match.ts";
-import type { Limit, LoadedPolicy, Policy, Rule } from "../../policy/types.ts";
+import type { Limit, LoadedPolicy, Policy } from "../../policy/types.ts";
 import { validatePolicy } from "../../policy/validate.ts";
 import { rateLimitHeaders } from "../../respond/headers.ts";
 import {
+  forbidden,
+  keyAttemptsLocked,
   SluiceHttpError,
   storeUnavailable,
   tooManyRequests,
   unauthorized,
 } from "../../respond/problem.ts";
+import type { AuthFailureGuard } from "../../tenants/guard.ts";
+import type { KeyResolver } from "../../tenants/resolver.ts";
+import type { Tenant } from "../../tenants/types.ts";
+import { buildChecks, needsKey, PlanUnknownError } from "./checks.ts";
 
 /** What the middleware decided, readable downstream as `c.get("rateLimit")`. */
 export interface RateLimitInfo {
@@ -55,6 +58,16 @@ export interface RateLimitOptions {
   clock?: () => number;
   /** Decision log; defaults to one JSON line on the console. */
   sink?: DecisionSink;
+  /**
+   * Issued keys (required when the policy has `tenants`): resolves keys to
+   * tenants and limits failed attempts per address.
+   */
+  tenants?: TenantServices | ((c: Context) => TenantServices);
+}
+
+export interface TenantServices {
+  resolver: KeyResolver;
+  guard: AuthFailureGuard;
 }
 
 /**
@@ -74,6 +87,14 @@ export function rateLimit<E extends Env & { Variables: RateLimitVariables }>(
   const sink = options.sink ?? consoleSink;
   const pickStore =
     typeof options.store === "function" ? options.store : () => options.store as LimitStore;
+  const tenantsOption = options.tenants;
+  if (policy.tenants && !tenantsOption) {
+    throw new RateLimitConfigError(
+      'the policy has "tenants" (issued keys) but rateLimit() was given no `tenants` resolver',
+    );
+  }
+  const pickTenants =
+    typeof tenantsOption === "function" ? tenantsOption : () => tenantsOption as TenantServices;
 
   return async function rateLimit(c, next) {
     const identity = await identify(c.req.raw, policy.identity);
@@ -101,19 +122,49 @@ export function rateLimit<E extends Env & { Variables: RateLimitVariables }>(
       sink(event);
     };
 
-    if (!identity.apiKeyHash && rule.limits.some((l) => l.by.kind === "apiKey")) {
+    const nowMs = clock();
+    const keyed = rule.limits.some(needsKey);
+    if (keyed && !identity.apiKeyHash) {
       done("unauthorized");
       throw new SluiceHttpError(unauthorized(`The "${rule.name}" rule needs an API key.`));
     }
+    let tenant: Tenant | undefined;
+    if (keyed && policy.tenants && identity.apiKeyHash) {
+      const found = await resolveTenant(pickTenants(c), identity, nowMs, event, done);
+      if (found === "degraded") {
+        if (rule.mode === "enforce" && rule.onStoreError === "deny") {
+          done("store-denied");
+          throw new SluiceHttpError(storeUnavailable(rule.name));
+        }
+        c.set("rateLimit", { rule: rule.name, mode: rule.mode, identity });
+        done("degraded-allowed");
+        await next();
+        addToContext(c, [["Sluice-Degraded", "store-error"]]);
+        return;
+      }
+      tenant = found;
+      identity.tenant = tenant.id;
+      event.tenant = tenant.id;
+    }
 
-    const checks = rule.limits.map((limit) => toCheck(policy.prefix, rule, limit, identity, c));
+    let checks: Awaited<ReturnType<typeof buildChecks>>;
+    try {
+      checks = await buildChecks(policy, rule, whoFrom(identity, tenant, c), nowMs);
+    } catch (err) {
+      if (!(err instanceof PlanUnknownError)) throw err;
+      event.keyProblem = "plan-unknown";
+      done("forbidden");
+      throw new SluiceHttpError(
+        forbidden(`The tenant's plan ${JSON.stringify(err.plan)} is not offered.`),
+      );
+    }
     const store = pickStore(c);
     event.store = store.kind;
     const started = Date.now();
     const request: DecideRequest = {
       rule: rule.name,
-      checks: await Promise.all(checks),
-      nowMs: clock(),
+      checks,
+      nowMs,
       countRejected: rule.countRejected,
     };
     let decision: Decision | undefined;
@@ -147,9 +198,9 @@ export function rateLimit<E extends Env & { Variables: RateLimitVariables }>(
     }
 
     event.retryAfterMs = decision.retryAfterMs;
-    event.limits = decision.limits.map((s, i) => ({
+    event.limits = decision.limits.map((s) => ({
       id: s.id,
-      by: subjectLabel(rule.limits[i] as Limit),
+      by: subjectLabel(rule.limits, s.id),
       allowed: s.allowed,
       remaining: s.remaining,
       resetMs: s.resetMs,
@@ -262,44 +313,62 @@ function isLoaded(input: RateLimitOptions["policy"]): input is LoadedPolicy {
   );
 }
 
-function subjectLabel(limit: Limit): string {
+/** What a decision's limit counted by (a plan limit's checks are named `<limit id>-<rate id>`). */
+function subjectLabel(limits: readonly Limit[], checkId: string): string {
+  const limit =
+    limits.find((l) => l.id === checkId) ??
+    limits.find((l) => l.fromPlan && checkId.startsWith(`${l.id}-`));
+  if (!limit) return "";
   return limit.by.kind === "header" ? `header:${limit.by.name}` : limit.by.kind;
 }
 
-async function toCheck(
-  prefix: string,
-  rule: Rule,
-  limit: Limit,
-  identity: Identity,
-  c: Context,
-): Promise<LimitCheck> {
+function whoFrom(identity: Identity, tenant: Tenant | undefined, c: Context) {
   return {
-    id: limit.id,
-    key: storeKey(prefix, rule.name, limit.id, await subject(limit, identity, c)),
-    algorithm: limit.algorithm,
-    count: limit.count,
-    periodMs: limit.periodMs,
-    burst: limit.burst,
-    cost: limit.cost,
+    ipKey: identity.ipKey,
+    ...(identity.apiKeyHash ? { apiKeyHash: identity.apiKeyHash } : {}),
+    ...(tenant ? { tenant } : {}),
+    header: (name: string) => c.req.header(name),
   };
 }
 
 /**
- * The subject part of a store key. A missing IP or header value is never a
- * reason to skip a limit: such requests share one bucket instead.
+ * The key's tenant, or throws the 401/403/429 that refuses it. An address
+ * locked out for bad keys is refused without a store call unless its key is
+ * already known here. `"degraded"`: the directory could not be read.
  */
-async function subject(limit: Limit, identity: Identity, c: Context): Promise<string> {
-  switch (limit.by.kind) {
-    case "ip":
-      return `ip:${identity.ipKey || "unknown"}`;
-    case "apiKey":
-      return `key:${identity.apiKeyHash}`;
-    case "global":
-      return "global";
-    case "header": {
-      const value = c.req.header(limit.by.name);
-      // Hashed: header values can be long, arbitrary or secret.
-      return value ? `hdr:${await sha256Hex(value)}` : "hdr:-";
-    }
+async function resolveTenant(
+  services: TenantServices,
+  identity: Identity,
+  nowMs: number,
+  event: DecisionEvent,
+  done: (outcome: Outcome) => void,
+): Promise<Tenant | "degraded"> {
+  const hash = identity.apiKeyHash as string;
+  const locked = services.guard.lockedForMs(identity.ipKey, nowMs);
+  if (locked > 0 && !services.resolver.isCached(hash, nowMs)) {
+    done("key-locked");
+    throw new SluiceHttpError(keyAttemptsLocked(locked));
   }
+  let found: Awaited<ReturnType<KeyResolver["resolve"]>>;
+  try {
+    found = await services.resolver.resolve(hash, nowMs);
+  } catch (err) {
+    if (!(err instanceof StoreError)) throw err;
+    event.storeError = `${err.reason}: ${err.message}`;
+    return "degraded";
+  }
+  if (found.ok) return found.tenant;
+  event.keyProblem = found.reason;
+  if (found.reason === "tenant-disabled") {
+    done("forbidden");
+    throw new SluiceHttpError(forbidden("The API key's tenant is disabled."));
+  }
+  const lockout = await services.guard.fail(identity.ipKey, nowMs);
+  if (lockout > 0) {
+    done("key-locked");
+    throw new SluiceHttpError(keyAttemptsLocked(lockout));
+  }
+  done("unauthorized");
+  // One message for unknown, revoked and expired keys: the reason is in the log only.
+  throw new SluiceHttpError(unauthorized("The API key is not valid."));
 }

@@ -31,7 +31,7 @@ describe("the minimal example from the design brief", () => {
   it("is accepted as written and fully defaulted", () => {
     const result = validatePolicy(fixture("valid/minimal.json"));
     const ip = { kind: "ip" } as const;
-    const gcra = { cost: 1, algorithm: "gcra" } as const;
+    const gcra = { cost: 1, algorithm: "gcra", fromPlan: false } as const;
     expect(result).toEqual({
       ok: true,
       warnings: [],
@@ -72,6 +72,8 @@ describe("the minimal example from the design brief", () => {
             countStatus: null,
           },
         ],
+        plans: {},
+        tenants: null,
         headers: { legacy: false },
         store: { timeoutMs: 250 },
         origin: { timeoutMs: 30_000 },
@@ -161,6 +163,7 @@ describe("rate expansion", () => {
         cost: 2,
         algorithm: "gcra",
         by: { kind: "apiKey" },
+        fromPlan: false,
       },
       {
         id: "apikey-1h",
@@ -170,6 +173,7 @@ describe("rate expansion", () => {
         cost: 2,
         algorithm: "gcra",
         by: { kind: "apiKey" },
+        fromPlan: false,
       },
     ]);
   });
@@ -280,7 +284,7 @@ describe("issue collection", () => {
         code: "ERR_SLUICE_UNKNOWN_FIELD",
         path: '["rate limit"]',
         message:
-          'unknown field "rate limit"; expected one of: version, prefix, identity, headers, store, origin, rules',
+          'unknown field "rate limit"; expected one of: version, prefix, identity, headers, store, origin, plans, tenants, rules',
       },
     ]);
   });

@@ -1,0 +1,220 @@
+/** @module policy/tenants — reads named plans and the tenants section, and checks the limits that use them. */
+import { formatPeriod, parseRate } from "./rate.ts";
+import {
+  add,
+  describe,
+  headerMessage,
+  isObject,
+  join,
+  type Obj,
+  type Report,
+  readInt,
+  readOptionalObject,
+  readString,
+  TOKEN,
+} from "./read.ts";
+import type { PlanRate, Rule, TenantsConfig } from "./types.ts";
+
+const TENANTS_FIELDS = ["header", "cacheTtlSeconds", "authFailures", "keyPrefix", "namespace"];
+/** Plan names and tenant ids: part of store keys and URLs. */
+export const TENANT_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+const KEY_PREFIX = /^[a-z][a-z0-9]*_([a-z0-9]+_)?$/;
+
+const DEFAULTS = {
+  header: "x-sluice-tenant",
+  cacheTtlSeconds: 30,
+  authFailures: "10/min",
+  keyPrefix: "sk_live_",
+  namespace: "sluice-dir",
+} as const;
+const NAMESPACE = /^[a-z0-9_-]+$/;
+
+/**
+ * Reads `plans`: each a rate string like `"5/s; 1000/day"`. A plan rate's id
+ * is its period (`"1s"`, `"1d"`), so two rates of one plan need two periods.
+ *
+ * @example
+ * readPlans(report, { plans: { free: "5/s; 1000/day" } }); // → { free: [{ id: "1s", … }, { id: "1d", … }] }
+ */
+export function readPlans(report: Report, root: Obj): Record<string, PlanRate[]> {
+  const plans: Record<string, PlanRate[]> = {};
+  if (root.plans === undefined) return plans;
+  if (!isObject(root.plans)) {
+    add(
+      report.issues,
+      "ERR_SLUICE_TYPE",
+      "plans",
+      `expected an object like {"free": "5/s; 1000/day"}, got ${describe(root.plans)}`,
+    );
+    return plans;
+  }
+  for (const [name, value] of Object.entries(root.plans)) {
+    const path = join("plans", name);
+    // Listed even when invalid, so limits using plans do not also report "no plans".
+    plans[name] = [];
+    if (!TENANT_ID.test(name)) {
+      add(
+        report.issues,
+        "ERR_SLUICE_PLAN_NAME_SYNTAX",
+        path,
+        `expected a plan name of 1–64 lower-case letters, digits, "_" or "-", got ${describe(name)}`,
+      );
+      continue;
+    }
+    if (typeof value !== "string") {
+      add(
+        report.issues,
+        "ERR_SLUICE_TYPE",
+        path,
+        `expected a rate string like "5/s; 1000/day", got ${describe(value)}`,
+      );
+      continue;
+    }
+    const parsed = parseRate(value);
+    if (!parsed.ok) {
+      add(report.issues, parsed.error.code, path, parsed.error.message);
+      continue;
+    }
+    const rates: PlanRate[] = [];
+    for (const r of parsed.rates) {
+      const id = formatPeriod(r.periodMs);
+      if (rates.some((other) => other.id === id)) {
+        add(
+          report.issues,
+          "ERR_SLUICE_PLAN_RATE_DUPLICATE",
+          path,
+          `two rates of plan ${describe(name)} have the period ${describe(id)}; a plan's rates are named by their periods, so each needs its own`,
+        );
+        continue;
+      }
+      rates.push({ id, count: r.count, periodMs: r.periodMs, burst: r.burst ?? r.count });
+    }
+    plans[name] = rates;
+  }
+  return plans;
+}
+
+/**
+ * Reads `tenants`. Its presence switches on issued keys: API keys must then
+ * be known to the store (see the admin API), and limits may count by tenant.
+ *
+ * @example
+ * readTenants(report, { tenants: {} }); // → { header: "x-sluice-tenant", cacheTtlMs: 30000, … }
+ */
+export function readTenants(report: Report, root: Obj): TenantsConfig | null {
+  if (root.tenants === undefined) return null;
+  const obj = readOptionalObject(report, root.tenants, "tenants", TENANTS_FIELDS);
+  let header = readString(report, obj, "tenants", "header", DEFAULTS.header);
+  if (!TOKEN.test(header)) {
+    add(report.issues, "ERR_SLUICE_HEADER_SYNTAX", "tenants.header", headerMessage(header));
+    header = DEFAULTS.header;
+  }
+  // 30 s at most: the README promises revocation within that.
+  const ttl = readInt(report, obj, "tenants", "cacheTtlSeconds", 0, 30, DEFAULTS.cacheTtlSeconds);
+  const failures = readString(report, obj, "tenants", "authFailures", DEFAULTS.authFailures);
+  const parsed = parseRate(failures);
+  let authFailures = { count: 10, periodMs: 60_000, burst: 10 };
+  if (!parsed.ok) {
+    add(report.issues, parsed.error.code, "tenants.authFailures", parsed.error.message);
+  } else if (parsed.rates.length !== 1) {
+    add(
+      report.issues,
+      "ERR_SLUICE_RATE_SYNTAX",
+      "tenants.authFailures",
+      `expected one rate like "10/min", got ${parsed.rates.length}`,
+    );
+  } else {
+    const r = parsed.rates[0] as { count: number; periodMs: number; burst?: number };
+    authFailures = { count: r.count, periodMs: r.periodMs, burst: r.burst ?? r.count };
+  }
+  const keyPrefix = readString(report, obj, "tenants", "keyPrefix", DEFAULTS.keyPrefix);
+  if (!KEY_PREFIX.test(keyPrefix)) {
+    add(
+      report.issues,
+      "ERR_SLUICE_KEY_PREFIX_SYNTAX",
+      "tenants.keyPrefix",
+      `expected lower-case words each ending in "_", like "sk_live_", got ${describe(keyPrefix)}`,
+    );
+  }
+  const namespace = readString(report, obj, "tenants", "namespace", DEFAULTS.namespace);
+  if (!NAMESPACE.test(namespace)) {
+    add(
+      report.issues,
+      "ERR_SLUICE_PREFIX_SYNTAX",
+      "tenants.namespace",
+      `expected lower-case letters, digits, "_" or "-" (it starts every directory key), got ${describe(namespace)}`,
+    );
+  }
+  return {
+    namespace,
+    header: header.toLowerCase(),
+    cacheTtlMs: ttl * 1000,
+    authFailures,
+    keyPrefix,
+  };
+}
+
+/**
+ * Checks the limits that depend on tenants: `by: "tenant"` and `rate: "plan"`
+ * need the `tenants` section (and plans), every plan rate must admit the
+ * limit's cost, and a plan rate's id must not clash with the rule's other limits.
+ */
+export function checkTenantLimits(
+  report: Report,
+  rules: readonly Rule[],
+  plans: Record<string, PlanRate[]>,
+  tenants: TenantsConfig | null,
+): void {
+  rules.forEach((rule, i) => {
+    rule.limits.forEach((limit, j) => {
+      const path = `rules[${i}].limits[${j}]`;
+      if ((limit.by.kind === "tenant" || limit.fromPlan) && tenants === null) {
+        add(
+          report.issues,
+          "ERR_SLUICE_TENANTS_MISSING",
+          limit.fromPlan ? `${path}.rate` : `${path}.by`,
+          `${limit.fromPlan ? 'rate "plan"' : 'by "tenant"'} needs issued keys; add a "tenants" section (it may be empty: {})`,
+        );
+      }
+      if (!limit.fromPlan) return;
+      if (limit.by.kind !== "tenant" && limit.by.kind !== "apiKey") {
+        add(
+          report.issues,
+          "ERR_SLUICE_PLAN_SUBJECT",
+          `${path}.by`,
+          `a plan's rates belong to a tenant; count them by "tenant" or "apiKey", not ${describe(limit.by.kind)}`,
+        );
+      }
+      const names = Object.keys(plans);
+      if (names.length === 0) {
+        add(
+          report.issues,
+          "ERR_SLUICE_PLANS_MISSING",
+          `${path}.rate`,
+          'rate "plan" needs plans, like "plans": {"free": "5/s; 1000/day"}',
+        );
+      }
+      for (const name of names) {
+        for (const r of plans[name] ?? []) {
+          const id = `${limit.id}-${r.id}`;
+          if (limit.cost > r.burst) {
+            add(
+              report.issues,
+              "ERR_SLUICE_COST_EXCEEDS_BURST",
+              `${path}.cost`,
+              `cost ${limit.cost} is larger than burst ${r.burst} of plan ${describe(name)} rate ${describe(r.id)}, so that plan could never admit a request; raise the burst or lower the cost`,
+            );
+          }
+          if (rule.limits.some((other) => other !== limit && other.id === id)) {
+            add(
+              report.issues,
+              "ERR_SLUICE_LIMIT_ID_DUPLICATE",
+              `${path}.rate`,
+              `plan ${describe(name)} makes limit id ${describe(id)}, which another limit of this rule already has; set "name" to tell them apart`,
+            );
+          }
+        }
+      }
+    });
+  });
+}

@@ -1,0 +1,39 @@
+/** @module tenants/keys — minting API keys: random secret, hash, id and display prefix. */
+import { hashApiKey } from "../identity/secret.ts";
+
+/** Random bytes per key: 256 bits, far beyond guessing. */
+const SECRET_BYTES = 32;
+const DISPLAY_CHARS = 12;
+const ID_HEX = 16;
+
+export interface MintedKey {
+  /** Shown once to the caller, never stored. */
+  secret: string;
+  hash: string;
+  id: string;
+  prefix: string;
+}
+
+/**
+ * A new key: `prefix` + 43 base64url characters from `crypto.getRandomValues`.
+ *
+ * @example
+ * const { secret, hash, id } = await mintKey("sk_live_"); // secret "sk_live_Xq3…", id "9f2c…" (16 hex)
+ */
+export async function mintKey(prefix: string): Promise<MintedKey> {
+  const bytes = crypto.getRandomValues(new Uint8Array(SECRET_BYTES));
+  const secret = prefix + base64url(bytes);
+  const hash = await hashApiKey(secret);
+  return { secret, hash, id: keyId(hash), prefix: secret.slice(0, DISPLAY_CHARS) };
+}
+
+/** The public name of a key: a prefix of its hash, which reveals nothing usable. */
+export function keyId(hash: string): string {
+  return hash.slice(0, ID_HEX);
+}
+
+function base64url(bytes: Uint8Array): string {
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}

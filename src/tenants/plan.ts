@@ -1,0 +1,45 @@
+/** @module tenants/plan — a tenant's rates right now: its plan's, with live overrides applied. */
+import { parseRate } from "../policy/rate.ts";
+import type { PlanRate } from "../policy/types.ts";
+import type { Override } from "./types.ts";
+
+/**
+ * The plan's rates with each unexpired override in place of the rate it names.
+ * Overrides that name no rate of the plan (say, after a plan change) are ignored.
+ *
+ * @example
+ * effectiveRates([{ id: "1d", count: 1000, periodMs: 86_400_000, burst: 1000 }],
+ *   [{ limit: "1d", rate: "5000/day", reason: "launch", createdAt: "…" }], Date.now());
+ * // → [{ id: "1d", count: 5000, periodMs: 86400000, burst: 5000 }]
+ */
+export function effectiveRates(
+  plan: readonly PlanRate[],
+  overrides: readonly Override[],
+  nowMs: number,
+): PlanRate[] {
+  return plan.map((rate) => {
+    const o = overrides.find((x) => x.limit === rate.id && isLive(x, nowMs));
+    const parsed = o ? parseOverrideRate(o.rate) : undefined;
+    return parsed ? { id: rate.id, ...parsed } : rate;
+  });
+}
+
+/** Unexpired at `nowMs`. */
+export function isLive(o: Override, nowMs: number): boolean {
+  return o.expiresAt === undefined || Date.parse(o.expiresAt) > nowMs;
+}
+
+/**
+ * One rate (count, period, burst) or undefined when `text` is not exactly one rate.
+ *
+ * @example
+ * parseOverrideRate("100/s burst 200"); // → { count: 100, periodMs: 1000, burst: 200 }
+ */
+export function parseOverrideRate(
+  text: string,
+): { count: number; periodMs: number; burst: number } | undefined {
+  const parsed = parseRate(text);
+  if (!parsed.ok || parsed.rates.length !== 1) return undefined;
+  const r = parsed.rates[0] as { count: number; periodMs: number; burst?: number };
+  return { count: r.count, periodMs: r.periodMs, burst: r.burst ?? r.count };
+}
