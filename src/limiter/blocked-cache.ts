@@ -107,7 +107,12 @@ export class BlockedCache implements LimitStore {
   }
 }
 
-/** The rule's full tuple of keys and costs: a denial only answers the same request shape. */
+/**
+ * The rule's full tuple of keys, costs and limits: a denial only answers the
+ * same request shape (a tenant's override changes the limits, and so the key).
+ */
 function cacheKey(req: DecideRequest): string {
-  return req.checks.map((c) => `${c.key}\t${c.cost}`).join("\n");
+  return req.checks
+    .map((c) => `${c.key}\t${c.cost}/${c.count}/${c.periodMs}/${c.burst}/${c.algorithm}`)
+    .join("\n");
 }

@@ -83,3 +83,48 @@ describe("Durable Object state hygiene", () => {
     expect(await stub.liveKeys(gw.clock.now + 3_600_000)).toBe(0);
   });
 });
+
+describe("store calls per request with issued keys", () => {
+  it("is one round trip for a known key in steady state, and none for a locked-out guesser", async () => {
+    const id = uniquePrefix();
+    const policy = {
+      plans: { pro: "100/min; 10000/day" },
+      tenants: { namespace: `dir-${id}`, authFailures: "3/min" },
+      rules: [
+        {
+          name: "api",
+          match: { path: "/api/*" },
+          limits: [
+            { rate: "plan", by: "tenant" },
+            { rate: "100/min", by: "ip" },
+          ],
+        },
+      ],
+    };
+    const gw = gateway("redis", policy, {
+      UPSTASH_REDIS_REST_URL: env.TEST_COUNT_REDIS_URL,
+      SLUICE_ADMIN_TOKEN: "t",
+    });
+    const post = (path: string, body: unknown) =>
+      gw.fetch(`/__sluice/admin${path}`, {
+        method: "POST",
+        headers: { authorization: "Bearer t", "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    await (await post("/tenants", { id: "acme", plan: "pro" })).body?.cancel();
+    const { secret } = (await (await post("/keys", { tenant: "acme" })).json()) as {
+      secret: string;
+    };
+    const key = { headers: { "x-api-key": secret } };
+    await statuses(gw, 1, "/api/warm", key); // resolves the key, loads the script
+    const before = await storeRequests();
+    expect(await statuses(gw, 5, "/api/x", key)).toEqual(Array(5).fill(200));
+    expect((await storeRequests()) - before).toBe(5);
+
+    const guess = () => ({ ip: "198.51.100.77", headers: { "x-api-key": crypto.randomUUID() } });
+    for (let i = 0; i < 4; i++) await statuses(gw, 1, "/api/x", guess());
+    const locked = await storeRequests();
+    for (let i = 0; i < 20; i++) expect(await statuses(gw, 1, "/api/x", guess())).toEqual([429]);
+    expect((await storeRequests()) - locked).toBe(0);
+  });
+});
