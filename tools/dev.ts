@@ -51,6 +51,9 @@ async function main(): Promise<void> {
   }
 
   const vars = [`ORIGIN_URL:${originUrl}`];
+  // A fresh admin token per run, so the admin API and the CLI work locally.
+  const adminToken = process.env.SLUICE_ADMIN_TOKEN || randomBytes(18).toString("base64url");
+  vars.push(`SLUICE_ADMIN_TOKEN:${adminToken}`);
   let store = "Durable Object";
   let redisLine = "";
   if (values.redis) {
@@ -71,7 +74,8 @@ async function main(): Promise<void> {
   const sluice = `http://127.0.0.1:${port}`;
   console.log(
     `\nSluice: ${sluice}  →  origin ${originUrl}  (store: ${store})\n${redisLine}` +
-      `  try:      curl -i ${sluice}/hello\n`,
+      `  try:      curl -i ${sluice}/hello\n` +
+      `  admin:    SLUICE_URL=${sluice} SLUICE_ADMIN_TOKEN=${adminToken} npx sluice tenants list\n`,
   );
 
   const args = ["dev", "--port", port, "--ip", "127.0.0.1"];
