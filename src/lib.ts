@@ -3,7 +3,13 @@ export { createGateway, type GatewayOptions } from "./gateway/app.ts";
 export { BlockedCache } from "./limiter/blocked-cache.ts";
 export { DurableObjectStore, SluiceStore } from "./limiter/durable-object-store.ts";
 export { type RedisLike, RedisStore, type RedisStoreOptions } from "./limiter/redis-store.ts";
-export type { Decision, LimitState, LimitStore } from "./limiter/types.ts";
+export type {
+  DecideRequest,
+  Decision,
+  LimitCheck,
+  LimitState,
+  LimitStore,
+} from "./limiter/types.ts";
 export { StoreError } from "./limiter/types.ts";
 export { createUpstashClient } from "./limiter/upstash.ts";
 export {
@@ -16,3 +22,8 @@ export {
 export type { DecisionEvent, DecisionSink } from "./observe/index.ts";
 export { formatIssues, loadPolicy } from "./policy/load.ts";
 export type { LoadedPolicy, Policy } from "./policy/types.ts";
+export { Directory } from "./tenants/directory.ts";
+export { DurableObjectDocStore, SluiceDirectory } from "./tenants/durable-object-docs.ts";
+export { AuthFailureGuard } from "./tenants/guard.ts";
+export { RedisDocStore } from "./tenants/redis-docs.ts";
+export { KeyResolver } from "./tenants/resolver.ts";
