@@ -87,3 +87,45 @@ describe("an unreachable store", () => {
     });
   });
 });
+
+describe("key resolution with the store down", () => {
+  function tenantGateway(onStoreError: "allow" | "deny") {
+    return gateway(
+      "redis",
+      {
+        store: { timeoutMs: BUDGET_MS },
+        plans: { pro: "100/s" },
+        tenants: {},
+        rules: [
+          {
+            name: "api",
+            match: { path: "/api/*" },
+            limits: [{ rate: "plan", by: "tenant" }],
+            onStoreError,
+          },
+        ],
+      },
+      { UPSTASH_REDIS_REST_URL: env.TEST_FAULT_REDIS_URL },
+    );
+  }
+  const withKey = { headers: { "x-api-key": "sk_live_unresolvable", "x-sluice-tenant": "evil" } };
+
+  it("fails closed with 503 when the rule says deny", async () => {
+    await setFaults({ mode: "error" });
+    const res = await tenantGateway("deny").fetch("/api/x", withKey);
+    expect(res.status).toBe(503);
+    expect(res.headers.get("content-type")).toBe("application/problem+json");
+  });
+
+  it("fails open without a tenant when the rule says allow, marked degraded", async () => {
+    await setFaults({ mode: "hang" });
+    const gw = tenantGateway("allow");
+    const res = await gw.fetch("/api/x", withKey);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("sluice-degraded")).toBe("store-timeout");
+    const echoed = (await res.json()) as { headers: Record<string, string> };
+    expect(echoed.headers["x-sluice-tenant"]).toBeUndefined();
+    expect(gw.events[0]).toMatchObject({ outcome: "degraded-allowed" });
+    expect(gw.events[0]?.storeError).toMatch(/^timeout/);
+  });
+});

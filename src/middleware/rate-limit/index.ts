@@ -139,7 +139,7 @@ export function rateLimit<E extends Env & { Variables: RateLimitVariables }>(
         c.set("rateLimit", { rule: rule.name, mode: rule.mode, identity });
         done("degraded-allowed");
         await next();
-        addToContext(c, [["Sluice-Degraded", "store-error"]]);
+        addToContext(c, [["Sluice-Degraded", degradedReason(event)]]);
         return;
       }
       tenant = found;
@@ -192,8 +192,7 @@ export function rateLimit<E extends Env & { Variables: RateLimitVariables }>(
       }
       done("degraded-allowed");
       await next();
-      const reason = event.storeError?.startsWith("timeout") ? "store-timeout" : "store-error";
-      addToContext(c, [timing, ["Sluice-Degraded", reason]]);
+      addToContext(c, [timing, ["Sluice-Degraded", degradedReason(event)]]);
       return;
     }
 
@@ -230,6 +229,10 @@ export function rateLimit<E extends Env & { Variables: RateLimitVariables }>(
       background(c, refund(store, request, sink, event));
     }
   };
+}
+
+function degradedReason(event: DecisionEvent): string {
+  return event.storeError?.startsWith("timeout") ? "store-timeout" : "store-error";
 }
 
 /** `"4xx"` matches 400–499, `"401"` only 401. */
