@@ -15,10 +15,17 @@ const BUNDLED = fileURLToPath(new URL("../src/sluice.policy.json", import.meta.u
  * // $ node scripts/check-policy.ts
  * // policy OK: version 1, hash 3f5a0c9e21d4, 3 rules
  */
-export async function checkPolicy(args: readonly string[]): Promise<number> {
+export async function checkPolicy(
+  args: readonly string[],
+  io: { out: (line: string) => void; err: (line: string) => void } = {
+    out: (line) => console.log(line),
+    err: (line) => console.error(line),
+  },
+  usage = USAGE,
+): Promise<number> {
   if (args.length > 1 || args[0]?.startsWith("-")) {
     const help = args[0] === "-h" || args[0] === "--help";
-    (help ? console.log : console.error)(USAGE);
+    (help ? io.out : io.err)(usage);
     return help ? 0 : 2;
   }
   const file = args[0] ?? BUNDLED;
@@ -26,25 +33,24 @@ export async function checkPolicy(args: readonly string[]): Promise<number> {
   try {
     text = readFileSync(file, "utf8");
   } catch (error) {
-    console.error(`cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`);
+    io.err(`cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`);
     return 2;
   }
   const parsed = parsePolicyJson(text, file);
   if (!parsed.ok) {
-    console.error(formatIssues([parsed.issue]));
+    io.err(formatIssues([parsed.issue]));
     return 1;
   }
   // The file is checked as it would be deployed, so SLUICE_POLICY is deliberately not consulted.
   const result = await loadPolicy(parsed.value, undefined);
-  if (result.warnings.length > 0)
-    console.error(prefixLines("warning: ", formatIssues(result.warnings)));
+  if (result.warnings.length > 0) io.err(prefixLines("warning: ", formatIssues(result.warnings)));
   if (!result.ok) {
-    console.error(formatIssues(result.issues));
+    io.err(formatIssues(result.issues));
     return 1;
   }
   const { policy, hash } = result.loaded;
   const rules = `${policy.rules.length} rule${policy.rules.length === 1 ? "" : "s"}`;
-  console.log(`policy OK: version ${policy.version}, hash ${hash.slice(0, 12)}, ${rules}`);
+  io.out(`policy OK: version ${policy.version}, hash ${hash.slice(0, 12)}, ${rules}`);
   return 0;
 }
 

@@ -14,6 +14,8 @@ const { values } = parseArgs({
   options: {
     redis: { type: "boolean", default: false },
     port: { type: "string", default: "8787" },
+    // Where Durable Object state lives (wrangler's default: .wrangler/state).
+    "persist-to": { type: "string" },
   },
 });
 
@@ -54,6 +56,8 @@ async function main(): Promise<void> {
   // A fresh admin token per run, so the admin API and the CLI work locally.
   const adminToken = process.env.SLUICE_ADMIN_TOKEN || randomBytes(18).toString("base64url");
   vars.push(`SLUICE_ADMIN_TOKEN:${adminToken}`);
+  // A policy other than the bundled one, as the deployed variable would carry it.
+  if (process.env.SLUICE_POLICY) vars.push(`SLUICE_POLICY:${process.env.SLUICE_POLICY}`);
   let store = "Durable Object";
   let redisLine = "";
   if (values.redis) {
@@ -80,6 +84,7 @@ async function main(): Promise<void> {
 
   const args = ["dev", "--port", port, "--ip", "127.0.0.1"];
   for (const v of vars) args.push("--var", v);
+  if (values["persist-to"]) args.push("--persist-to", values["persist-to"]);
   child = spawn(path.join(BIN, "wrangler"), args, {
     cwd: ROOT,
     stdio: "inherit",

@@ -81,12 +81,17 @@ export class SluiceDirectory extends DurableObject {
  */
 export class DurableObjectDocStore implements DocStore {
   readonly kind = "durable-object";
-  readonly #stub: DurableObjectStub<SluiceDirectory>;
+  readonly #ns: DurableObjectNamespace<SluiceDirectory>;
   readonly #timeoutMs: number;
 
   constructor(ns: DurableObjectNamespace<SluiceDirectory>, options: { timeoutMs: number }) {
-    this.#stub = ns.get(ns.idFromName(OBJECT_NAME));
+    this.#ns = ns;
     this.#timeoutMs = options.timeoutMs;
+  }
+
+  /** A fresh stub per call: a stub is tied to the request that made it. */
+  get #stub(): DurableObjectStub<SluiceDirectory> {
+    return this.#ns.get(this.#ns.idFromName(OBJECT_NAME));
   }
 
   async get(keys: readonly string[]): Promise<(string | null)[]> {

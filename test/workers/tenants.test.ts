@@ -8,6 +8,9 @@ import { gateway, STORES, type StoreKind, type TestGateway, uniquePrefix } from 
 
 const TOKEN = "admin-token-for-tests-0123456789";
 
+// biome-ignore lint/suspicious/noExplicitAny: tests read documented fields of untyped JSON answers.
+type Body = Record<string, any>;
+
 function tenantPolicy(extra: Record<string, unknown> = {}) {
   const id = uniquePrefix();
   return {
@@ -37,7 +40,7 @@ function admin(gw: TestGateway, token = TOKEN) {
       },
       ...(body ? { body: JSON.stringify(body) } : {}),
     });
-    return { status: res.status, body: (await res.json()) as Record<string, any> };
+    return { status: res.status, body: (await res.json()) as Body };
   };
   return {
     call,
@@ -69,7 +72,7 @@ async function get(
   return {
     status: res.status,
     headers: res.headers,
-    body: body as EchoReply & Record<string, any>,
+    body: body as EchoReply & Body,
   };
 }
 

@@ -71,8 +71,10 @@ export async function buildChecks(
 /** The tenant is on a plan the policy does not (or no longer) define. */
 export class PlanUnknownError extends Error {
   override readonly name = "PlanUnknownError";
-  constructor(readonly plan: string) {
+  readonly plan: string;
+  constructor(plan: string) {
     super(`plan ${JSON.stringify(plan)} is not in the policy`);
+    this.plan = plan;
   }
 }
 
