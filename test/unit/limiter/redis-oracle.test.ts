@@ -2,7 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { Redis } from "@upstash/redis";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { evaluate, refundWrites } from "../../../src/limiter/model.ts";
+import { evaluate, refundWrites, type Write } from "../../../src/limiter/model.ts";
 import { RedisStore } from "../../../src/limiter/redis-store.ts";
 import { SCRIPTS } from "../../../src/limiter/scripts.ts";
 import type { LimitCheck } from "../../../src/limiter/types.ts";
@@ -61,10 +61,18 @@ const traceArb = fc.record({
   countRejected: fc.boolean(),
   events: fc.array(
     fc.record({
-      stepMs: fc.integer({ min: 0, max: 700 }),
-      subject: fc.integer({ min: 0, max: 2 }),
+      // Mostly short steps so subjects run out and get denied; some long
+      // ones so windows close, buckets refill and logs age out.
+      stepMs: fc.oneof(
+        fc.integer({ min: 0, max: 20 }),
+        fc.integer({ min: 0, max: 200 }),
+        fc.integer({ min: 0, max: 1500 }),
+      ),
+      subject: fc.integer({ min: 0, max: 1 }),
       cost: fc.integer({ min: 1, max: 3 }),
-      op: fc.constantFrom("decide", "decide", "decide", "peek", "refund"),
+      // "retry" repeats the last denied request exactly at its Retry-After
+      // time, where the boundary arithmetic (≤ vs <, rounding) decides.
+      op: fc.constantFrom("decide", "decide", "decide", "peek", "refund", "retry"),
     }),
     { minLength: 1, maxLength: 40 },
   ),
@@ -81,41 +89,62 @@ describe("Redis store agrees with the reference model", () => {
         // Caller time = real time + an offset that only grows, so Redis's
         // real-time expiry never drops state the model still holds.
         let offset = 0;
+        let denied: { now: number; retryAfterMs: number; subject: number; cost: number } | undefined;
         for (const event of trace.events) {
+          const real = Date.now();
           offset += event.stepMs;
-          const now = Date.now() + offset;
+          let { subject, cost } = event;
+          if (event.op === "retry" && denied) {
+            offset = Math.max(offset, denied.now + denied.retryAfterMs - real);
+            ({ subject, cost } = denied);
+          }
+          const now = real + offset;
           const checks: LimitCheck[] = trace.limits.map((l, i) => {
             const burst = HAS_BURST.has(l.algorithm) ? l.count + l.extraBurst : l.count;
             return {
               id: `l${i}`,
-              key: `oracle:${run}:l${i}:s${event.subject}`,
+              key: `oracle:${run}:l${i}:s${subject}`,
               algorithm: l.algorithm,
               count: l.count,
               periodMs: l.periodMs,
               burst,
               // Validation rejects a cost above the burst.
-              cost: Math.min(event.cost, burst),
+              cost: Math.min(cost, burst),
             };
           });
           const states = checks.map((c) => model.get(c.key));
           const req = { rule: "oracle", checks, nowMs: now, countRejected: trace.countRejected };
+          let writes: Write[];
           if (event.op === "refund") {
             await store.refund(req);
-            for (const w of refundWrites(checks, states, now)) model.set(w.key, w.value);
-            continue;
+            writes = refundWrites(checks, states, now);
+          } else {
+            const peek = event.op === "peek";
+            const expected = evaluate(checks, states, now, trace.countRejected, peek);
+            const actual = await (peek ? store.peek(req) : store.decide(req));
+            expect(actual).toEqual(expected.decision);
+            if (peek) expect(expected.writes).toEqual([]);
+            writes = expected.writes;
+            if (!actual.allowed && !peek) {
+              denied = { now, retryAfterMs: actual.retryAfterMs, subject, cost };
+            }
           }
-          const peek = event.op === "peek";
-          const expected = evaluate(checks, states, now, trace.countRejected, peek);
-          const actual = await (peek ? store.peek(req) : store.decide(req));
-          expect(actual).toEqual(expected.decision);
-          if (peek) expect(expected.writes).toEqual([]);
-          for (const w of expected.writes) model.set(w.key, w.value);
+          for (const w of writes) model.set(w.key, w.value);
+          await expectStored(writes);
         }
       }),
       { numRuns: 60 },
     );
   });
 });
+
+/** Redis holds exactly the state strings the model wrote (those not about to expire). */
+async function expectStored(writes: readonly Write[]): Promise<void> {
+  const lasting = writes.filter((w) => w.ttlMs >= 50);
+  if (lasting.length === 0) return;
+  const stored = await redisCommand(redis.port, "MGET", ...lasting.map((w) => w.key));
+  expect(stored).toEqual(lasting.map((w) => w.value));
+}
 
 describe("NOSCRIPT recovery", () => {
   it("decides correctly after the script cache is flushed, with no error", async () => {
