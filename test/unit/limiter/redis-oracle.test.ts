@@ -89,7 +89,9 @@ describe("Redis store agrees with the reference model", () => {
         // Caller time = real time + an offset that only grows, so Redis's
         // real-time expiry never drops state the model still holds.
         let offset = 0;
-        let denied: { now: number; retryAfterMs: number; subject: number; cost: number } | undefined;
+        let denied:
+          | { now: number; retryAfterMs: number; subject: number; cost: number }
+          | undefined;
         for (const event of trace.events) {
           const real = Date.now();
           offset += event.stepMs;
