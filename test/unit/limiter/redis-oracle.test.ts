@@ -171,26 +171,68 @@ describe("NOSCRIPT recovery", () => {
   });
 });
 
+const ALL: Algorithm[] = ["gcra", "token-bucket", "fixed-window", "sliding-window", "sliding-log"];
+
 describe("state hygiene", () => {
+  /** One limit per algorithm on keys under `key`, all 5 per `periodMs`. */
+  const checksFor = (key: string, periodMs: number): LimitCheck[] =>
+    ALL.map((algorithm) => ({
+      id: algorithm,
+      key: `${key}:${algorithm}`,
+      algorithm,
+      count: 5,
+      periodMs,
+      burst: 5,
+      cost: 1,
+    }));
+
   it("gives every key an expiry tied to its refill or window", async () => {
     const store = new RedisStore(client, { timeoutMs: 2000 });
     const key = `ttl:${Date.now()}`;
-    const base = { count: 5, periodMs: 60_000, burst: 5, cost: 1 };
-    await store.decide({
-      rule: "r",
-      checks: [
-        { id: "g", key: `${key}:g`, algorithm: "gcra", ...base },
-        { id: "f", key: `${key}:f`, algorithm: "fixed-window", ...base },
-      ],
-      nowMs: Date.now(),
-      countRejected: false,
-    });
-    const gTtl = Number(await redisCommand(redis.port, "PTTL", `${key}:g`));
-    const fTtl = Number(await redisCommand(redis.port, "PTTL", `${key}:f`));
-    // One GCRA unit refills in 12 s; the window lasts 60 s.
-    expect(gTtl).toBeGreaterThan(11_000);
-    expect(gTtl).toBeLessThanOrEqual(12_000);
-    expect(fTtl).toBeGreaterThan(59_000);
-    expect(fTtl).toBeLessThanOrEqual(60_000);
+    const nowMs = Date.now();
+    await store.decide({ rule: "r", checks: checksFor(key, 60_000), nowMs, countRejected: false });
+    const pttl = async (algorithm: Algorithm) =>
+      Number(await redisCommand(redis.port, "PTTL", `${key}:${algorithm}`));
+    // One unit refills in 12 s; a window lasts 60 s; a sliding window's count
+    // weighs until the end of the next window; a log entry counts for 60 s.
+    const expected: Record<Algorithm, number> = {
+      gcra: 12_000,
+      "token-bucket": 12_000,
+      "fixed-window": 60_000,
+      "sliding-window": 120_000 - (nowMs % 60_000),
+      "sliding-log": 60_000,
+    };
+    for (const algorithm of ALL) {
+      const ttl = await pttl(algorithm);
+      expect(ttl, algorithm).toBeGreaterThan(expected[algorithm] - 1000);
+      expect(ttl, algorithm).toBeLessThanOrEqual(expected[algorithm]);
+    }
+  });
+
+  it("stores exactly the model's state", async () => {
+    const store = new RedisStore(client, { timeoutMs: 2000 });
+    const checks = checksFor(`state:${Date.now()}`, 60_000);
+    const nowMs = Date.now();
+    let states: (string | undefined)[] = checks.map(() => undefined);
+    // Two requests in the same ms: the log keeps them as one entry.
+    for (let i = 0; i < 2; i++) {
+      await store.decide({ rule: "r", checks, nowMs, countRejected: false });
+      const { writes } = evaluate(checks, states, nowMs, false);
+      states = writes.map((w) => w.value);
+    }
+    expect(states[4]).toBe(`${nowMs}:0,2`);
+    expect(await redisCommand(redis.port, "MGET", ...checks.map((c) => c.key))).toEqual(states);
+  });
+
+  it("leaves nothing behind once an idle subject's window has passed", async () => {
+    const store = new RedisStore(client, { timeoutMs: 2000 });
+    const checks = checksFor(`idle:${Date.now()}`, 100);
+    const keys = checks.map((c) => c.key);
+    await store.decide({ rule: "r", checks, nowMs: Date.now(), countRejected: false });
+    expect(await redisCommand(redis.port, "EXISTS", ...keys)).toBe(5);
+    // Redis expires keys on its own clock, so this waits for real: the
+    // longest lifetime is a sliding window's two periods.
+    await new Promise((resolve) => setTimeout(resolve, 2 * 100 + 20));
+    expect(await redisCommand(redis.port, "EXISTS", ...keys)).toBe(0);
   });
 });
