@@ -164,6 +164,8 @@ describe("sliding window", () => {
     const state = new Map<string, string>();
     const first = run([sw], Array(11).fill(start + 30_000), false, state);
     expect(first.filter((d) => d.allowed)).toHaveLength(10);
+    // At 6 s into the next minute the ten weigh 10 × 54/60 = 9: one fits.
+    expect(first[10]?.retryAfterMs).toBe(36_000);
     // 15 s into the next minute the 10 earlier ones weigh 10 × 45/60 = 7.5: two more fit.
     const next = run([sw], Array(3).fill(start + minute + 15_000), false, state);
     expect(next.map((d) => d.allowed)).toEqual([true, true, false]);
