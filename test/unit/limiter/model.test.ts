@@ -277,7 +277,8 @@ const propertyArb = fc.record({
     "sliding-log",
   ),
   count: fc.integer({ min: 1, max: 6 }),
-  periodMs: fc.integer({ min: 10, max: 2000 }),
+  // Short periods too, so steps of a few ms land on the boundaries.
+  periodMs: fc.oneof(fc.integer({ min: 1, max: 20 }), fc.integer({ min: 10, max: 2000 })),
   extraBurst: fc.integer({ min: 0, max: 3 }),
   countRejected: fc.boolean(),
   events: fc.array(
@@ -384,6 +385,37 @@ describe("every algorithm", () => {
           if (refund) expect(model.step(refund.value, at, limit).remaining).toBe(fresh.remaining);
         }),
       ),
+    );
+  });
+
+  it("admits no more in any period than the README states", () => {
+    // Sliding log: exactly count. Sliding window: 2 × count − 1. Fixed window:
+    // two windows' worth. Buckets: the burst plus one period's refill.
+    const most = (l: LimitCheck): number => {
+      if (l.algorithm === "sliding-log") return l.count;
+      if (l.algorithm === "sliding-window") return 2 * l.count - 1;
+      if (l.algorithm === "fixed-window") return 2 * l.count;
+      return l.burst + l.count;
+    };
+    fc.assert(
+      fc.property(propertyArb, (trace) => {
+        const admitted: Array<{ at: number; cost: number }> = [];
+        let limit: LimitCheck | undefined;
+        // Refunds give units back, so only plain requests count here.
+        const events = trace.events.map((e) => ({ ...e, refund: false }));
+        walk({ ...trace, countRejected: false, events }, (state, now, l) => {
+          limit = l;
+          if (ALGORITHMS[l.algorithm].step(state, now, l).allowed) {
+            admitted.push({ at: now, cost: l.cost });
+          }
+        });
+        if (!limit) return;
+        const p = limit.periodMs;
+        for (const { at } of admitted) {
+          const inPeriod = admitted.filter((a) => a.at <= at && a.at > at - p);
+          expect(inPeriod.reduce((sum, a) => sum + a.cost, 0)).toBeLessThanOrEqual(most(limit));
+        }
+      }),
     );
   });
 
