@@ -19,13 +19,15 @@ import {
 } from "./read.ts";
 import type { Algorithm, Limit, Subject } from "./types.ts";
 
-const ALGORITHMS: readonly Algorithm[] = [
-  "gcra",
-  "token-bucket",
-  "fixed-window",
-  "sliding-window",
-  "sliding-log",
-];
+// Keyed by Algorithm so that a new algorithm cannot be left out of validation.
+const ALGORITHM_NAMES: Record<Algorithm, true> = {
+  gcra: true,
+  "token-bucket": true,
+  "fixed-window": true,
+  "sliding-window": true,
+  "sliding-log": true,
+};
+const ALGORITHMS = Object.keys(ALGORITHM_NAMES) as Algorithm[];
 /** Algorithms with a capacity of their own; the windows and the log admit exactly their count. */
 const BUCKETS: readonly Algorithm[] = ["gcra", "token-bucket"];
 const LIMIT_FIELDS = ["rate", "by", "algorithm", "burst", "cost", "name"];
