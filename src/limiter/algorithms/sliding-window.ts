@@ -91,7 +91,7 @@ function untilEmpty(cur: number, prev: number, elapsed: number, p: number): numb
  * prev · (P − e) ≤ need · P, i.e. e ≥ P − ⌊need · P / prev⌋; failing that, the
  * same test in the next window with the current count as its previous one.
  */
-export function slidingWait(cur: number, prev: number, elapsed: number, limit: StepLimit): number {
+function slidingWait(cur: number, prev: number, elapsed: number, limit: StepLimit): number {
   const { count, periodMs: p, cost } = limit;
   const need = count - cur - cost;
   if (need >= 0) {
