@@ -2,13 +2,19 @@
 import type { Algorithm } from "../policy/types.ts";
 import { fixedWindow } from "./algorithms/fixed-window.ts";
 import { gcra } from "./algorithms/gcra.ts";
+import { slidingLog } from "./algorithms/sliding-log.ts";
+import { slidingWindow } from "./algorithms/sliding-window.ts";
 import type { AlgorithmModel } from "./algorithms/step.ts";
+import { tokenBucket } from "./algorithms/token-bucket.ts";
 import type { Decision, LimitCheck, LimitState } from "./types.ts";
 
 /** Every algorithm's reference model, by policy name. */
 export const ALGORITHMS: Record<Algorithm, AlgorithmModel> = {
   gcra,
+  "token-bucket": tokenBucket,
   "fixed-window": fixedWindow,
+  "sliding-window": slidingWindow,
+  "sliding-log": slidingLog,
 };
 
 /** A state write the caller must apply (same index as `checks`). */

@@ -30,7 +30,10 @@ export const ISSUE_CODES = {
   ERR_SLUICE_RATE_BURST: "a rate's burst is missing, not a positive integer or given twice",
   ERR_SLUICE_BURST_CONFLICT: "a limit's burst is set where it cannot apply to exactly one rate",
   ERR_SLUICE_COST_EXCEEDS_BURST: "a limit's cost is larger than its burst",
-  ERR_SLUICE_FIXED_WINDOW_BURST: "a fixed-window limit has a burst different from its count",
+  ERR_SLUICE_BURST_UNSUPPORTED:
+    "a fixed-window, sliding-window or sliding-log limit has a burst different from its count",
+  ERR_SLUICE_RATE_PRECISION:
+    "a token-bucket's burst × period or a sliding-window's count × period exceeds 2^53",
   ERR_SLUICE_LIMIT_NAME_SYNTAX: "a limit id is not an RFC 8941 key",
   ERR_SLUICE_LIMIT_ID_DUPLICATE: "two limits of one rule have the same id",
   ERR_SLUICE_PLAN_NAME_SYNTAX: "a plan name is not 1–64 of a-z, 0-9, _ and -",
@@ -54,6 +57,7 @@ export const WARNING_CODES = {
   WARN_SLUICE_TRUSTED_HOPS_IGNORED: "trustedHops is set but the IP source is cf-connecting-ip",
   WARN_SLUICE_IPV6_SUBNET: "the IPv6 subnet is outside /32–/64",
   WARN_SLUICE_RULE_UNREACHABLE: "an earlier rule matches every request of this rule",
+  WARN_SLUICE_SLIDING_LOG_SIZE: "a sliding-log limit's count makes its per-subject log large",
 } as const;
 
 /** A code from {@link ISSUE_CODES}. */

@@ -19,6 +19,17 @@ import {
 } from "./read.ts";
 import type { Algorithm, Limit, Subject } from "./types.ts";
 
+// Keyed by Algorithm so that a new algorithm cannot be left out of validation.
+const ALGORITHM_NAMES: Record<Algorithm, true> = {
+  gcra: true,
+  "token-bucket": true,
+  "fixed-window": true,
+  "sliding-window": true,
+  "sliding-log": true,
+};
+const ALGORITHMS = Object.keys(ALGORITHM_NAMES) as Algorithm[];
+/** Algorithms with a capacity of their own; the windows and the log admit exactly their count. */
+const BUCKETS: readonly Algorithm[] = ["gcra", "token-bucket"];
 const LIMIT_FIELDS = ["rate", "by", "algorithm", "burst", "cost", "name"];
 const RATE_OBJECT_FIELDS = ["count", "period", "burst"];
 // RFC 8941 §3.1.2 key: the limit id names an item of the RateLimit / RateLimit-Policy fields.
@@ -82,14 +93,7 @@ function readLimit(
   const fromPlan = obj.rate === "plan";
   const rates = fromPlan ? [] : readRateValue(report, obj.rate, `${path}.rate`);
   const by = readSubject(report, obj.by, `${path}.by`);
-  const algorithm = readEnum<Algorithm>(
-    report,
-    obj,
-    path,
-    "algorithm",
-    ["gcra", "fixed-window"],
-    "gcra",
-  );
+  const algorithm = readEnum<Algorithm>(report, obj, path, "algorithm", ALGORITHMS, "gcra");
   const limitBurst = readOptionalInt(report, obj, path, "burst", 1, Number.MAX_SAFE_INTEGER);
   const cost = readInt(report, obj, path, "cost", 1, Number.MAX_SAFE_INTEGER, 1);
   const name = readOptionalString(report, obj, path, "name");
@@ -160,24 +164,29 @@ function readLimit(
       );
       continue;
     }
+    const bucket = BUCKETS.includes(algorithm);
     let burst = r.burst ?? r.count;
-    if (algorithm === "fixed-window" && burst !== r.count) {
+    if (!bucket && burst !== r.count) {
       add(
         report.issues,
-        "ERR_SLUICE_FIXED_WINDOW_BURST",
+        "ERR_SLUICE_BURST_UNSUPPORTED",
         r.burstPath ?? `${path}.rate`,
-        `fixed-window has no burst (each window admits exactly its count), but burst ${burst} differs from count ${r.count}; remove the burst or use "gcra"`,
+        `${algorithm} has no burst (its count is both the rate and the most admitted at once), but burst ${burst} differs from count ${r.count}; remove the burst or use "gcra" or "token-bucket"`,
       );
       burst = r.count;
     }
     if (cost > burst) {
+      const what = bucket ? "burst" : "count";
       add(
         report.issues,
         "ERR_SLUICE_COST_EXCEEDS_BURST",
         `${path}.cost`,
-        `cost ${cost} is larger than burst ${burst} of limit ${describe(id)}, so no request could ever be admitted; raise the burst or lower the cost`,
+        `cost ${cost} is larger than ${what} ${burst} of limit ${describe(id)}, so no request could ever be admitted; raise the ${what} or lower the cost`,
       );
     }
+    const precisionPath = algorithm === "token-bucket" ? r.burstPath : undefined;
+    checkPrecision(report, algorithm, { ...r, burst }, precisionPath ?? `${path}.rate`);
+    warnLogSize(report, algorithm, r.count, `${path}.rate`);
     const limit: Limit = {
       id,
       count: r.count,
@@ -191,6 +200,45 @@ function readLimit(
     out.push({ limit, idPath: name === undefined ? `${path}.rate` : `${path}.name` });
   }
   return out;
+}
+
+/**
+ * Token buckets count in 1/period of a token and sliding windows weigh counts
+ * by the ms, so `burst × period` (resp. `count × period`) must be an exact
+ * integer in a double — in the models and in Lua alike.
+ */
+function checkPrecision(
+  report: Report,
+  algorithm: Algorithm,
+  rate: { count: number; periodMs: number; burst: number },
+  path: string,
+): void {
+  const factor =
+    algorithm === "token-bucket"
+      ? { name: "burst", value: rate.burst }
+      : algorithm === "sliding-window"
+        ? { name: "count", value: rate.count }
+        : undefined;
+  if (factor === undefined || factor.value * rate.periodMs <= Number.MAX_SAFE_INTEGER) return;
+  add(
+    report.issues,
+    "ERR_SLUICE_RATE_PRECISION",
+    path,
+    `${algorithm} computes with ${factor.name} × period in exact integers, but ${factor.value} × ${rate.periodMs} ms exceeds 2^53; lower the ${factor.name}, shorten the period or use "gcra"`,
+  );
+}
+
+/** Past this many units per period, a sliding log's state (one entry per ms used) gets heavy. */
+const LOG_SIZE_WARNING = 1000;
+
+function warnLogSize(report: Report, algorithm: Algorithm, count: number, path: string): void {
+  if (algorithm !== "sliding-log" || count <= LOG_SIZE_WARNING) return;
+  add(
+    report.warnings,
+    "WARN_SLUICE_SLIDING_LOG_SIZE",
+    path,
+    `sliding-log keeps up to ${count} entries per subject and rewrites them on every request; above ${LOG_SIZE_WARNING} consider "sliding-window" or "gcra"`,
+  );
 }
 
 function readRateValue(report: Report, value: unknown, path: string): RateSource[] {

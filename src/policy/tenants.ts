@@ -197,12 +197,16 @@ export function checkTenantLimits(
       for (const name of names) {
         for (const r of plans[name] ?? []) {
           const id = `${limit.id}-${r.id}`;
-          if (limit.cost > r.burst) {
+          // Windows and the log admit `count` per period; only buckets have a burst.
+          const bucket = limit.algorithm === "gcra" || limit.algorithm === "token-bucket";
+          const room = bucket ? r.burst : r.count;
+          if (limit.cost > room) {
+            const what = bucket ? "burst" : "count";
             add(
               report.issues,
               "ERR_SLUICE_COST_EXCEEDS_BURST",
               `${path}.cost`,
-              `cost ${limit.cost} is larger than burst ${r.burst} of plan ${describe(name)} rate ${describe(r.id)}, so that plan could never admit a request; raise the burst or lower the cost`,
+              `cost ${limit.cost} is larger than ${what} ${room} of plan ${describe(name)} rate ${describe(r.id)}, so that plan could never admit a request; raise the ${what} or lower the cost`,
             );
           }
           if (rule.limits.some((other) => other !== limit && other.id === id)) {

@@ -1,7 +1,7 @@
 /** @module policy/types — the validated, fully defaulted policy every stage reads. */
 
 /** Limiter algorithms known to the engine. */
-export type Algorithm = "gcra" | "fixed-window";
+export type Algorithm = "gcra" | "token-bucket" | "fixed-window" | "sliding-window" | "sliding-log";
 
 /** What a limit counts requests by. */
 export type Subject =

@@ -19,7 +19,13 @@ function request(algorithm: Algorithm, nowMs: number, key: string): DecideReques
   return { rule: "api-test", checks: [check], nowMs, countRejected: false };
 }
 
-const ALGORITHMS: Algorithm[] = ["gcra", "fixed-window"];
+const ALGORITHMS: Algorithm[] = [
+  "gcra",
+  "token-bucket",
+  "fixed-window",
+  "sliding-window",
+  "sliding-log",
+];
 
 describe.each(STORES)("limiter API, %s store", (kind) => {
   it.each(ALGORITHMS)(

@@ -68,8 +68,11 @@ describe("Durable Object state hygiene", () => {
           name: "hygiene",
           match: { path: "/h" },
           limits: [
-            { rate: "5/min", by: "ip" },
-            { rate: "10/h", by: "ip", algorithm: "fixed-window" },
+            { rate: "5/min", by: "ip", name: "gcra" },
+            { rate: "10/h", by: "ip", algorithm: "fixed-window", name: "fixed" },
+            { rate: "5/min", by: "ip", algorithm: "token-bucket", name: "bucket" },
+            { rate: "3/2min", by: "ip", algorithm: "sliding-log", name: "log" },
+            { rate: "10/h", by: "ip", algorithm: "sliding-window", name: "window" },
           ],
         },
       ],
@@ -77,10 +80,20 @@ describe("Durable Object state hygiene", () => {
     for (const ip of ["192.0.2.1", "192.0.2.2", "2001:db8::1"]) await statuses(gw, 2, "/h", { ip });
     const ns = env.SLUICE_STORE as unknown as DurableObjectNamespace<SluiceStore>;
     const stub = ns.get(ns.idFromName("hygiene"));
-    expect(await stub.liveKeys(gw.clock.now)).toBe(6);
-    // GCRA lapses when refilled (2 × 12 s); the window when it closes (1 h).
-    expect(await stub.liveKeys(gw.clock.now + 24_000)).toBe(3);
-    expect(await stub.liveKeys(gw.clock.now + 3_600_000)).toBe(0);
+    const live = (afterMs: number) => stub.liveKeys(gw.clock.now + afterMs);
+    expect(await live(0)).toBe(15);
+    // GCRA and the token bucket lapse when refilled (2 × 12 s), the log when
+    // its newest entry ages out (2 min), the fixed window when it closes
+    // (1 h), the sliding window when its count stops weighing: the end of the
+    // next whole hour of the key's clock.
+    expect(await live(24_000 - 1)).toBe(15);
+    expect(await live(24_000)).toBe(9);
+    expect(await live(120_000 - 1)).toBe(9);
+    expect(await live(120_000)).toBe(6);
+    expect(await live(3_600_000)).toBe(3);
+    const windowEnds = 2 * 3_600_000 - (gw.clock.now % 3_600_000);
+    expect(await live(windowEnds - 1)).toBe(3);
+    expect(await live(windowEnds)).toBe(0);
   });
 });
 

@@ -6,6 +6,8 @@ import type { Limit, Policy, Rule } from "../../policy/types.ts";
 import { effectiveRates } from "../../tenants/plan.ts";
 import type { Tenant } from "../../tenants/types.ts";
 
+const BUCKETS: readonly string[] = ["gcra", "token-bucket"];
+
 /** Who a request is, as far as store keys go. */
 export interface Subjects {
   ipKey: string;
@@ -59,8 +61,9 @@ export async function buildChecks(
         algorithm: limit.algorithm,
         count: rate.count,
         periodMs: rate.periodMs,
-        // A cost above an override's burst could never pass; the admin API refuses such overrides.
-        burst: Math.max(rate.burst, limit.cost),
+        // Only buckets take a burst. A cost above an override's burst could
+        // never pass; the admin API refuses such overrides.
+        burst: BUCKETS.includes(limit.algorithm) ? Math.max(rate.burst, limit.cost) : rate.count,
         cost: limit.cost,
       });
     }

@@ -2,10 +2,11 @@ import { createHash, randomBytes } from "node:crypto";
 import { Redis } from "@upstash/redis";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { evaluate, refundWrites } from "../../../src/limiter/model.ts";
+import { evaluate, refundWrites, type Write } from "../../../src/limiter/model.ts";
 import { RedisStore } from "../../../src/limiter/redis-store.ts";
 import { SCRIPTS } from "../../../src/limiter/scripts.ts";
 import type { LimitCheck } from "../../../src/limiter/types.ts";
+import type { Algorithm } from "../../../src/policy/types.ts";
 import { type RedisHandle, redisCommand, startRedis } from "../../../tools/redis.ts";
 import { startUpstashRest, type UpstashRestHandle } from "../../../tools/upstash-rest.ts";
 
@@ -40,21 +41,38 @@ describe("script registry", () => {
 
 /** Limits for traces: small counts and periods so traces cross refills and windows. */
 const limitArb = fc.record({
-  algorithm: fc.constantFrom("gcra" as const, "fixed-window" as const),
+  algorithm: fc.constantFrom<Algorithm>(
+    "gcra",
+    "token-bucket",
+    "fixed-window",
+    "sliding-window",
+    "sliding-log",
+  ),
   count: fc.integer({ min: 1, max: 6 }),
   periodMs: fc.integer({ min: 50, max: 3000 }),
   extraBurst: fc.integer({ min: 0, max: 4 }),
-  cost: fc.integer({ min: 1, max: 3 }),
 });
+
+/** Algorithms whose burst may differ from the count (the windows admit exactly their count). */
+const HAS_BURST = new Set<Algorithm>(["gcra", "token-bucket"]);
 
 const traceArb = fc.record({
   limits: fc.array(limitArb, { minLength: 1, maxLength: 3 }),
   countRejected: fc.boolean(),
   events: fc.array(
     fc.record({
-      stepMs: fc.integer({ min: 0, max: 700 }),
-      subject: fc.integer({ min: 0, max: 2 }),
-      op: fc.constantFrom("decide", "decide", "decide", "peek", "refund"),
+      // Mostly short steps so subjects run out and get denied; some long
+      // ones so windows close, buckets refill and logs age out.
+      stepMs: fc.oneof(
+        fc.integer({ min: 0, max: 20 }),
+        fc.integer({ min: 0, max: 200 }),
+        fc.integer({ min: 0, max: 1500 }),
+      ),
+      subject: fc.integer({ min: 0, max: 1 }),
+      cost: fc.integer({ min: 1, max: 3 }),
+      // "retry" repeats the last denied request exactly at its Retry-After
+      // time, where the boundary arithmetic (≤ vs <, rounding) decides.
+      op: fc.constantFrom("decide", "decide", "decide", "peek", "refund", "retry"),
     }),
     { minLength: 1, maxLength: 40 },
   ),
@@ -71,43 +89,64 @@ describe("Redis store agrees with the reference model", () => {
         // Caller time = real time + an offset that only grows, so Redis's
         // real-time expiry never drops state the model still holds.
         let offset = 0;
+        let denied:
+          | { now: number; retryAfterMs: number; subject: number; cost: number }
+          | undefined;
         for (const event of trace.events) {
+          const real = Date.now();
           offset += event.stepMs;
-          const now = Date.now() + offset;
+          let { subject, cost } = event;
+          if (event.op === "retry" && denied) {
+            offset = Math.max(offset, denied.now + denied.retryAfterMs - real);
+            ({ subject, cost } = denied);
+          }
+          const now = real + offset;
           const checks: LimitCheck[] = trace.limits.map((l, i) => {
-            const cost = Math.min(
-              l.cost,
-              l.algorithm === "gcra" ? l.count + l.extraBurst : l.count,
-            );
+            const burst = HAS_BURST.has(l.algorithm) ? l.count + l.extraBurst : l.count;
             return {
               id: `l${i}`,
-              key: `oracle:${run}:l${i}:s${event.subject}`,
+              key: `oracle:${run}:l${i}:s${subject}`,
               algorithm: l.algorithm,
               count: l.count,
               periodMs: l.periodMs,
-              burst: l.algorithm === "gcra" ? l.count + l.extraBurst : l.count,
-              cost,
+              burst,
+              // Validation rejects a cost above the burst.
+              cost: Math.min(cost, burst),
             };
           });
           const states = checks.map((c) => model.get(c.key));
           const req = { rule: "oracle", checks, nowMs: now, countRejected: trace.countRejected };
+          let writes: Write[];
           if (event.op === "refund") {
             await store.refund(req);
-            for (const w of refundWrites(checks, states, now)) model.set(w.key, w.value);
-            continue;
+            writes = refundWrites(checks, states, now);
+          } else {
+            const peek = event.op === "peek";
+            const expected = evaluate(checks, states, now, trace.countRejected, peek);
+            const actual = await (peek ? store.peek(req) : store.decide(req));
+            expect(actual).toEqual(expected.decision);
+            if (peek) expect(expected.writes).toEqual([]);
+            writes = expected.writes;
+            if (!actual.allowed && !peek) {
+              denied = { now, retryAfterMs: actual.retryAfterMs, subject, cost };
+            }
           }
-          const peek = event.op === "peek";
-          const expected = evaluate(checks, states, now, trace.countRejected, peek);
-          const actual = await (peek ? store.peek(req) : store.decide(req));
-          expect(actual).toEqual(expected.decision);
-          if (peek) expect(expected.writes).toEqual([]);
-          for (const w of expected.writes) model.set(w.key, w.value);
+          for (const w of writes) model.set(w.key, w.value);
+          await expectStored(writes);
         }
       }),
       { numRuns: 60 },
     );
   });
 });
+
+/** Redis holds exactly the state strings the model wrote (those not about to expire). */
+async function expectStored(writes: readonly Write[]): Promise<void> {
+  const lasting = writes.filter((w) => w.ttlMs >= 50);
+  if (lasting.length === 0) return;
+  const stored = await redisCommand(redis.port, "MGET", ...lasting.map((w) => w.key));
+  expect(stored).toEqual(lasting.map((w) => w.value));
+}
 
 describe("NOSCRIPT recovery", () => {
   it("decides correctly after the script cache is flushed, with no error", async () => {
@@ -132,26 +171,68 @@ describe("NOSCRIPT recovery", () => {
   });
 });
 
+const ALL: Algorithm[] = ["gcra", "token-bucket", "fixed-window", "sliding-window", "sliding-log"];
+
 describe("state hygiene", () => {
+  /** One limit per algorithm on keys under `key`, all 5 per `periodMs`. */
+  const checksFor = (key: string, periodMs: number): LimitCheck[] =>
+    ALL.map((algorithm) => ({
+      id: algorithm,
+      key: `${key}:${algorithm}`,
+      algorithm,
+      count: 5,
+      periodMs,
+      burst: 5,
+      cost: 1,
+    }));
+
   it("gives every key an expiry tied to its refill or window", async () => {
     const store = new RedisStore(client, { timeoutMs: 2000 });
     const key = `ttl:${Date.now()}`;
-    const base = { count: 5, periodMs: 60_000, burst: 5, cost: 1 };
-    await store.decide({
-      rule: "r",
-      checks: [
-        { id: "g", key: `${key}:g`, algorithm: "gcra", ...base },
-        { id: "f", key: `${key}:f`, algorithm: "fixed-window", ...base },
-      ],
-      nowMs: Date.now(),
-      countRejected: false,
-    });
-    const gTtl = Number(await redisCommand(redis.port, "PTTL", `${key}:g`));
-    const fTtl = Number(await redisCommand(redis.port, "PTTL", `${key}:f`));
-    // One GCRA unit refills in 12 s; the window lasts 60 s.
-    expect(gTtl).toBeGreaterThan(11_000);
-    expect(gTtl).toBeLessThanOrEqual(12_000);
-    expect(fTtl).toBeGreaterThan(59_000);
-    expect(fTtl).toBeLessThanOrEqual(60_000);
+    const nowMs = Date.now();
+    await store.decide({ rule: "r", checks: checksFor(key, 60_000), nowMs, countRejected: false });
+    const pttl = async (algorithm: Algorithm) =>
+      Number(await redisCommand(redis.port, "PTTL", `${key}:${algorithm}`));
+    // One unit refills in 12 s; a window lasts 60 s; a sliding window's count
+    // weighs until the end of the next window; a log entry counts for 60 s.
+    const expected: Record<Algorithm, number> = {
+      gcra: 12_000,
+      "token-bucket": 12_000,
+      "fixed-window": 60_000,
+      "sliding-window": 120_000 - (nowMs % 60_000),
+      "sliding-log": 60_000,
+    };
+    for (const algorithm of ALL) {
+      const ttl = await pttl(algorithm);
+      expect(ttl, algorithm).toBeGreaterThan(expected[algorithm] - 1000);
+      expect(ttl, algorithm).toBeLessThanOrEqual(expected[algorithm]);
+    }
+  });
+
+  it("stores exactly the model's state", async () => {
+    const store = new RedisStore(client, { timeoutMs: 2000 });
+    const checks = checksFor(`state:${Date.now()}`, 60_000);
+    const nowMs = Date.now();
+    let states: (string | undefined)[] = checks.map(() => undefined);
+    // Two requests in the same ms: the log keeps them as one entry.
+    for (let i = 0; i < 2; i++) {
+      await store.decide({ rule: "r", checks, nowMs, countRejected: false });
+      const { writes } = evaluate(checks, states, nowMs, false);
+      states = writes.map((w) => w.value);
+    }
+    expect(states[4]).toBe(`${nowMs}:0,2`);
+    expect(await redisCommand(redis.port, "MGET", ...checks.map((c) => c.key))).toEqual(states);
+  });
+
+  it("leaves nothing behind once an idle subject's window has passed", async () => {
+    const store = new RedisStore(client, { timeoutMs: 2000 });
+    const checks = checksFor(`idle:${Date.now()}`, 100);
+    const keys = checks.map((c) => c.key);
+    await store.decide({ rule: "r", checks, nowMs: Date.now(), countRejected: false });
+    expect(await redisCommand(redis.port, "EXISTS", ...keys)).toBe(5);
+    // Redis expires keys on its own clock, so this waits for real: the
+    // longest lifetime is a sliding window's two periods.
+    await new Promise((resolve) => setTimeout(resolve, 2 * 100 + 20));
+    expect(await redisCommand(redis.port, "EXISTS", ...keys)).toBe(0);
   });
 });

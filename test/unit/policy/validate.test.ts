@@ -202,6 +202,27 @@ describe("rate expansion", () => {
     expect(b).toMatchObject({ algorithm: "fixed-window", burst: 100 });
   });
 
+  it("gives token-bucket a burst of its own, and the windows and the log burst = count", () => {
+    const [bucket, window, log] = limitsOf(
+      { rate: "10/s burst 20", algorithm: "token-bucket" },
+      { rate: "100/h", algorithm: "sliding-window" },
+      { rate: "5/min", algorithm: "sliding-log", burst: 5, by: "apiKey" },
+    );
+    expect(bucket).toMatchObject({ algorithm: "token-bucket", count: 10, burst: 20 });
+    expect(window).toMatchObject({ algorithm: "sliding-window", burst: 100 });
+    expect(log).toMatchObject({ algorithm: "sliding-log", burst: 5 });
+  });
+
+  it("accepts exact-integer products up to 2^53", () => {
+    // 284 000 × 31 622 400 000 ms < 2^53 (the fixtures hold 300 000, which is over).
+    const [bucket, window] = limitsOf(
+      { rate: "10/366d burst 284000", algorithm: "token-bucket" },
+      { rate: "284000/366d", algorithm: "sliding-window", by: "apiKey" },
+    );
+    expect(bucket?.burst).toBe(284_000);
+    expect(window?.count).toBe(284_000);
+  });
+
   it("allows cost equal to burst", () => {
     expect(limitsOf({ rate: "10/s burst 4", cost: 4 })[0]).toMatchObject({ cost: 4, burst: 4 });
   });
@@ -363,6 +384,18 @@ describe("warnings", () => {
         path: "rules[1].match",
         message:
           'rule "one" can never match: rules[0] ("all") comes first and matches all of its requests',
+      },
+    ]);
+  });
+
+  it("flags a sliding log too large to rewrite on every request", () => {
+    expect(warningsOf(withLimits({ rate: "1000/h", algorithm: "sliding-log" }))).toEqual([]);
+    expect(warningsOf(withLimits({ rate: "1001/h", algorithm: "sliding-log" }))).toEqual([
+      {
+        code: "WARN_SLUICE_SLIDING_LOG_SIZE",
+        path: "rules[0].limits[0].rate",
+        message:
+          'sliding-log keeps up to 1001 entries per subject and rewrites them on every request; above 1000 consider "sliding-window" or "gcra"',
       },
     ]);
   });

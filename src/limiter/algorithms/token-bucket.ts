@@ -1,0 +1,85 @@
+/** @module limiter/algorithms/token-bucket — reference model of a token bucket with continuous refill. */
+import {
+  type AlgorithmModel,
+  decodeState,
+  type Refund,
+  type Step,
+  type StepLimit,
+} from "./step.ts";
+
+/**
+ * A bucket of `burst` tokens refilled with `count` tokens per `periodMs`,
+ * continuously. To keep the refill exact in integers, one token is `periodMs`
+ * units, so the bucket gains `count` units per ms and holds `burst · periodMs`
+ * units when full (validation keeps that below 2^53).
+ *
+ * State: `"<missing>:<seenMs>"`, the units missing from a full bucket at
+ * `seenMs` (0 = full, the same as no state). A request of cost c is admitted
+ * when the bucket holds c tokens. A denied request that counts (countRejected)
+ * empties the bucket: hammering keeps it below one request's cost.
+ *
+ * Mirrored line for line by the Lua script in `scripts.ts`.
+ *
+ * @example
+ * tokenBucketStep(null, 0, { count: 10, periodMs: 1000, burst: 20, cost: 1 }).consumed.remaining // 19
+ */
+export function tokenBucketStep(
+  raw: string | null | undefined,
+  nowMs: number,
+  limit: StepLimit,
+): Step {
+  const state = decodeState(raw, 2);
+  const now = state ? Math.max(nowMs, state[1] as number) : nowMs;
+  const full = limit.burst * limit.periodMs;
+  const price = limit.cost * limit.periodMs;
+  const missing = missingAt(state, now, limit);
+  // Units the bucket may be missing and still pay for one request.
+  const room = full - price;
+  const allowed = missing <= room;
+  const wait = (m: number) => (m <= room ? 0 : Math.ceil((m - room) / limit.count));
+  const after = allowed ? missing + price : full;
+  const retryMs = wait(missing);
+  return {
+    allowed,
+    remaining: Math.floor((full - missing) / limit.periodMs),
+    resetMs: allowed ? Math.ceil(missing / limit.count) : retryMs,
+    retryMs,
+    consumed: {
+      remaining: Math.floor((full - after) / limit.periodMs),
+      resetMs: Math.ceil(after / limit.count),
+      retryMs: wait(after),
+      value: `${after}:${now}`,
+      ttlMs: Math.max(1, Math.ceil(after / limit.count)),
+    },
+  };
+}
+
+/**
+ * Units missing at `now`: the stored amount less `count` per ms since it was
+ * stored, never more than a full bucket (the burst may have been lowered).
+ * Compares before subtracting, so a long idle time cannot overflow into a
+ * wrong answer.
+ */
+function missingAt(state: number[] | undefined, now: number, limit: StepLimit): number {
+  if (!state) return 0;
+  const stored = Math.min(state[0] as number, limit.burst * limit.periodMs);
+  const refilled = (now - (state[1] as number)) * limit.count;
+  return refilled >= stored ? 0 : stored - refilled;
+}
+
+/** Puts `cost` tokens back, never past a full bucket; an idle key has nothing to give back. */
+export function tokenBucketRefund(
+  raw: string | null | undefined,
+  nowMs: number,
+  limit: StepLimit,
+): Refund | undefined {
+  const state = decodeState(raw, 2);
+  if (!state) return undefined;
+  const now = Math.max(nowMs, state[1] as number);
+  const missing = missingAt(state, now, limit);
+  const price = limit.cost * limit.periodMs;
+  const after = missing >= price ? missing - price : 0;
+  return { value: `${after}:${now}`, ttlMs: Math.max(1, Math.ceil(after / limit.count)) };
+}
+
+export const tokenBucket: AlgorithmModel = { step: tokenBucketStep, refund: tokenBucketRefund };
