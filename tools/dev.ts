@@ -79,7 +79,8 @@ async function main(): Promise<void> {
   console.log(
     `\nSluice: ${sluice}  →  origin ${originUrl}  (store: ${store})\n${redisLine}` +
       `  try:      curl -i ${sluice}/hello\n` +
-      `  admin:    SLUICE_URL=${sluice} SLUICE_ADMIN_TOKEN=${adminToken} npx sluice tenants list\n`,
+      `  keys:     SLUICE_URL=${sluice} SLUICE_ADMIN_TOKEN=${adminToken} npx sluice keys create --tenant acme --plan free\n` +
+      `            then: curl -i -H "x-api-key: <the key>" ${sluice}/api/hello\n`,
   );
 
   const args = ["dev", "--port", port, "--ip", "127.0.0.1"];
