@@ -3,9 +3,17 @@ import type { DecideRequest, Decision, LimitStore } from "./types.ts";
 
 /** Entries kept per isolate at most; the oldest go first. */
 const DEFAULT_MAX_ENTRIES = 10_000;
+/**
+ * Longest an entry answers for the store: a reset made in another isolate is
+ * seen within this, even when the wait is a day long.
+ */
+const DEFAULT_MAX_HOLD_MS = 30_000;
 
 interface Entry {
+  /** When the subject may pass again (the store's answer). */
   untilMs: number;
+  /** When this isolate asks the store again: `untilMs`, at most `maxHoldMs` away. */
+  holdUntilMs: number;
   atMs: number;
   decision: Decision;
 }
@@ -18,7 +26,7 @@ interface Entry {
  *
  * Not used for `countRejected` rules, whose denied attempts must count.
  * A `reset` or `refund` through this wrapper drops the entries it touches;
- * one made elsewhere (another isolate) is seen once the cached wait ends.
+ * one made elsewhere (another isolate) is seen within `maxHoldMs` (30 s).
  *
  * @example
  * const store = new BlockedCache(new RedisStore(redis, { timeoutMs: 250 }));
@@ -26,11 +34,13 @@ interface Entry {
 export class BlockedCache implements LimitStore {
   readonly #inner: LimitStore;
   readonly #max: number;
+  readonly #maxHoldMs: number;
   readonly #entries = new Map<string, Entry>();
 
-  constructor(inner: LimitStore, options: { maxEntries?: number } = {}) {
+  constructor(inner: LimitStore, options: { maxEntries?: number; maxHoldMs?: number } = {}) {
     this.#inner = inner;
     this.#max = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
+    this.#maxHoldMs = options.maxHoldMs ?? DEFAULT_MAX_HOLD_MS;
   }
 
   get kind(): LimitStore["kind"] {
@@ -55,6 +65,7 @@ export class BlockedCache implements LimitStore {
       }
       this.#entries.set(id, {
         untilMs: req.nowMs + decision.retryAfterMs,
+        holdUntilMs: req.nowMs + Math.min(decision.retryAfterMs, this.#maxHoldMs),
         atMs: req.nowMs,
         decision,
       });
@@ -83,7 +94,7 @@ export class BlockedCache implements LimitStore {
   #lookup(id: string, nowMs: number): Decision | undefined {
     const entry = this.#entries.get(id);
     if (!entry) return undefined;
-    if (nowMs >= entry.untilMs) {
+    if (nowMs >= entry.holdUntilMs) {
       this.#entries.delete(id);
       return undefined;
     }

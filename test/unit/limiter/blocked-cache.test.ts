@@ -101,6 +101,37 @@ describe("blocked-client cache", () => {
     expect((await store.decide(request(T0 + 1))).allowed).toBe(true);
   });
 
+  it("asks the store again after maxHoldMs, so a reset elsewhere is seen", async () => {
+    const inner = new CountingStore();
+    const day = (nowMs: number): DecideRequest => ({
+      rule: "r",
+      nowMs,
+      countRejected: false,
+      checks: [
+        {
+          id: "ip-1d",
+          key: "d",
+          algorithm: "gcra",
+          count: 1,
+          periodMs: 86_400_000,
+          burst: 1,
+          cost: 1,
+        },
+      ],
+    });
+    const store = new BlockedCache(inner, { maxHoldMs: 30_000 });
+    await store.decide(day(T0));
+    const denied = await store.decide(day(T0 + 1000));
+    expect(denied.retryAfterMs).toBe(86_399_000);
+    const held = await store.decide(day(T0 + 29_000));
+    expect(held.retryAfterMs).toBe(86_371_000);
+    expect(inner.calls).toBe(2);
+    // Another isolate resets the subject: this one sees it once the hold ends.
+    inner.state.delete("d");
+    expect((await store.decide(day(T0 + 31_000))).allowed).toBe(true);
+    expect(inner.calls).toBe(3);
+  });
+
   it("holds at most maxEntries, dropping the oldest", async () => {
     const store = new BlockedCache(new CountingStore(), { maxEntries: 2 });
     for (const subject of ["a", "b", "c"]) {
