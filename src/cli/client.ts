@@ -56,6 +56,8 @@ export class AdminClient {
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(this.#options.timeoutMs ?? 10_000),
+        // Never replay the bearer token to wherever a redirect points.
+        redirect: "manual",
       });
     } catch (err) {
       throw new ApiError(`cannot reach ${this.#base.origin}: ${reason(err)}`);
@@ -68,7 +70,7 @@ export class AdminClient {
       json = undefined;
     }
     const isProblem = res.headers.get("content-type")?.includes("application/problem+json");
-    if (res.ok && json) return json;
+    if (res.ok && json && typeof json === "object" && !Array.isArray(json)) return json;
     if (res.status === 401 && isProblem) {
       throw new ApiError("the admin token was rejected (check SLUICE_ADMIN_TOKEN)", 401, json);
     }

@@ -64,7 +64,9 @@ export async function main(argv: readonly string[], io: MainIo): Promise<number>
       report(io, json, "api", err.message, err.status);
       return 1;
     }
-    throw err;
+    // An answer of an unexpected shape, say from an older gateway: one line, not a stack.
+    report(io, json, "internal", err instanceof Error ? err.message : String(err));
+    return 1;
   }
 }
 

@@ -90,6 +90,39 @@ describe("main, without a gateway", () => {
     expect(JSON.parse(r.err)).toEqual({ error: { kind: "usage", message: "--plan is required" } });
   });
 
+  it("never follows a redirect with the token, and reports odd answers in one line", async () => {
+    const seen: RequestInit[] = [];
+    const answer = (res: Response) =>
+      (async (_url: unknown, init?: RequestInit) => {
+        seen.push(init ?? {});
+        return res;
+      }) as typeof fetch;
+    const env = { SLUICE_ADMIN_TOKEN: "t" };
+    const runWith = (fake: typeof fetch) => {
+      const out: string[] = [];
+      const err: string[] = [];
+      const io = {
+        out: (t: string) => out.push(t),
+        err: (t: string) => err.push(t),
+        env,
+        fetch: fake,
+      };
+      return main(["tenants", "list"], io).then((code) => ({ code, err: err.join("\n") }));
+    };
+    const moved = await runWith(
+      answer(
+        new Response(null, { status: 302, headers: { location: "https://elsewhere.example/" } }),
+      ),
+    );
+    expect(seen[0]?.redirect).toBe("manual");
+    expect(moved.code).toBe(1);
+    expect(moved.err).toContain("unexpected 302 answer");
+    const odd = await runWith(answer(Response.json({ something: "else" })));
+    expect(odd.code).toBe(1);
+    expect(odd.err.split("\n")).toHaveLength(1);
+    expect(odd.err).toMatch(/^sluice: /);
+  });
+
   it("checks a policy offline with the same messages as npm run check", async () => {
     const ok = await run(["policy", "check"]);
     expect(ok.code).toBe(0);
