@@ -54,7 +54,7 @@ async function main(): Promise<void> {
 
   const vars = [`ORIGIN_URL:${originUrl}`];
   // A fresh admin token per run, so the admin API and the CLI work locally.
-  const adminToken = process.env.SLUICE_ADMIN_TOKEN || randomBytes(18).toString("base64url");
+  const adminToken = process.env.SLUICE_ADMIN_TOKEN || randomBytes(32).toString("base64url");
   vars.push(`SLUICE_ADMIN_TOKEN:${adminToken}`);
   // A policy other than the bundled one, as the deployed variable would carry it.
   if (process.env.SLUICE_POLICY) vars.push(`SLUICE_POLICY:${process.env.SLUICE_POLICY}`);

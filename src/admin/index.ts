@@ -4,11 +4,12 @@ import { clientIp, ipKey } from "../identity/ip.ts";
 import { storeKey } from "../limiter/keys.ts";
 import { type LimitStore, StoreError } from "../limiter/types.ts";
 import { buildChecks, type Subjects } from "../middleware/rate-limit/checks.ts";
+import { planRateProblem } from "../policy/limits.ts";
 import { TENANT_ID } from "../policy/tenants.ts";
 import type { Limit, Policy } from "../policy/types.ts";
-import { toResponse, unauthorized } from "../respond/problem.ts";
+import { keyAttemptsLocked, toResponse, unauthorized } from "../respond/problem.ts";
 import type { Directory } from "../tenants/directory.ts";
-import { AUTH_RULE } from "../tenants/guard.ts";
+import { ADMIN_AUTH_RULE, AUTH_RULE, AuthFailureGuard } from "../tenants/guard.ts";
 import { mintKey } from "../tenants/keys.ts";
 import { parseOverrideRate } from "../tenants/plan.ts";
 import type { KeyResolver } from "../tenants/resolver.ts";
@@ -28,12 +29,20 @@ import { badRequest, conflict, missing, unavailable } from "./problems.ts";
 
 export const ADMIN_BASE = "/__sluice/admin";
 
+/** Shortest admin token accepted: 32 characters (≥ 192 bits as base64). */
+export const MIN_ADMIN_TOKEN_LENGTH = 32;
+
+/** Wrong admin tokens admitted per address before it is locked out. */
+const ADMIN_AUTH_FAILURES = { count: 10, periodMs: 60_000, burst: 10 };
+
 export interface AdminDeps {
   token: string;
   policy: Policy;
   directory: Directory;
   /** Dropped entries make changes visible in this isolate at once. */
   resolver: KeyResolver | undefined;
+  /** The hot path's failed-key guard: resetting an address lifts its lockout here at once. */
+  keyGuard?: AuthFailureGuard | undefined;
   store: LimitStore;
   clock: () => number;
   /** Where audit entries are logged (besides being stored). */
@@ -58,15 +67,27 @@ export function createAdmin(deps: AdminDeps): Hono {
     deps.log ?? ((entry) => console.log(JSON.stringify({ msg: "sluice.audit", ...entry })));
   const app = new Hono().basePath(ADMIN_BASE);
 
+  // Token guessing is slow and seen: wrong tokens count per address in the
+  // limit store, and each one is logged (not stored: a guesser must not be
+  // able to flood the audit trail).
+  const guard = new AuthFailureGuard(store, policy.prefix, ADMIN_AUTH_FAILURES, ADMIN_AUTH_RULE);
   app.use(async (c, next) => {
-    if (!(await adminTokenMatches(c.req.header("authorization"), deps.token))) {
-      return unauthorized("A valid admin token is required.", "sluice-admin");
+    if (await adminTokenMatches(c.req.header("authorization"), deps.token)) {
+      await next();
+      c.header("cache-control", "no-store");
+      return;
     }
-    await next();
-    c.header("cache-control", "no-store");
+    const entry = audit(c, "auth.failed", "admin", { method: c.req.method, path: c.req.path });
+    // Without the token the caller's own name for itself means nothing.
+    log({ ...entry, actor: "unauthenticated" });
+    const nowMs = clock();
+    const address = ipKey(entry.ip, policy.identity.ip.ipv6Subnet) ?? "";
+    const locked = guard.lockedForMs(address, nowMs) || (await guard.fail(address, nowMs));
+    if (locked > 0) return keyAttemptsLocked(locked, "admin tokens");
+    return unauthorized("A valid admin token is required.", "sluice-admin");
   });
 
-  const audit = (c: { req: { raw: Request } }, action: string, target: string, details: Json) => {
+  function audit(c: { req: { raw: Request } }, action: string, target: string, details: Json) {
     const actor = c.req.raw.headers.get("sluice-actor")?.trim() ?? "";
     return {
       at: new Date(clock()).toISOString(),
@@ -76,7 +97,7 @@ export function createAdmin(deps: AdminDeps): Hono {
       target,
       details,
     } satisfies AuditEntry;
-  };
+  }
   const commit = async (entry: AuditEntry, write: () => Promise<void>) => {
     await write();
     log(entry);
@@ -141,9 +162,15 @@ export function createAdmin(deps: AdminDeps): Hono {
     if (plan !== undefined && plan !== tenant.plan) changes.plan = { from: tenant.plan, to: plan };
     if (name !== undefined && name !== tenant.name) changes.name = { from: tenant.name, to: name };
     if (disabled !== undefined && disabled !== tenant.disabled) changes.disabled = disabled;
+    // Overrides were granted against the old plan's rates: a new plan starts clean.
+    const planChanged = changes.plan !== undefined;
+    if (planChanged && tenant.overrides.length > 0) {
+      changes.overridesDropped = tenant.overrides.map((o) => o.limit);
+    }
     const updated: Tenant = {
       ...tenant,
       ...(plan !== undefined ? { plan } : {}),
+      ...(planChanged ? { overrides: [] } : {}),
       ...(name !== undefined ? { name } : {}),
       ...(disabled !== undefined ? { disabled } : {}),
     };
@@ -167,12 +194,22 @@ export function createAdmin(deps: AdminDeps): Hono {
     const rate = requiredString(input, "rate", 100);
     const parsed = parseOverrideRate(rate);
     if (!parsed) throw badRequest("rate", 'expected exactly one rate like "200000/day"');
-    const maxCost = Math.max(1, ...planLimits(policy).map((l) => l.cost));
-    if (parsed.burst < maxCost) {
+    const planRate = planRates.find((r) => r.id === limit);
+    if (planRate && parsed.periodMs !== planRate.periodMs) {
+      // The check's id names the period; a different one would mislabel every header and log.
       throw badRequest(
         "rate",
-        `burst ${parsed.burst} is below cost ${maxCost} of a plan limit, which could then never admit a request`,
+        `an override of ${JSON.stringify(limit)} keeps its period; expected a rate per ${limit}, like "${planRate.count * 2}/${limit}"`,
       );
+    }
+    for (const l of planLimits(policy)) {
+      const problem = planRateProblem(l, parsed);
+      if (problem) {
+        throw badRequest(
+          "rate",
+          `for ${l.algorithm} limit ${JSON.stringify(l.id)}: ${problem.message}`,
+        );
+      }
     }
     const reason = requiredString(input, "reason", 500);
     const expiresAt = optionalFutureTime(input, "expiresAt", clock());
@@ -289,6 +326,11 @@ export function createAdmin(deps: AdminDeps): Hono {
         target.checks.map((k) => k.key),
       );
       cleared += target.checks.length;
+    }
+    if (subject.kind === "ip") {
+      const address = ipKey(subject.address, policy.identity.ip.ipv6Subnet) ?? "";
+      deps.keyGuard?.clear(address);
+      guard.clear(address);
     }
     const entry = audit(c, "subject.reset", String(input.subject), { keys: cleared });
     await commit(entry, () => directory.recordAudit(entry));

@@ -1,6 +1,7 @@
 /** @module gateway/app — the Worker's Hono app: reserved routes, then rate limit → forward. */
 import { Hono, type MiddlewareHandler } from "hono";
 import { ADMIN_BASE, createAdmin } from "../admin/index.ts";
+import { apiKeyCarriers } from "../identity/index.ts";
 import { clientIp } from "../identity/ip.ts";
 import { type RateLimitVariables, rateLimit } from "../middleware/rate-limit/index.ts";
 import type { DecisionSink } from "../observe/index.ts";
@@ -81,6 +82,7 @@ export function createGateway(options: GatewayOptions = {}): Hono<GatewayEnv> {
                     policy: runtime.loaded.policy,
                     directory: runtime.directory,
                     resolver: runtime.tenants?.resolver,
+                    keyGuard: runtime.tenants?.guard,
                     store: runtime.store,
                     clock: options.clock ?? Date.now,
                   })
@@ -151,7 +153,11 @@ export function createGateway(options: GatewayOptions = {}): Hono<GatewayEnv> {
       clientIp: clientIp(c.req.raw.headers, identity.ip) ?? "",
       appendForwardedFor: identity.ip.source === "x-forwarded-for",
       // The tenant header is ours alone: a client-sent copy never reaches the origin.
-      dropHeaders: [tenantHeader],
+      // With issued keys the key is Sluice's credential, not the origin's: the
+      // origin learns the tenant id and never sees the secret.
+      dropHeaders: tenants
+        ? [tenantHeader, ...apiKeyCarriers(c.req.raw.headers, identity.apiKey)]
+        : [tenantHeader],
       ...(tenant ? { setHeaders: { [tenantHeader]: tenant } } : {}),
     });
   });

@@ -1,4 +1,5 @@
 /** @module gateway/runtime — env → validated policy, store and origin, built once per isolate. */
+import { MIN_ADMIN_TOKEN_LENGTH } from "../admin/index.ts";
 import { BlockedCache } from "../limiter/blocked-cache.ts";
 import { DurableObjectStore, type SluiceStore } from "../limiter/durable-object-store.ts";
 import { RedisStore } from "../limiter/redis-store.ts";
@@ -59,6 +60,12 @@ export async function buildRuntime(
       "ERR_SLUICE_REDIS_CONFIG: set both UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, or neither",
     );
   }
+  const adminToken = env.SLUICE_ADMIN_TOKEN;
+  if (adminToken && adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
+    errors.push(
+      `ERR_SLUICE_ADMIN_TOKEN: SLUICE_ADMIN_TOKEN must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (try: openssl rand -base64 32), got ${adminToken.length}`,
+    );
+  }
   if (errors.length > 0 || !result.ok || typeof origin === "string") {
     logConfigError(errors);
     return { errors };
@@ -84,7 +91,10 @@ export async function buildRuntime(
   const directory = new Directory(docs, policy.tenants?.namespace ?? "sluice-dir");
   const tenants = policy.tenants
     ? {
-        resolver: new KeyResolver(directory, { ttlMs: policy.tenants.cacheTtlMs }),
+        resolver: new KeyResolver(directory, {
+          ttlMs: policy.tenants.cacheTtlMs,
+          staleIfErrorMs: policy.tenants.staleIfErrorMs,
+        }),
         guard: new AuthFailureGuard(store, policy.prefix, policy.tenants.authFailures),
       }
     : undefined;

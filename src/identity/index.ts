@@ -46,6 +46,20 @@ export async function identify(req: Request, cfg: IdentityConfig): Promise<Ident
   return identity;
 }
 
+/**
+ * Names of the request headers that carry the API key as `identify` reads it:
+ * the configured header, or `authorization` when the key came from a bearer
+ * token. With issued keys the gateway drops these before forwarding, so the
+ * origin sees the tenant id and never the secret.
+ */
+export function apiKeyCarriers(headers: Headers, cfg: IdentityConfig["apiKey"]): string[] {
+  if ((headers.get(cfg.header)?.trim() ?? "") !== "") return [cfg.header];
+  if (cfg.bearer && BEARER.test(headers.get("authorization")?.trim() ?? "")) {
+    return ["authorization"];
+  }
+  return [];
+}
+
 /** The raw key, or undefined. Module-private so the raw key cannot leak through the API. */
 function readApiKey(headers: Headers, cfg: IdentityConfig["apiKey"]): string | undefined {
   let candidate = headers.get(cfg.header)?.trim() ?? "";

@@ -23,8 +23,10 @@ export interface DecisionEvent {
   path: string;
   /** IPv4 address or IPv6 subnet the limits were keyed on. */
   ipKey: string;
-  /** First 12 hex digits of the key's SHA-256, to correlate without exposing it. */
+  /** First 16 hex digits of the key's SHA-256: the admin API's key id, never the key. */
   keyId?: string;
+  /** The key was resolved from this isolate's last answer because the store failed. */
+  keyStale?: true;
   /** The key's tenant, once resolved. */
   tenant?: string;
   /** Why a key was refused (`unknown`, `revoked`, `expired`, `tenant-disabled`, `plan-unknown`). */

@@ -1,4 +1,6 @@
 /** @module policy/limits — reads a rule's limits: rate notation, subject, burst and cost rules, limit ids. */
+
+import type { IssueCode } from "./codes.ts";
 import { checkPeriodMs, formatPeriod, type ParsedRate, parsePeriod, parseRate } from "./rate.ts";
 import {
   add,
@@ -200,6 +202,40 @@ function readLimit(
     out.push({ limit, idPath: name === undefined ? `${path}.rate` : `${path}.name` });
   }
   return out;
+}
+
+/**
+ * Why a rate taken from a plan or an override cannot serve `limit`, or
+ * undefined when it can: windows and logs have no burst, every limit's cost
+ * must fit, and the arithmetic must stay exact (see `checkPrecision`).
+ *
+ * @example
+ * planRateProblem({ algorithm: "fixed-window", cost: 1 }, { count: 10, periodMs: 1000, burst: 20 });
+ * // → { code: "ERR_SLUICE_BURST_UNSUPPORTED", message: "fixed-window has no burst, …" }
+ */
+export function planRateProblem(
+  limit: { algorithm: Algorithm; cost: number },
+  rate: { count: number; periodMs: number; burst: number },
+): { code: IssueCode; message: string } | undefined {
+  const bucket = limit.algorithm === "gcra" || limit.algorithm === "token-bucket";
+  if (!bucket && rate.burst !== rate.count) {
+    return {
+      code: "ERR_SLUICE_BURST_UNSUPPORTED",
+      message: `${limit.algorithm} has no burst, but burst ${rate.burst} differs from count ${rate.count}`,
+    };
+  }
+  const room = bucket ? rate.burst : rate.count;
+  if (limit.cost > room) {
+    const what = bucket ? "burst" : "count";
+    return {
+      code: "ERR_SLUICE_COST_EXCEEDS_BURST",
+      message: `${what} ${room} is below cost ${limit.cost}, so no request could ever be admitted`,
+    };
+  }
+  const probe: Report = { issues: [], warnings: [] };
+  checkPrecision(probe, limit.algorithm, rate, "");
+  const issue = probe.issues[0];
+  return issue ? { code: "ERR_SLUICE_RATE_PRECISION", message: issue.message } : undefined;
 }
 
 /**

@@ -1,4 +1,5 @@
 /** @module policy/tenants — reads named plans and the tenants section, and checks the limits that use them. */
+import { planRateProblem } from "./limits.ts";
 import { formatPeriod, parseRate } from "./rate.ts";
 import {
   add,
@@ -15,7 +16,14 @@ import {
 } from "./read.ts";
 import type { PlanRate, Rule, TenantsConfig } from "./types.ts";
 
-const TENANTS_FIELDS = ["header", "cacheTtlSeconds", "authFailures", "keyPrefix", "namespace"];
+const TENANTS_FIELDS = [
+  "header",
+  "cacheTtlSeconds",
+  "staleIfErrorSeconds",
+  "authFailures",
+  "keyPrefix",
+  "namespace",
+];
 /** Plan names and tenant ids: part of store keys and URLs. */
 export const TENANT_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 const KEY_PREFIX = /^[a-z][a-z0-9]*_([a-z0-9]+_)?$/;
@@ -23,6 +31,7 @@ const KEY_PREFIX = /^[a-z][a-z0-9]*_([a-z0-9]+_)?$/;
 const DEFAULTS = {
   header: "x-sluice-tenant",
   cacheTtlSeconds: 30,
+  staleIfErrorSeconds: 300,
   authFailures: "10/min",
   keyPrefix: "sk_live_",
   namespace: "sluice-dir",
@@ -111,6 +120,16 @@ export function readTenants(report: Report, root: Obj): TenantsConfig | null {
   }
   // 30 s at most: the README promises revocation within that.
   const ttl = readInt(report, obj, "tenants", "cacheTtlSeconds", 0, 30, DEFAULTS.cacheTtlSeconds);
+  // An hour at most: a key revoked just before an outage must not live on for long.
+  const stale = readInt(
+    report,
+    obj,
+    "tenants",
+    "staleIfErrorSeconds",
+    0,
+    3600,
+    DEFAULTS.staleIfErrorSeconds,
+  );
   const failures = readString(report, obj, "tenants", "authFailures", DEFAULTS.authFailures);
   const parsed = parseRate(failures);
   let authFailures = { count: 10, periodMs: 60_000, burst: 10 };
@@ -149,6 +168,7 @@ export function readTenants(report: Report, root: Obj): TenantsConfig | null {
     namespace,
     header: header.toLowerCase(),
     cacheTtlMs: ttl * 1000,
+    staleIfErrorMs: stale * 1000,
     authFailures,
     keyPrefix,
   };
@@ -208,6 +228,16 @@ export function checkTenantLimits(
               `${path}.cost`,
               `cost ${limit.cost} is larger than ${what} ${room} of plan ${describe(name)} rate ${describe(r.id)}, so that plan could never admit a request; raise the ${what} or lower the cost`,
             );
+          } else {
+            const problem = planRateProblem(limit, r);
+            if (problem) {
+              add(
+                report.issues,
+                problem.code,
+                join("plans", name),
+                `rate ${describe(r.id)} cannot serve the ${limit.algorithm} limit at ${path}: ${problem.message}`,
+              );
+            }
           }
           if (rule.limits.some((other) => other !== limit && other.id === id)) {
             add(

@@ -50,6 +50,11 @@ export interface TenantsConfig {
   header: string;
   /** How long a resolved key is trusted per isolate: revocation takes effect within this (≤ 30 s). */
   cacheTtlMs: number;
+  /**
+   * When the store cannot be read, a key this isolate resolved no longer ago
+   * than this keeps its last answer; other keys are refused with 503.
+   */
+  staleIfErrorMs: number;
   /** Unknown or revoked key attempts admitted per IP before it is locked out for a while. */
   authFailures: { count: number; periodMs: number; burst: number };
   /** Start of every issued key, e.g. `sk_live_`. */

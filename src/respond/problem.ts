@@ -128,14 +128,14 @@ export function unauthorized(detail: string, realm = "sluice"): Response {
  * @example
  * keyAttemptsLocked(6000); // 429, Retry-After: 6
  */
-export function keyAttemptsLocked(retryAfterMs: number): Response {
+export function keyAttemptsLocked(retryAfterMs: number, credential = "API keys"): Response {
   const retryAfter = retryAfterSeconds(retryAfterMs);
   return problem(
     429,
     {
       type: ProblemType.keyAttempts,
       title: "Too Many Requests",
-      detail: `Too many requests with invalid API keys from this address; retry in ${seconds(retryAfter)}.`,
+      detail: `Too many requests with invalid ${credential} from this address; retry in ${seconds(retryAfter)}.`,
       retryAfter,
     },
     { "retry-after": String(retryAfter) },

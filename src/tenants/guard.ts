@@ -4,6 +4,11 @@ import type { DecideRequest, LimitStore } from "../limiter/types.ts";
 
 /** The limiter's rule name for failed attempts; policy rule names cannot start with "_". */
 export const AUTH_RULE = "__auth";
+/** The same for failed admin-token attempts. */
+export const ADMIN_AUTH_RULE = "__admin_auth";
+
+/** Locked-out addresses remembered per isolate at most; the oldest go first. */
+const MAX_LOCKED = 10_000;
 
 /**
  * Counts unknown, revoked or expired key attempts per IP (subnet) in the
@@ -18,16 +23,24 @@ export class AuthFailureGuard {
   readonly #store: LimitStore;
   readonly #prefix: string;
   readonly #rate: { count: number; periodMs: number; burst: number };
+  readonly #rule: string;
   readonly #locked = new Map<string, number>();
 
   constructor(
     store: LimitStore,
     prefix: string,
     rate: { count: number; periodMs: number; burst: number },
+    rule = AUTH_RULE,
   ) {
     this.#store = store;
     this.#prefix = prefix;
     this.#rate = rate;
+    this.#rule = rule;
+  }
+
+  /** Forgets this isolate's lockout of `ipKey` (after an admin reset of the address). */
+  clear(ipKey: string): void {
+    this.#locked.delete(ipKey);
   }
 
   /** ms until `ipKey` may try keys again here; 0 when it may now. */
@@ -49,11 +62,11 @@ export class AuthFailureGuard {
   async fail(ipKey: string, nowMs: number): Promise<number> {
     const subject = `ip:${ipKey || "unknown"}`;
     const req: DecideRequest = {
-      rule: AUTH_RULE,
+      rule: this.#rule,
       checks: [
         {
           id: "failures",
-          key: storeKey(this.#prefix, AUTH_RULE, "failures", subject),
+          key: storeKey(this.#prefix, this.#rule, "failures", subject),
           algorithm: "gcra",
           ...this.#rate,
           cost: 1,
@@ -65,7 +78,11 @@ export class AuthFailureGuard {
     try {
       const decision = await this.#store.decide(req);
       if (decision.allowed) return 0;
-      if (this.#locked.size >= 10_000) this.#locked.clear();
+      this.#locked.delete(ipKey);
+      if (this.#locked.size >= MAX_LOCKED) {
+        const oldest = this.#locked.keys().next();
+        if (!oldest.done) this.#locked.delete(oldest.value);
+      }
       this.#locked.set(ipKey, nowMs + decision.retryAfterMs);
       return decision.retryAfterMs;
     } catch {

@@ -3,7 +3,8 @@ import { hashApiKey } from "../identity/secret.ts";
 
 /** Random bytes per key: 256 bits, far beyond guessing. */
 const SECRET_BYTES = 32;
-const DISPLAY_CHARS = 12;
+/** Random characters shown after the key prefix, enough to tell a tenant's keys apart. */
+const DISPLAY_RANDOM_CHARS = 4;
 const ID_HEX = 16;
 
 export interface MintedKey {
@@ -24,7 +25,12 @@ export async function mintKey(prefix: string): Promise<MintedKey> {
   const bytes = crypto.getRandomValues(new Uint8Array(SECRET_BYTES));
   const secret = prefix + base64url(bytes);
   const hash = await hashApiKey(secret);
-  return { secret, hash, id: keyId(hash), prefix: secret.slice(0, DISPLAY_CHARS) };
+  return {
+    secret,
+    hash,
+    id: keyId(hash),
+    prefix: secret.slice(0, prefix.length + DISPLAY_RANDOM_CHARS),
+  };
 }
 
 /** The public name of a key: a prefix of its hash, which reveals nothing usable. */

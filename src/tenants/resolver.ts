@@ -6,10 +6,12 @@ import type { KeyRecord, Tenant } from "./types.ts";
 const MAX_ENTRIES = 10_000;
 
 export type Resolution =
-  | { ok: true; key: KeyRecord; tenant: Tenant }
+  | { ok: true; key: KeyRecord; tenant: Tenant; stale?: true }
   | { ok: false; reason: "unknown" | "revoked" | "expired" | "tenant-disabled" };
 
 interface Entry {
+  /** When the answer was read from the store. */
+  loadedMs: number;
   untilMs: number;
   key?: KeyRecord;
   tenant?: Tenant;
@@ -20,6 +22,9 @@ interface Entry {
  * or not) for `ttlMs`, so a known key costs no store call in steady state.
  * A key revoked or a tenant disabled elsewhere is seen within `ttlMs`; in
  * this isolate at once (`forget`). Expiry is checked on every request.
+ * When the store fails, an answer read no longer than `staleIfErrorMs` ago
+ * stands in for it (stale-if-error, as RFC 5861 §4 has it for HTTP caches):
+ * an outage does not lock out every known tenant, and never admits an unknown key.
  *
  * @example
  * const r = await resolver.resolve(identity.apiKeyHash, Date.now());
@@ -28,31 +33,49 @@ interface Entry {
 export class KeyResolver {
   readonly #dir: Directory;
   readonly #ttlMs: number;
+  readonly #staleIfErrorMs: number;
   readonly #cache = new Map<string, Entry>();
+  /** Bumped by `forget`, so a load that started before it is not cached after it. */
+  #generation = 0;
 
-  constructor(directory: Directory, options: { ttlMs: number }) {
+  constructor(directory: Directory, options: { ttlMs: number; staleIfErrorMs?: number }) {
     this.#dir = directory;
     this.#ttlMs = options.ttlMs;
+    this.#staleIfErrorMs = options.staleIfErrorMs ?? 0;
   }
 
-  /** Is a live answer for this key cached (no store call needed)? */
-  isCached(hash: string, nowMs: number): boolean {
+  /** Is this key known valid here, with no store call needed? Refusals do not count. */
+  isKnownValid(hash: string, nowMs: number): boolean {
     const entry = this.#cache.get(hash);
-    return entry !== undefined && nowMs < entry.untilMs;
+    return entry !== undefined && nowMs < entry.untilMs && judge(entry, nowMs).ok;
   }
 
-  /** Store errors propagate (as `StoreError`); the caller applies the rule's `onStoreError`. */
+  /**
+   * Store errors propagate (as `StoreError`) unless a valid answer within
+   * `staleIfErrorMs` stands in; the caller then refuses the request.
+   */
   async resolve(hash: string, nowMs: number): Promise<Resolution> {
     let entry = this.#cache.get(hash);
     if (!entry || nowMs >= entry.untilMs) {
-      entry = await this.#load(hash, nowMs);
-      this.#remember(hash, entry);
+      const generation = this.#generation;
+      try {
+        const fresh = await this.#load(hash, nowMs);
+        if (generation === this.#generation) this.#remember(hash, fresh);
+        entry = fresh;
+      } catch (err) {
+        if (entry && nowMs - entry.loadedMs <= this.#staleIfErrorMs) {
+          const last = judge(entry, nowMs);
+          if (last.ok) return { ...last, stale: true };
+        }
+        throw err;
+      }
     }
     return judge(entry, nowMs);
   }
 
   /** Drops cached answers for these key hashes and tenants (after an admin change here). */
   forget(match: { hash?: string; tenant?: string }): void {
+    this.#generation++;
     for (const [hash, entry] of this.#cache) {
       if (hash === match.hash || (match.tenant && entry.key?.tenant === match.tenant)) {
         this.#cache.delete(hash);
@@ -61,15 +84,18 @@ export class KeyResolver {
   }
 
   async #load(hash: string, nowMs: number): Promise<Entry> {
-    const untilMs = nowMs + this.#ttlMs;
+    const at = { loadedMs: nowMs, untilMs: nowMs + this.#ttlMs };
     const key = await this.#dir.findKey(hash);
-    if (!key) return { untilMs };
+    if (!key) return at;
     const tenant = await this.#dir.getTenant(key.tenant);
-    return tenant ? { untilMs, key, tenant } : { untilMs, key };
+    return tenant ? { ...at, key, tenant } : { ...at, key };
   }
 
   #remember(hash: string, entry: Entry): void {
-    if (this.#ttlMs <= 0) return;
+    // With no TTL a valid answer is still kept, for stale-if-error only.
+    if (this.#ttlMs <= 0 && (this.#staleIfErrorMs <= 0 || !judge(entry, entry.loadedMs).ok)) {
+      return;
+    }
     this.#cache.delete(hash);
     if (this.#cache.size >= MAX_ENTRIES) {
       const oldest = this.#cache.keys().next();

@@ -97,6 +97,8 @@ describe("Durable Object state hygiene", () => {
   });
 });
 
+const ADMIN_TOKEN = "admin-token-for-store-call-tests-0123";
+
 describe("store calls per request with issued keys", () => {
   it("is one round trip for a known key in steady state, and none for a locked-out guesser", async () => {
     const id = uniquePrefix();
@@ -116,12 +118,12 @@ describe("store calls per request with issued keys", () => {
     };
     const gw = gateway("redis", policy, {
       UPSTASH_REDIS_REST_URL: env.TEST_COUNT_REDIS_URL,
-      SLUICE_ADMIN_TOKEN: "t",
+      SLUICE_ADMIN_TOKEN: ADMIN_TOKEN,
     });
     const post = (path: string, body: unknown) =>
       gw.fetch(`/__sluice/admin${path}`, {
         method: "POST",
-        headers: { authorization: "Bearer t", "content-type": "application/json" },
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
         body: JSON.stringify(body),
       });
     await (await post("/tenants", { id: "acme", plan: "pro" })).body?.cancel();
@@ -138,6 +140,9 @@ describe("store calls per request with issued keys", () => {
     for (let i = 0; i < 4; i++) await statuses(gw, 1, "/api/x", guess());
     const locked = await storeRequests();
     for (let i = 0; i < 20; i++) expect(await statuses(gw, 1, "/api/x", guess())).toEqual([429]);
+    // The same bad key again and again: its cached "unknown" must not reopen the door.
+    const same = { ip: "198.51.100.77", headers: { "x-api-key": "sk_live_same_wrong_key" } };
+    for (let i = 0; i < 10; i++) expect(await statuses(gw, 1, "/api/x", same)).toEqual([429]);
     expect((await storeRequests()) - locked).toBe(0);
   });
 });

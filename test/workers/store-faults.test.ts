@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import { gateway } from "./helpers.ts";
+import { gateway, uniquePrefix } from "./helpers.ts";
 
 const BUDGET_MS = 150;
 
@@ -89,13 +89,18 @@ describe("an unreachable store", () => {
 });
 
 describe("key resolution with the store down", () => {
+  const ADMIN = "admin-token-for-fault-tests-0123456789";
   function tenantGateway(onStoreError: "allow" | "deny") {
     return gateway(
       "redis",
       {
         store: { timeoutMs: BUDGET_MS },
         plans: { pro: "100/s" },
-        tenants: {},
+        tenants: {
+          namespace: `dir-${uniquePrefix()}`,
+          cacheTtlSeconds: 1,
+          staleIfErrorSeconds: 60,
+        },
         rules: [
           {
             name: "api",
@@ -105,27 +110,60 @@ describe("key resolution with the store down", () => {
           },
         ],
       },
-      { UPSTASH_REDIS_REST_URL: env.TEST_FAULT_REDIS_URL },
+      { UPSTASH_REDIS_REST_URL: env.TEST_FAULT_REDIS_URL, SLUICE_ADMIN_TOKEN: ADMIN },
     );
   }
   const withKey = { headers: { "x-api-key": "sk_live_unresolvable", "x-sluice-tenant": "evil" } };
 
-  it("fails closed with 503 when the rule says deny", async () => {
-    await setFaults({ mode: "error" });
-    const res = await tenantGateway("deny").fetch("/api/x", withKey);
-    expect(res.status).toBe(503);
-    expect(res.headers.get("content-type")).toBe("application/problem+json");
-  });
+  it.each([
+    ["deny", "error"],
+    ["allow", "hang"],
+  ] as const)(
+    "refuses an unresolved key with 503 even when the rule says %s (store: %s)",
+    async (onStoreError, mode) => {
+      await setFaults({ mode });
+      const gw = tenantGateway(onStoreError);
+      const started = Date.now();
+      const res = await gw.fetch("/api/x", withKey);
+      expect(res.status).toBe(503);
+      expect(res.headers.get("content-type")).toBe("application/problem+json");
+      expect(Date.now() - started).toBeLessThan(BUDGET_MS + 1000);
+      expect(gw.events[0]).toMatchObject({ outcome: "store-denied" });
+      expect(gw.events[0]?.storeError).toBeTruthy();
+    },
+  );
 
-  it("fails open without a tenant when the rule says allow, marked degraded", async () => {
-    await setFaults({ mode: "hang" });
+  it("keeps a key this isolate resolved for staleIfErrorSeconds, then refuses it", async () => {
     const gw = tenantGateway("allow");
-    const res = await gw.fetch("/api/x", withKey);
-    expect(res.status).toBe(200);
-    expect(res.headers.get("sluice-degraded")).toBe("store-timeout");
-    const echoed = (await res.json()) as { headers: Record<string, string> };
-    expect(echoed.headers["x-sluice-tenant"]).toBeUndefined();
-    expect(gw.events[0]).toMatchObject({ outcome: "degraded-allowed" });
-    expect(gw.events[0]?.storeError).toMatch(/^timeout/);
+    const admin = (path: string, body: unknown) =>
+      gw.fetch(`/__sluice/admin${path}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    expect((await admin("/tenants", { id: "acme", plan: "pro" })).status).toBe(201);
+    const { secret } = (await (await admin("/keys", { tenant: "acme" })).json()) as {
+      secret: string;
+    };
+    const headers = { "x-api-key": secret };
+    expect((await gw.fetch("/api/x", { headers })).status).toBe(200);
+
+    await setFaults({ mode: "error" });
+    gw.clock.advance(2000); // past the 1 s cache: the store is asked, and fails
+    const stale = await gw.fetch("/api/x", { headers });
+    expect(stale.status).toBe(200);
+    const echoed = (await stale.json()) as { headers: Record<string, string> };
+    expect(echoed.headers["x-sluice-tenant"]).toBe("acme");
+    expect(gw.events.at(-1)).toMatchObject({
+      outcome: "degraded-allowed",
+      tenant: "acme",
+      keyStale: true,
+    });
+
+    gw.clock.advance(60_000); // past staleIfErrorSeconds
+    expect((await gw.fetch("/api/x", { headers })).status).toBe(503);
+    expect(gw.events.at(-1)).toMatchObject({ outcome: "store-denied" });
+    // An unknown key never rides on the stale answers.
+    expect((await gw.fetch("/api/x", withKey)).status).toBe(503);
   });
 });

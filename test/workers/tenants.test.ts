@@ -97,7 +97,9 @@ describe.each(STORES)("issued keys, %s store", (kind) => {
     const first = await get(gw, "/api/x", secret);
     expect(first.status).toBe(200);
     expect(first.body.headers["x-sluice-tenant"]).toBe("acme");
-    expect(first.body.headers["x-api-key"]).toBe(secret);
+    // The key is Sluice's credential: the origin gets the tenant id, never the secret.
+    expect(first.body.headers["x-api-key"]).toBeUndefined();
+    expect(JSON.stringify(first.body)).not.toContain(secret);
     expect(first.headers.get("ratelimit-policy")).toBe('"tenant-1m";q=3;w=60');
     expect((await get(gw, "/api/x", secret)).status).toBe(200);
     expect((await get(gw, "/api/x", secret)).status).toBe(200);
@@ -121,6 +123,18 @@ describe.each(STORES)("issued keys, %s store", (kind) => {
     expect((await get(gw, "/api/x", secret)).headers.get("ratelimit-policy")).toBe(
       '"tenant-1m";q=3;w=60',
     );
+
+    // A plan change drops the old plan's overrides, and says so in the audit trail.
+    await api.call("PUT", "/tenants/acme/overrides/1m", { rate: "9/min", reason: "trial" });
+    const moved = await api.call("PATCH", "/tenants/acme", { plan: "pro" });
+    expect(moved.body.tenant).toMatchObject({ plan: "pro", overrides: [] });
+    const trail = await api.call("GET", "/audit?limit=1");
+    expect(trail.body.entries[0].details).toEqual({
+      plan: { from: "free", to: "pro" },
+      overridesDropped: ["1m"],
+    });
+    const onPro = await get(gw, "/api/x", secret);
+    expect(onPro.headers.get("ratelimit-policy")).toContain('"tenant-1m";q=50;w=60');
 
     expect((await api.call("POST", `/keys/${key.id}/revoke`)).status).toBe(200);
     const revoked = await get(gw, "/api/x", secret);
@@ -198,6 +212,28 @@ describe.each(STORES)("issued keys, %s store", (kind) => {
     const open = await get(gw, "/elsewhere", secret, spoof);
     expect(open.status).toBe(200);
     expect(open.body.headers["x-sluice-tenant"]).toBeUndefined();
+  });
+
+  it("keep the key from the origin, whichever header carried it", async () => {
+    const policy = tenantPolicy();
+    const withBearer = {
+      ...policy,
+      identity: { apiKey: { header: "x-api-key", bearer: true } },
+    };
+    const gw = gateway(kind, withBearer, { SLUICE_ADMIN_TOKEN: TOKEN });
+    const api = admin(gw);
+    await api.tenant("acme", "pro");
+    const { secret } = await api.key("acme");
+    const bearer = await get(gw, "/api/x", undefined, { authorization: `Bearer ${secret}` });
+    expect(bearer.status).toBe(200);
+    expect(bearer.body.headers["x-sluice-tenant"]).toBe("acme");
+    expect(bearer.body.headers.authorization).toBeUndefined();
+    expect(JSON.stringify(bearer.body)).not.toContain(secret);
+    // The header wins when both are sent: the origin's own credential passes through.
+    const both = await get(gw, "/api/x", secret, { authorization: "Basic b3JpZ2luOmNyZWQ=" });
+    expect(both.status).toBe(200);
+    expect(both.body.headers["x-api-key"]).toBeUndefined();
+    expect(both.body.headers.authorization).toBe("Basic b3JpZ2luOmNyZWQ=");
   });
 
   it("never store, log or list a key's secret", async () => {
@@ -287,6 +323,48 @@ describe.each(STORES)("the admin API, %s store", (kind) => {
     expect(ok).toEqual({ status: 200, body: { tenants: [] } });
   });
 
+  it("locks out an address guessing the admin token, logs each guess, and still admits the token", async () => {
+    const logged = vi.spyOn(console, "log").mockImplementation(() => {});
+    const gw = gateway(kind, tenantPolicy(), { SLUICE_ADMIN_TOKEN: TOKEN });
+    const guess = (ip: string) =>
+      gw.fetch("/__sluice/admin/tenants", { ip, headers: { authorization: "Bearer guess" } });
+    for (let i = 0; i < 10; i++) expect((await guess("198.51.100.9")).status).toBe(401);
+    const locked = await guess("198.51.100.9");
+    expect(locked.status).toBe(429);
+    expect(Number(locked.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(((await locked.json()) as Body).detail).toContain("invalid admin tokens");
+    // Another address is not locked out; the right token passes even from the locked one.
+    expect((await guess("198.51.100.10")).status).toBe(401);
+    const right = await gw.fetch("/__sluice/admin/tenants", {
+      ip: "198.51.100.9",
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(right.status).toBe(200);
+    const failures = logged.mock.calls
+      .map((args) => JSON.parse(String(args[0])) as Body)
+      .filter((line) => line.action === "auth.failed");
+    expect(failures).toHaveLength(12);
+    expect(failures[0]).toMatchObject({
+      msg: "sluice.audit",
+      actor: "unauthenticated",
+      ip: "198.51.100.9",
+      target: "admin",
+    });
+    expect(JSON.stringify(failures)).not.toContain("guess");
+    // Failed guesses are logged, not stored: a guesser cannot flood the audit trail.
+    const trail = await admin(gw).call("GET", "/audit");
+    expect(trail.body.entries).toEqual([]);
+  });
+
+  it("refuses to run with an admin token shorter than 32 characters", async () => {
+    const gw = gateway(kind, tenantPolicy(), { SLUICE_ADMIN_TOKEN: "short-token" });
+    const res = await gw.fetch("/anything");
+    expect(res.status).toBe(500);
+    expect(JSON.stringify(await res.json())).toContain(
+      "ERR_SLUICE_ADMIN_TOKEN: SLUICE_ADMIN_TOKEN must be at least 32 characters",
+    );
+  });
+
   it("validates input, naming the field", async () => {
     const api = admin(gateway(kind, tenantPolicy(), { SLUICE_ADMIN_TOKEN: TOKEN }));
     const bad = await api.call("POST", "/tenants", { id: "Acme Inc", plan: "free" });
@@ -302,6 +380,14 @@ describe.each(STORES)("the admin API, %s store", (kind) => {
       reason: "x",
     });
     expect(override.body.detail).toBe('limit: plan "free" has no rate "1h"; its rates are 1m');
+    const period = await api.call("PUT", "/tenants/acme/overrides/1m", {
+      rate: "10/hour",
+      reason: "x",
+    });
+    expect(period.status).toBe(400);
+    expect(period.body.detail).toBe(
+      'rate: an override of "1m" keeps its period; expected a rate per 1m, like "6/1m"',
+    );
     expect((await api.call("POST", "/keys", { tenant: "nobody" })).status).toBe(404);
     expect((await api.call("POST", "/keys/0123456789abcdef/revoke")).status).toBe(404);
     expect((await api.call("GET", "/usage?subject=user:1")).status).toBe(400);

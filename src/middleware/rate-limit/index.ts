@@ -28,6 +28,7 @@ import {
   unauthorized,
 } from "../../respond/problem.ts";
 import type { AuthFailureGuard } from "../../tenants/guard.ts";
+import { keyId } from "../../tenants/keys.ts";
 import type { KeyResolver } from "../../tenants/resolver.ts";
 import type { Tenant } from "../../tenants/types.ts";
 import { buildChecks, needsKey, PlanUnknownError } from "./checks.ts";
@@ -109,7 +110,7 @@ export function rateLimit<E extends Env & { Variables: RateLimitVariables }>(
       method: c.req.method,
       path: c.req.path,
       ipKey: identity.ipKey,
-      ...(identity.apiKeyHash ? { keyId: identity.apiKeyHash.slice(0, 12) } : {}),
+      ...(identity.apiKeyHash ? { keyId: keyId(identity.apiKeyHash) } : {}),
       limits: [],
       retryAfterMs: 0,
       store: "",
@@ -132,15 +133,10 @@ export function rateLimit<E extends Env & { Variables: RateLimitVariables }>(
     if (keyed && policy.tenants && identity.apiKeyHash) {
       const found = await resolveTenant(pickTenants(c), identity, nowMs, event, done);
       if (found === "degraded") {
-        if (rule.mode === "enforce" && rule.onStoreError === "deny") {
-          done("store-denied");
-          throw new SluiceHttpError(storeUnavailable(rule.name));
-        }
-        c.set("rateLimit", { rule: rule.name, mode: rule.mode, identity });
-        done("degraded-allowed");
-        await next();
-        addToContext(c, [["Sluice-Degraded", degradedReason(event)]]);
-        return;
+        // Never fail open on who the caller is, whatever the rule's onStoreError:
+        // forwarding an unresolved key would hand the origin an anonymous request.
+        done("store-denied");
+        throw new SluiceHttpError(storeUnavailable(rule.name));
       }
       tenant = found;
       identity.tenant = tenant.id;
@@ -348,7 +344,7 @@ async function resolveTenant(
 ): Promise<Tenant | "degraded"> {
   const hash = identity.apiKeyHash as string;
   const locked = services.guard.lockedForMs(identity.ipKey, nowMs);
-  if (locked > 0 && !services.resolver.isCached(hash, nowMs)) {
+  if (locked > 0 && !services.resolver.isKnownValid(hash, nowMs)) {
     done("key-locked");
     throw new SluiceHttpError(keyAttemptsLocked(locked));
   }
@@ -360,11 +356,19 @@ async function resolveTenant(
     event.storeError = `${err.reason}: ${err.message}`;
     return "degraded";
   }
-  if (found.ok) return found.tenant;
+  if (found.ok) {
+    if (found.stale) event.keyStale = true;
+    return found.tenant;
+  }
   event.keyProblem = found.reason;
   if (found.reason === "tenant-disabled") {
     done("forbidden");
     throw new SluiceHttpError(forbidden("The API key's tenant is disabled."));
+  }
+  if (locked > 0) {
+    // Already locked out: refuse without counting again (no store call).
+    done("key-locked");
+    throw new SluiceHttpError(keyAttemptsLocked(locked));
   }
   const lockout = await services.guard.fail(identity.ipKey, nowMs);
   if (lockout > 0) {

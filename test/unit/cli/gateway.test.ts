@@ -9,7 +9,7 @@ import { main } from "../../../src/cli/main.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "../../..");
 const NODE = path.join(ROOT, "node_modules/node/bin/node");
-const TOKEN = "cli-test-token-0123456789abcdef";
+const TOKEN = "cli-test-token-0123456789abcdef-01";
 const POLICY = {
   plans: { free: "2/min", pro: "50/min; 1000/day" },
   tenants: {},

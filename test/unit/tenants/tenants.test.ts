@@ -91,6 +91,7 @@ describe("plans and tenants in the policy", () => {
       namespace: "sluice-dir",
       header: "x-sluice-tenant",
       cacheTtlMs: 30_000,
+      staleIfErrorMs: 300_000,
       authFailures: { count: 10, periodMs: 60_000, burst: 10 },
       keyPrefix: "sk_live_",
     });
