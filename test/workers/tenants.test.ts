@@ -312,10 +312,19 @@ describe.each(STORES)("the admin API, %s store", (kind) => {
   it("is absent without SLUICE_ADMIN_TOKEN and refuses missing or wrong tokens", async () => {
     const off = gateway(kind, tenantPolicy());
     expect((await off.fetch("/__sluice/admin/tenants")).status).toBe(404);
+    const empty = gateway(kind, tenantPolicy(), { SLUICE_ADMIN_TOKEN: "" });
+    expect((await empty.fetch("/__sluice/admin/tenants")).status).toBe(404);
+    expect(
+      (await empty.fetch("/__sluice/admin/tenants", { headers: { authorization: "Bearer " } }))
+        .status,
+    ).toBe(404);
 
     const gw = gateway(kind, tenantPolicy(), { SLUICE_ADMIN_TOKEN: TOKEN });
     const none = await gw.fetch("/__sluice/admin/tenants");
     expect(none.status).toBe(401);
+    expect((await gw.fetch("/__sluice/admin")).status).toBe(401);
+    const emptyBearer = { headers: { authorization: "Bearer " } };
+    expect((await gw.fetch("/__sluice/admin/tenants", emptyBearer)).status).toBe(401);
     expect(none.headers.get("www-authenticate")).toBe('Bearer realm="sluice-admin"');
     expect((await admin(gw, `${TOKEN}x`).call("GET", "/tenants")).status).toBe(401);
     expect((await admin(gw, TOKEN.slice(0, -1)).call("GET", "/tenants")).status).toBe(401);
