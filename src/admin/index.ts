@@ -8,7 +8,7 @@ import { planRateProblem } from "../policy/limits.ts";
 import { TENANT_ID } from "../policy/tenants.ts";
 import type { Limit, Policy } from "../policy/types.ts";
 import { keyAttemptsLocked, toResponse, unauthorized } from "../respond/problem.ts";
-import type { Directory } from "../tenants/directory.ts";
+import { type Directory, DirectoryConflict } from "../tenants/directory.ts";
 import { ADMIN_AUTH_RULE, AUTH_RULE, AuthFailureGuard } from "../tenants/guard.ts";
 import { mintKey } from "../tenants/keys.ts";
 import { parseOverrideRate } from "../tenants/plan.ts";
@@ -175,7 +175,7 @@ export function createAdmin(deps: AdminDeps): Hono {
       ...(disabled !== undefined ? { disabled } : {}),
     };
     const entry = audit(c, "tenant.update", `tenant:${tenant.id}`, changes);
-    await commit(entry, () => directory.saveTenant(updated, entry));
+    await commit(entry, () => directory.saveTenant(updated, entry, tenant));
     deps.resolver?.forget({ tenant: tenant.id });
     return c.json({ tenant: updated });
   });
@@ -225,7 +225,7 @@ export function createAdmin(deps: AdminDeps): Hono {
       overrides: [...tenant.overrides.filter((o) => o.limit !== limit), override],
     };
     const entry = audit(c, "tenant.override.set", `tenant:${tenant.id}`, { ...override });
-    await commit(entry, () => directory.saveTenant(updated, entry));
+    await commit(entry, () => directory.saveTenant(updated, entry, tenant));
     deps.resolver?.forget({ tenant: tenant.id });
     return c.json({ tenant: updated });
   });
@@ -241,7 +241,7 @@ export function createAdmin(deps: AdminDeps): Hono {
       overrides: tenant.overrides.filter((o) => o.limit !== limit),
     };
     const entry = audit(c, "tenant.override.remove", `tenant:${tenant.id}`, { limit });
-    await commit(entry, () => directory.saveTenant(updated, entry));
+    await commit(entry, () => directory.saveTenant(updated, entry, tenant));
     deps.resolver?.forget({ tenant: tenant.id });
     return c.json({ tenant: updated });
   });
@@ -285,7 +285,7 @@ export function createAdmin(deps: AdminDeps): Hono {
       ? found.key
       : { ...found.key, disabled: true, revokedAt: new Date(clock()).toISOString() };
     const entry = audit(c, "key.revoke", `key:${id}`, { tenant: key.tenant });
-    await commit(entry, () => directory.saveKey(found.hash, key, entry));
+    await commit(entry, () => directory.saveKey(found.hash, key, entry, found.key));
     deps.resolver?.forget({ hash: found.hash });
     return c.json({ key });
   });
@@ -349,6 +349,11 @@ export function createAdmin(deps: AdminDeps): Hono {
   });
 
   app.onError((err) => {
+    if (err instanceof DirectoryConflict) {
+      return toResponse(
+        conflict("The resource changed by another request meanwhile; read it again and retry."),
+      );
+    }
     if (err instanceof StoreError)
       return toResponse(unavailable(`The store did not answer: ${err.reason}.`));
     return toResponse(err);

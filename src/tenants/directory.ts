@@ -40,10 +40,16 @@ export class Directory {
     return raws.map((r) => parse<Tenant>(r)).filter((t): t is Tenant => t !== undefined);
   }
 
-  /** Writes a tenant (new or changed) and its audit entry. */
-  async saveTenant(tenant: Tenant, audit: AuditEntry): Promise<void> {
-    await this.#docs.write([
-      { op: "set", key: this.#k("tenant", tenant.id), value: JSON.stringify(tenant) },
+  /**
+   * Writes a tenant and its audit entry, provided the stored tenant is still
+   * `previous` (undefined: it must not exist yet). Throws `DirectoryConflict`
+   * when another write got there first.
+   */
+  async saveTenant(tenant: Tenant, audit: AuditEntry, previous?: Tenant): Promise<void> {
+    const key = this.#k("tenant", tenant.id);
+    await this.#write([
+      { op: "expect", key, value: previous ? JSON.stringify(previous) : null },
+      { op: "set", key, value: JSON.stringify(tenant) },
       { op: "add", set: this.#k("tenants"), member: tenant.id },
       this.#audit(audit),
     ]);
@@ -78,10 +84,17 @@ export class Directory {
     return keys.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
-  /** Writes a key record (new or changed), its indexes and its audit entry. */
-  async saveKey(hash: string, key: KeyRecord, audit: AuditEntry): Promise<void> {
-    await this.#docs.write([
-      { op: "set", key: this.#k("key", hash), value: JSON.stringify(key) },
+  /** Writes a key record, its indexes and its audit entry; `previous` as for `saveTenant`. */
+  async saveKey(
+    hash: string,
+    key: KeyRecord,
+    audit: AuditEntry,
+    previous?: KeyRecord,
+  ): Promise<void> {
+    const at = this.#k("key", hash);
+    await this.#write([
+      { op: "expect", key: at, value: previous ? JSON.stringify(previous) : null },
+      { op: "set", key: at, value: JSON.stringify(key) },
       { op: "set", key: this.#k("keyid", key.id), value: hash },
       { op: "add", set: this.#k("tenant-keys", key.tenant), member: hash },
       this.#audit(audit),
@@ -90,7 +103,7 @@ export class Directory {
 
   /** Stores an audit entry for an action that changed nothing in the directory (e.g. a reset). */
   async recordAudit(entry: AuditEntry): Promise<void> {
-    await this.#docs.write([this.#audit(entry)]);
+    await this.#write([this.#audit(entry)]);
   }
 
   /** Newest first. */
@@ -99,12 +112,24 @@ export class Directory {
     return raws.map((r) => parse<AuditEntry>(r)).filter((e): e is AuditEntry => e !== undefined);
   }
 
+  async #write(ops: readonly DocWrite[]): Promise<void> {
+    if (!(await this.#docs.write(ops))) throw new DirectoryConflict();
+  }
+
   #audit(entry: AuditEntry): DocWrite {
     return { op: "push", list: this.#k("audit"), value: JSON.stringify(entry), max: AUDIT_MAX };
   }
 
   #k(...parts: string[]): string {
     return [this.#ns, ...parts].join(":");
+  }
+}
+
+/** A write lost a race: what it was based on changed meanwhile. */
+export class DirectoryConflict extends Error {
+  override readonly name = "DirectoryConflict";
+  constructor() {
+    super("changed by another request meanwhile");
   }
 }
 

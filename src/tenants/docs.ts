@@ -2,6 +2,8 @@
 
 /** One write of an atomic batch. */
 export type DocWrite =
+  /** A precondition: the batch applies only if `key` holds `value` (null: is absent). */
+  | { op: "expect"; key: string; value: string | null }
   | { op: "set"; key: string; value: string }
   | { op: "add"; set: string; member: string }
   /** Prepends to a list and keeps its newest `max` items. */
@@ -9,7 +11,9 @@ export type DocWrite =
 
 /**
  * Strings by key, sets of strings, and capped lists. Each method is one store
- * call; `write` applies its whole batch or nothing.
+ * call; `write` applies its whole batch or nothing, and nothing (returning
+ * false) when an `expect` does not hold: two admins editing one tenant cannot
+ * silently undo each other's change.
  */
 export interface DocStore {
   readonly kind: "redis" | "durable-object";
@@ -17,5 +21,5 @@ export interface DocStore {
   members(set: string): Promise<string[]>;
   /** The newest `count` items of a list, newest first. */
   recent(list: string, count: number): Promise<string[]>;
-  write(ops: readonly DocWrite[]): Promise<void>;
+  write(ops: readonly DocWrite[]): Promise<boolean>;
 }

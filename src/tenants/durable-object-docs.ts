@@ -47,10 +47,15 @@ export class SluiceDirectory extends DurableObject {
       .map((r) => r.value);
   }
 
-  write(ops: readonly DocWrite[]): void {
+  write(ops: readonly DocWrite[]): boolean {
     const sql = this.ctx.storage.sql;
+    // No await between check and write: the object runs one call at a time.
+    for (const op of ops) {
+      if (op.op === "expect" && this.get([op.key])[0] !== op.value) return false;
+    }
     this.ctx.storage.transactionSync(() => {
       for (const op of ops) {
+        if (op.op === "expect") continue;
         if (op.op === "set") {
           sql.exec(
             "INSERT INTO docs (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -70,6 +75,7 @@ export class SluiceDirectory extends DurableObject {
         }
       }
     });
+    return true;
   }
 }
 
@@ -106,7 +112,7 @@ export class DurableObjectDocStore implements DocStore {
     return withBudget(this.#stub.recent(list, count) as Promise<string[]>, this.#timeoutMs);
   }
 
-  async write(ops: readonly DocWrite[]): Promise<void> {
-    await withBudget(this.#stub.write(ops) as Promise<void>, this.#timeoutMs);
+  async write(ops: readonly DocWrite[]): Promise<boolean> {
+    return withBudget(this.#stub.write(ops) as Promise<boolean>, this.#timeoutMs);
   }
 }

@@ -4,8 +4,8 @@ import { withBudget } from "../limiter/budget.ts";
 import type { DocStore, DocWrite } from "./docs.ts";
 
 /**
- * Documents as Redis strings, sets and lists. A batch is one MULTI/EXEC
- * (Upstash's `/multi-exec`), so a key and its index entry land together.
+ * Documents as Redis strings, sets and lists. A batch is one script call,
+ * so a key, its index entries and its audit entry land together or not at all.
  *
  * The client must not deserialize JSON itself (`automaticDeserialization: false`):
  * documents are read back as the exact strings written.
@@ -39,17 +39,43 @@ export class RedisDocStore implements DocStore {
     return items.map(String);
   }
 
-  async write(ops: readonly DocWrite[]): Promise<void> {
-    if (ops.length === 0) return;
-    const tx = this.#redis.multi();
-    for (const op of ops) {
-      if (op.op === "set") tx.set(op.key, op.value);
-      else if (op.op === "add") tx.sadd(op.set, op.member);
-      else {
-        tx.lpush(op.list, op.value);
-        tx.ltrim(op.list, 0, op.max - 1);
-      }
-    }
-    await withBudget(tx.exec(), this.#timeoutMs);
+  async write(ops: readonly DocWrite[]): Promise<boolean> {
+    if (ops.length === 0) return true;
+    const keys = ops.map((op) => (op.op === "add" ? op.set : op.op === "push" ? op.list : op.key));
+    const applied = await withBudget(
+      this.#redis.eval(WRITE_SCRIPT, [...new Set(keys)], [JSON.stringify(ops)]),
+      this.#timeoutMs,
+    );
+    return Number(applied) === 1;
   }
 }
+
+/**
+ * One batch, atomically: every `expect` is checked first, then the writes are
+ * applied; a script (not MULTI) so the check and the writes cannot interleave
+ * with another client. Returns 1 when applied, 0 when an expectation failed.
+ */
+const WRITE_SCRIPT = `
+local ops = cjson.decode(ARGV[1])
+for _, op in ipairs(ops) do
+  if op.op == "expect" then
+    local current = redis.call("GET", op.key)
+    if op.value == cjson.null then
+      if current then return 0 end
+    elseif current ~= op.value then
+      return 0
+    end
+  end
+end
+for _, op in ipairs(ops) do
+  if op.op == "set" then
+    redis.call("SET", op.key, op.value)
+  elseif op.op == "add" then
+    redis.call("SADD", op.set, op.member)
+  elseif op.op == "push" then
+    redis.call("LPUSH", op.list, op.value)
+    redis.call("LTRIM", op.list, 0, op.max - 1)
+  end
+end
+return 1
+`;

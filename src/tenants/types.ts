@@ -26,7 +26,7 @@ export interface KeyRecord {
   /** First 16 hex digits of the key's SHA-256: names it in the admin API. */
   id: string;
   tenant: string;
-  /** First 12 characters of the key, to recognise it in listings. */
+  /** `keyPrefix` and the next 4 characters of the key, to recognise it in listings. */
   prefix: string;
   name?: string;
   createdAt: string;
