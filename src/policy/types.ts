@@ -114,6 +114,13 @@ export interface Policy {
     /** Also emit X-RateLimit-Limit/Remaining/Reset. */
     legacy: boolean;
   };
+  log: {
+    /**
+     * Log plain `allowed` decisions too (default true). Off, every other
+     * outcome is still logged: denials, degraded, refused keys, shadow denials.
+     */
+    allowed: boolean;
+  };
   store: {
     /** Time budget of one store call (default 250). */
     timeoutMs: number;

@@ -32,6 +32,7 @@ const TOP_FIELDS = [
   "prefix",
   "identity",
   "headers",
+  "log",
   "store",
   "origin",
   "plans",
@@ -96,6 +97,8 @@ export function validatePolicy(raw: unknown): ValidationResult {
   const storeObj = readOptionalObject(report, root.store, "store", ["timeoutMs"]);
   const originObj = readOptionalObject(report, root.origin, "origin", ["timeoutMs"]);
   const headers = { legacy: readBoolean(report, headersObj, "headers", "legacy", false) };
+  const logObj = readOptionalObject(report, root.log, "log", ["allowed"]);
+  const log = { allowed: readBoolean(report, logObj, "log", "allowed", true) };
   const store = {
     timeoutMs: readInt(report, storeObj, "store", "timeoutMs", 10, 5000, DEFAULTS.storeTimeoutMs),
   };
@@ -127,6 +130,7 @@ export function validatePolicy(raw: unknown): ValidationResult {
     plans,
     tenants,
     headers,
+    log,
     store,
     origin,
   };

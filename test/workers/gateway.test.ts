@@ -170,4 +170,17 @@ describe.each(STORES)("limits on the %s store", (store) => {
     expect(JSON.stringify(gw.events)).not.toContain(secret);
     expect(JSON.stringify(gw.events)).not.toContain("token=abc");
   });
+
+  it("with log.allowed false, logs every outcome but plain allowed ones", async () => {
+    const gw = gateway(store, {
+      log: { allowed: false },
+      rules: [
+        { name: "api", match: { path: "/api/*" }, limits: [{ rate: "2/min", by: "apiKey" }] },
+      ],
+    });
+    const key = { headers: { "x-api-key": "k1" } };
+    expect(await statuses(gw, 3, "/api/x", key)).toEqual([200, 200, 429]);
+    expect(await statuses(gw, 1, "/api/x")).toEqual([401]);
+    expect(gw.events.map((e) => e.outcome)).toEqual(["denied", "unauthorized"]);
+  });
 });

@@ -120,7 +120,7 @@ export function rateLimit<E extends Env & { Variables: RateLimitVariables }>(
     };
     const done = (outcome: Outcome) => {
       event.outcome = outcome;
-      sink(event);
+      if (outcome !== "allowed" || policy.log.allowed) sink(event);
     };
 
     const nowMs = clock();

@@ -75,6 +75,7 @@ describe("the minimal example from the design brief", () => {
         plans: {},
         tenants: null,
         headers: { legacy: false },
+        log: { allowed: true },
         store: { timeoutMs: 250 },
         origin: { timeoutMs: 30_000 },
       },
@@ -305,7 +306,7 @@ describe("issue collection", () => {
         code: "ERR_SLUICE_UNKNOWN_FIELD",
         path: '["rate limit"]',
         message:
-          'unknown field "rate limit"; expected one of: version, prefix, identity, headers, store, origin, plans, tenants, rules',
+          'unknown field "rate limit"; expected one of: version, prefix, identity, headers, log, store, origin, plans, tenants, rules',
       },
     ]);
   });
