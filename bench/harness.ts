@@ -189,3 +189,60 @@ export function expectedAdmitted(limits: Capacities, requests: readonly number[]
     return admitted;
   });
 }
+
+/** The parts of a V8 CPU profile (`Profiler.stop` over the inspector protocol) the summary reads. */
+export interface CpuProfile {
+  nodes: {
+    id: number;
+    callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
+    children?: number[];
+  }[];
+  samples: number[];
+}
+
+export type CallFrame = CpuProfile["nodes"][number]["callFrame"];
+
+/** Share of samples (0…1) spent in a function itself, and in it or anything it called. */
+export interface ProfileEntry {
+  name: string;
+  self: number;
+  total: number;
+}
+
+/**
+ * Sums a sampled CPU profile per function, as `label` names them (frames
+ * with the same label are one function). `total` counts a sample once per
+ * function on its stack, so recursion does not inflate it. Sorted by total.
+ *
+ * @example
+ * summarizeProfile(profile, (f) => f.functionName || "(anonymous)")[0]; // { name: "(root)", self: 0, total: 1 }
+ */
+export function summarizeProfile(
+  profile: CpuProfile,
+  label: (frame: CallFrame) => string,
+): ProfileEntry[] {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n] as const));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const child of n.children ?? []) parent.set(child, n.id);
+  const hits = new Map<number, number>();
+  for (const id of profile.samples) hits.set(id, (hits.get(id) ?? 0) + 1);
+  const self = new Map<string, number>();
+  const total = new Map<string, number>();
+  for (const [leaf, count] of hits) {
+    const seen = new Set<string>();
+    for (let id: number | undefined = leaf; id !== undefined; id = parent.get(id)) {
+      const node = byId.get(id);
+      if (!node) break;
+      const name = label(node.callFrame);
+      if (id === leaf) self.set(name, (self.get(name) ?? 0) + count);
+      if (!seen.has(name)) {
+        seen.add(name);
+        total.set(name, (total.get(name) ?? 0) + count);
+      }
+    }
+  }
+  const n = profile.samples.length;
+  return [...total]
+    .map(([name, t]) => ({ name, self: (self.get(name) ?? 0) / n, total: t / n }))
+    .sort((a, b) => b.total - a.total || b.self - a.self);
+}

@@ -15,7 +15,7 @@ import {
   schedule,
   totalCalls,
 } from "./harness.ts";
-import { BENCH_RULES, sluicePolicy } from "./limits.ts";
+import { BENCH_RULES } from "./limits.ts";
 import { burst, pacedLatency, runLoad, type Subject } from "./load.ts";
 import { aggregate, checkTargets, formatTable, formatTargets, type SlotResult } from "./report.ts";
 import {
@@ -31,6 +31,7 @@ import {
   bundleContender,
   CONTENDERS,
   type ContenderName,
+  contenderBindings,
   LIMITERS,
   startWorkerd,
   type Workerd,
@@ -338,17 +339,7 @@ async function main(): Promise<void> {
   const redisVersion = /redis_version:(\S+)/.exec(info)?.[1] ?? "unknown";
   log(`bench: redis ${stack.redisPort}, store ${stack.restUrl}, origin ${stack.originUrl}`);
 
-  const policy = JSON.stringify(sluicePolicy(BENCH_RULES));
-  workerd = await startWorkerd(bundles, (name) => {
-    const store = {
-      UPSTASH_REDIS_REST_URL: stack.restUrl,
-      UPSTASH_REDIS_REST_TOKEN: stack.restToken,
-    };
-    if (name === "bare") return { ORIGIN_URL: stack.originUrl };
-    if (name === "bare-1rt") return { ORIGIN_URL: stack.originUrl, ...store };
-    if (name === "sluice") return { ORIGIN_URL: stack.originUrl, ...store, SLUICE_POLICY: policy };
-    return { ORIGIN_URL: stack.originUrl, ...store, BENCH_RULES };
-  });
+  workerd = await startWorkerd(bundles, (name) => contenderBindings(name, stack));
   const wd = workerd;
   await sanityCheck(wd);
 

@@ -6,6 +6,7 @@ import path from "node:path";
 import { convertV4MiniflareOptions, type Json, Miniflare, type V4WorkerOptions } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { type BundleSize, parseUploadSize } from "./harness.ts";
+import { BENCH_RULES, sluicePolicy } from "./limits.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const BIN = path.join(ROOT, "node_modules", ".bin");
@@ -123,6 +124,37 @@ function run(cmd: string, args: string[]): Promise<string> {
   });
 }
 
+/** Where the contenders find the loopback stack. */
+export interface Endpoints {
+  originUrl: string;
+  restUrl: string;
+  restToken: string;
+}
+
+/**
+ * Each contender's bindings: the origin for all, the store for all but
+ * `bare`, and the limits, as Sluice's policy for Sluice and as
+ * `BENCH_RULES` for the peers.
+ *
+ * @example
+ * await startWorkerd(bundles, (name) => contenderBindings(name, stack));
+ */
+export function contenderBindings(name: ContenderName, at: Endpoints): Record<string, Json> {
+  const origin = { ORIGIN_URL: at.originUrl };
+  const store = { UPSTASH_REDIS_REST_URL: at.restUrl, UPSTASH_REDIS_REST_TOKEN: at.restToken };
+  switch (name) {
+    case "bare":
+      return origin;
+    case "bare-1rt":
+      return { ...origin, ...store };
+    case "sluice":
+      return { ...origin, ...store, SLUICE_POLICY: JSON.stringify(sluicePolicy(BENCH_RULES)) };
+    case "upstash-ratelimit":
+    case "hono-rate-limiter":
+      return { ...origin, ...store, BENCH_RULES };
+  }
+}
+
 /** Log lines the Workers wrote, since the last `take()`. */
 export interface LogCounter {
   lines: number;
@@ -154,15 +186,16 @@ export interface Workerd {
 export async function startWorkerd(
   bundles: readonly Bundle[],
   bindingsFor: (name: ContenderName) => Record<string, Json>,
+  options: { inspectorPort?: number } = {},
 ): Promise<Workerd> {
   const counter: LogCounter = { lines: 0, degraded: 0 };
   const workers: V4WorkerOptions[] = bundles.map((b) => {
     const { workerOptions } = unstable_getMiniflareWorkerOptions(b.configPath);
     // The bundle is one module: no rules needed to find others (and v5 options
     // have none). The config's vars (only an empty ORIGIN_URL) give way to ours.
-    const { modulesRules: _rules, bindings: _vars, ...options } = workerOptions;
+    const { modulesRules: _rules, bindings: _vars, ...fromConfig } = workerOptions;
     return {
-      ...options,
+      ...fromConfig,
       name: b.name,
       modules: true,
       scriptPath: path.join(b.outdir, b.mainModule),
@@ -174,6 +207,7 @@ export async function startWorkerd(
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       workers,
+      ...(options.inspectorPort ? { inspectorPort: options.inspectorPort } : {}),
       // No download of the `request.cf` sample: offline, and the same for everyone.
       cf: false,
       handleStructuredLogs: (log) => {

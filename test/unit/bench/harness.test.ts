@@ -11,6 +11,7 @@ import {
   SCRIPT_CALLS,
   schedule,
   summarizeLatency,
+  summarizeProfile,
   totalCalls,
 } from "../../../bench/harness.ts";
 import { BENCH_RULES, sluicePolicy } from "../../../bench/limits.ts";
@@ -202,5 +203,45 @@ describe("the benchmark's Sluice policy", () => {
       ]);
     }
     expect(match("GET", "/elsewhere")).toBeUndefined();
+  });
+});
+
+describe("summarizeProfile", () => {
+  const frame = (functionName: string) => ({
+    functionName,
+    url: "",
+    lineNumber: -1,
+    columnNumber: -1,
+  });
+  // (root) → a → b → a (recursion), and (root) → c.
+  const profile = {
+    nodes: [
+      { id: 1, callFrame: frame("(root)"), children: [2, 4] },
+      { id: 2, callFrame: frame("a"), children: [3] },
+      { id: 3, callFrame: frame("b"), children: [5] },
+      { id: 4, callFrame: frame("c") },
+      { id: 5, callFrame: frame("a") },
+    ],
+    samples: [5, 3, 2, 4],
+  };
+
+  it("splits samples into time in a function and time under it, counting recursion once", () => {
+    const byName = Object.fromEntries(
+      summarizeProfile(profile, (f) => f.functionName).map((e) => [e.name, [e.self, e.total]]),
+    );
+    expect(byName).toEqual({
+      "(root)": [0, 1],
+      a: [0.5, 0.75],
+      b: [0.25, 0.5],
+      c: [0.25, 0.25],
+    });
+  });
+
+  it("merges frames the labeller names alike, and sorts by total", () => {
+    const entries = summarizeProfile(profile, (f) =>
+      f.functionName === "c" ? "b" : f.functionName,
+    );
+    expect(entries.map((e) => e.name)).toEqual(["(root)", "a", "b"]);
+    expect(entries[2]).toEqual({ name: "b", self: 0.5, total: 0.75 });
   });
 });
