@@ -1,0 +1,248 @@
+/** @module bench/harness — the benchmark's arithmetic: percentiles, medians, Redis counters, the run schedule and the expected admissions. Pure, so it is unit-tested. */
+
+/**
+ * Median of the values (mean of the middle two for an even count); `NaN` when
+ * there are none, so a missing measurement never reads as zero.
+ *
+ * @example
+ * median([3, 1, 2]); // 2
+ * median([4, 1, 3, 2]); // 2.5
+ */
+export function median(values: readonly number[]): number {
+  const xs = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
+  if (xs.length === 0) return Number.NaN;
+  const mid = xs.length >> 1;
+  return xs.length % 2 === 1
+    ? (xs[mid] as number)
+    : ((xs[mid - 1] as number) + (xs[mid] as number)) / 2;
+}
+
+/**
+ * Nearest-rank percentile (the smallest value with at least `p` percent of
+ * the values at or below it) of values sorted ascending; `NaN` when empty.
+ *
+ * @example
+ * percentile([10, 20, 30, 40], 50); // 20
+ * percentile([10, 20, 30, 40], 99); // 40
+ */
+export function percentile(sorted: ArrayLike<number>, p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  if (!(p > 0 && p <= 100)) throw new RangeError(`percentile must be in (0, 100], got ${p}`);
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1] as number;
+}
+
+export interface LatencySummary {
+  count: number;
+  p50: number;
+  p99: number;
+}
+
+/**
+ * p50 and p99 of response times in ms, kept at full precision (autocannon's
+ * own histogram rounds to whole milliseconds, too coarse for a 1 ms target).
+ *
+ * @example
+ * summarizeLatency(Float64Array.from([1.2, 0.8, 5.1])); // { count: 3, p50: 1.2, p99: 5.1 }
+ */
+export function summarizeLatency(samples: Float64Array | readonly number[]): LatencySummary {
+  const sorted = Float64Array.from(samples).sort();
+  return { count: sorted.length, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+}
+
+/**
+ * Calls per command from `INFO commandstats`
+ * (`cmdstat_evalsha:calls=3,usec=…`). Redis counts commands a Lua script
+ * runs under their own names, so `evalsha` plus what the script did are
+ * both there. Subcommands keep their `|` (`script|load`).
+ *
+ * @example
+ * parseCommandstats("# Commandstats\r\ncmdstat_get:calls=2,usec=5,usec_per_call=2.50\r\n");
+ * // Map { "get" => 2 }
+ */
+export function parseCommandstats(info: string): Map<string, number> {
+  const calls = new Map<string, number>();
+  for (const line of info.split(/\r?\n/)) {
+    const match = /^cmdstat_([^:]+):(.*)$/.exec(line.trim());
+    if (!match?.[1] || match[2] === undefined) continue;
+    const field = /(?:^|,)calls=(\d+)(?:,|$)/.exec(match[2]);
+    if (field?.[1]) calls.set(match[1], Number(field[1]));
+  }
+  return calls;
+}
+
+/**
+ * Commands Redis ran between two `INFO commandstats` snapshots, by name,
+ * leaving out `ignore` (the harness's own probes, such as `info`). Commands
+ * new in `after` count from zero.
+ *
+ * @example
+ * commandDelta(new Map([["get", 2]]), new Map([["get", 5], ["info", 9]]), ["info"]);
+ * // Map { "get" => 3 }
+ */
+export function commandDelta(
+  before: ReadonlyMap<string, number>,
+  after: ReadonlyMap<string, number>,
+  ignore: readonly string[] = ["info"],
+): Map<string, number> {
+  const delta = new Map<string, number>();
+  for (const [name, calls] of after) {
+    if (ignore.includes(name)) continue;
+    const n = calls - (before.get(name) ?? 0);
+    if (n < 0) throw new Error(`commandstats went backwards for ${name}: was the server reset?`);
+    if (n > 0) delta.set(name, n);
+  }
+  return delta;
+}
+
+/** Sum of a delta's calls; with `only`, of those commands alone. */
+export function totalCalls(delta: ReadonlyMap<string, number>, only?: readonly string[]): number {
+  let total = 0;
+  for (const [name, n] of delta) if (!only || only.includes(name)) total += n;
+  return total;
+}
+
+/** Commands a client sends (top level); anything else in commandstats ran inside a script. */
+export const SCRIPT_CALLS = ["evalsha", "eval", "evalsha_ro", "eval_ro"] as const;
+
+/** `count` per request, `NaN` when no request was made. */
+export function perRequest(count: number, requests: number): number {
+  return requests > 0 ? count / requests : Number.NaN;
+}
+
+/** What wrangler says it would upload: `Total Upload: 404.25 KiB / gzip: 83.49 KiB`. */
+export interface BundleSize {
+  kib: number;
+  gzipKib: number;
+}
+
+/**
+ * Reads the upload size from `wrangler deploy --dry-run` output.
+ *
+ * @example
+ * parseUploadSize("Total Upload: 404.25 KiB / gzip: 83.49 KiB"); // { kib: 404.25, gzipKib: 83.49 }
+ */
+export function parseUploadSize(output: string): BundleSize | undefined {
+  const match = /Total Upload:\s*([\d.]+)\s*(KiB|MiB)\s*\/\s*gzip:\s*([\d.]+)\s*(KiB|MiB)/.exec(
+    output,
+  );
+  if (!match) return undefined;
+  const kib = (value: string | undefined, unit: string | undefined) =>
+    Number(value) * (unit === "MiB" ? 1024 : 1);
+  return { kib: kib(match[1], match[2]), gzipKib: kib(match[3], match[4]) };
+}
+
+/** One measurement slot: a contender, at a store latency, in a round. */
+export interface Slot<C extends string = string> {
+  round: number;
+  latencyMs: number;
+  contender: C;
+}
+
+/**
+ * The run order: round by round, each store latency in turn, every contender
+ * once per latency, the contenders' order rotated by one each round. Slow
+ * drift of the machine (heat, other load) then falls on everyone alike, and
+ * no contender always runs first after a latency change.
+ *
+ * @example
+ * schedule(2, [0], ["a", "b"]).map((s) => s.contender); // ["a", "b", "b", "a"]
+ */
+export function schedule<C extends string>(
+  rounds: number,
+  latencies: readonly number[],
+  contenders: readonly C[],
+): Slot<C>[] {
+  const slots: Slot<C>[] = [];
+  for (let round = 0; round < rounds; round++) {
+    for (const latencyMs of latencies) {
+      for (let i = 0; i < contenders.length; i++) {
+        const contender = contenders[(i + round) % contenders.length] as C;
+        slots.push({ round, latencyMs, contender });
+      }
+    }
+  }
+  return slots;
+}
+
+/** A limit as the scenarios see it: how many requests it admits from idle. */
+export interface Capacities {
+  key: number;
+  ip: number;
+}
+
+/**
+ * The right number of admissions when clients send, one after the other,
+ * `requests[i]` requests each with its own API key from one shared address:
+ * each key gets at most its own capacity, all together at most the address's,
+ * and a refused request consumes nothing, so later keys get what is left.
+ *
+ * @example
+ * expectedAdmitted({ key: 50, ip: 80 }, [500]); // [50]
+ * expectedAdmitted({ key: 50, ip: 80 }, [250, 250]); // [50, 30]
+ */
+export function expectedAdmitted(limits: Capacities, requests: readonly number[]): number[] {
+  let ipLeft = limits.ip;
+  return requests.map((n) => {
+    const admitted = Math.max(0, Math.min(n, limits.key, ipLeft));
+    ipLeft -= admitted;
+    return admitted;
+  });
+}
+
+/** The parts of a V8 CPU profile (`Profiler.stop` over the inspector protocol) the summary reads. */
+export interface CpuProfile {
+  nodes: {
+    id: number;
+    callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
+    children?: number[];
+  }[];
+  samples: number[];
+}
+
+export type CallFrame = CpuProfile["nodes"][number]["callFrame"];
+
+/** Share of samples (0…1) spent in a function itself, and in it or anything it called. */
+export interface ProfileEntry {
+  name: string;
+  self: number;
+  total: number;
+}
+
+/**
+ * Sums a sampled CPU profile per function, as `label` names them (frames
+ * with the same label are one function). `total` counts a sample once per
+ * function on its stack, so recursion does not inflate it. Sorted by total.
+ *
+ * @example
+ * summarizeProfile(profile, (f) => f.functionName || "(anonymous)")[0]; // { name: "(root)", self: 0, total: 1 }
+ */
+export function summarizeProfile(
+  profile: CpuProfile,
+  label: (frame: CallFrame) => string,
+): ProfileEntry[] {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n] as const));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const child of n.children ?? []) parent.set(child, n.id);
+  const hits = new Map<number, number>();
+  for (const id of profile.samples) hits.set(id, (hits.get(id) ?? 0) + 1);
+  const self = new Map<string, number>();
+  const total = new Map<string, number>();
+  for (const [leaf, count] of hits) {
+    const seen = new Set<string>();
+    for (let id: number | undefined = leaf; id !== undefined; id = parent.get(id)) {
+      const node = byId.get(id);
+      if (!node) break;
+      const name = label(node.callFrame);
+      if (id === leaf) self.set(name, (self.get(name) ?? 0) + count);
+      if (!seen.has(name)) {
+        seen.add(name);
+        total.set(name, (total.get(name) ?? 0) + count);
+      }
+    }
+  }
+  const n = profile.samples.length;
+  return [...total]
+    .map(([name, t]) => ({ name, self: (self.get(name) ?? 0) / n, total: t / n }))
+    .sort((a, b) => b.total - a.total || b.self - a.self);
+}

@@ -1,0 +1,194 @@
+/** @module bench/load — the load: autocannon at fixed connections for throughput and at a fixed rate for latency, and short bursts for the over-limit scenarios. */
+import http from "node:http";
+import autocannon from "autocannon";
+import { type LatencySummary, summarizeLatency } from "./harness.ts";
+
+/** Who a request claims to be. */
+export interface Subject {
+  apiKey: string;
+  ip: string;
+}
+
+export interface LoadOptions {
+  /** The contender's base URL. */
+  base: URL;
+  path: string;
+  connections: number;
+  durationSec: number;
+  /** Requests per second over all connections; absent: as fast as answers come. */
+  rate?: number;
+  /** Rotated through by every connection, each from its own offset. */
+  subjects: readonly Subject[];
+}
+
+export interface LoadResult {
+  responses: number;
+  /** Requests sent, answered or not: the ones still in flight when the run stops did reach the server. */
+  sent: number;
+  /** Responses per status code. */
+  statuses: Record<string, number>;
+  /** Connection errors and timeouts. */
+  errors: number;
+  seconds: number;
+  latency: LatencySummary;
+}
+
+/**
+ * Runs autocannon against one contender. Each connection cycles through the
+ * subjects from a different offset, with its requests prebuilt, so varying
+ * keys and addresses costs the load generator nothing per request. Latency
+ * is recorded from every response at full precision, whatever its status.
+ *
+ * @example
+ * const r = await runLoad({ base, path: "/api/x", connections: 32, durationSec: 5, subjects });
+ */
+export function runLoad(opts: LoadOptions): Promise<LoadResult> {
+  const samples: number[] = [];
+  const statuses: Record<string, number> = {};
+  let clients = 0;
+  const n = opts.subjects.length;
+  const stride = Math.max(1, Math.floor(n / Math.max(1, opts.connections)));
+  return new Promise<LoadResult>((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: new URL(opts.path, opts.base).href,
+        connections: opts.connections,
+        duration: opts.durationSec,
+        ...(opts.rate ? { overallRate: opts.rate } : {}),
+        timeout: 10,
+        setupClient: (client) => {
+          const offset = (clients++ * stride) % n;
+          const requests = opts.subjects.map((_, i) => {
+            const s = opts.subjects[(offset + i) % n] as Subject;
+            return {
+              method: "GET" as const,
+              path: opts.path,
+              headers: { "x-api-key": s.apiKey, "cf-connecting-ip": s.ip },
+            };
+          });
+          client.setRequests(requests);
+        },
+      },
+      (err: unknown, result: autocannon.Result) => {
+        if (err) {
+          reject(err);
+          return;
+        }
+        resolve({
+          responses: samples.length,
+          sent: result.requests.sent,
+          statuses,
+          errors: result.errors + result.timeouts,
+          seconds: result.duration,
+          latency: summarizeLatency(samples),
+        });
+      },
+    );
+    instance.on("response", (_client, statusCode, _bytes, responseTime) => {
+      samples.push(responseTime);
+      statuses[statusCode] = (statuses[statusCode] ?? 0) + 1;
+    });
+  });
+}
+
+export interface PacedOptions {
+  base: URL;
+  path: string;
+  /** Requests per second, evenly spaced. */
+  rate: number;
+  durationSec: number;
+  subjects: readonly Subject[];
+}
+
+/**
+ * Latency without queueing: requests start on a fixed schedule (open loop:
+ * one every 1/rate s, whether or not earlier ones have answered), far below
+ * what any contender can serve, and each is timed from its send to the end
+ * of its response with a monotonic clock. Unlike a closed loop, a slow answer
+ * does not delay the next request, so it cannot hide itself.
+ *
+ * @example
+ * const { latency } = await pacedLatency({ base, path: "/api/x", rate: 200, durationSec: 3, subjects });
+ */
+export async function pacedLatency(
+  opts: PacedOptions,
+): Promise<{ latency: LatencySummary; statuses: Record<string, number> }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  const total = Math.max(1, Math.round(opts.rate * opts.durationSec));
+  const samples: number[] = [];
+  const statuses: Record<string, number> = {};
+  const started = performance.now();
+  const inflight: Promise<void>[] = [];
+  try {
+    for (let i = 0; i < total; i++) {
+      const due = started + (i * 1000) / opts.rate;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const subject = opts.subjects[i % opts.subjects.length] as Subject;
+      const t0 = performance.now();
+      inflight.push(
+        get(opts.base, opts.path, subject, agent).then((status) => {
+          samples.push(performance.now() - t0);
+          statuses[status] = (statuses[status] ?? 0) + 1;
+        }),
+      );
+    }
+    await Promise.all(inflight);
+  } finally {
+    agent.destroy();
+  }
+  return { latency: summarizeLatency(samples), statuses };
+}
+
+/**
+ * Sends one request per entry of `subjects` to `path`, at most `concurrency`
+ * at a time, and counts the answers per status. For the over-limit
+ * scenarios: what matters is how many get through, not how fast.
+ *
+ * @example
+ * const statuses = await burst(base, "/tight/x", Array(500).fill(subject), 50);
+ */
+export async function burst(
+  base: URL,
+  path: string,
+  subjects: readonly Subject[],
+  concurrency: number,
+): Promise<Map<number, number>> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const statuses = new Map<number, number>();
+  let next = 0;
+  const worker = async () => {
+    while (next < subjects.length) {
+      const subject = subjects[next++] as Subject;
+      const status = await get(base, path, subject, agent);
+      statuses.set(status, (statuses.get(status) ?? 0) + 1);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(concurrency, subjects.length) }, worker));
+  } finally {
+    agent.destroy();
+  }
+  return statuses;
+}
+
+function get(base: URL, path: string, subject: Subject, agent: http.Agent): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      new URL(path, base),
+      {
+        agent,
+        headers: { "x-api-key": subject.apiKey, "cf-connecting-ip": subject.ip },
+        timeout: 10_000,
+      },
+      (res) => {
+        res.resume();
+        res.once("end", () => resolve(res.statusCode ?? 0));
+        res.once("error", reject);
+      },
+    );
+    req.once("timeout", () => req.destroy(new Error(`no answer from ${path} in 10 s`)));
+    req.once("error", reject);
+    req.end();
+  });
+}

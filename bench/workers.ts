@@ -1,0 +1,280 @@
+/** @module bench/workers — bundles each contender as `wrangler deploy` would and runs them all in one workerd, through Miniflare's Node API. */
+import { spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { convertV4MiniflareOptions, type Json, Miniflare, type V4WorkerOptions } from "miniflare";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { type BundleSize, parseUploadSize } from "./harness.ts";
+import { BENCH_RULES, sluicePolicy } from "./limits.ts";
+
+const ROOT = path.resolve(import.meta.dirname, "..");
+const BIN = path.join(ROOT, "node_modules", ".bin");
+
+/**
+ * The contenders, in the order the table lists them. `bare` is the floor;
+ * `bare-1rt` adds one raw store round trip, the least any limiter on an HTTP
+ * store can spend.
+ */
+export const CONTENDERS = [
+  "bare",
+  "bare-1rt",
+  "sluice",
+  "upstash-ratelimit",
+  "hono-rate-limiter",
+] as const;
+export type ContenderName = (typeof CONTENDERS)[number];
+
+/** The contenders that limit (the others admit everything and answer 200 without a key). */
+export const LIMITERS: readonly ContenderName[] = [
+  "sluice",
+  "upstash-ratelimit",
+  "hono-rate-limiter",
+];
+
+/** Entry modules of the benchmark's own Workers; Sluice is the repo's `wrangler.toml` as deployed. */
+const ENTRIES: Record<Exclude<ContenderName, "sluice">, string> = {
+  bare: "bench/contenders/bare.ts",
+  "bare-1rt": "bench/contenders/bare-1rt.ts",
+  "upstash-ratelimit": "bench/contenders/upstash-ratelimit.ts",
+  "hono-rate-limiter": "bench/contenders/hono-rate-limiter.ts",
+};
+
+export interface Bundle {
+  name: ContenderName;
+  /** The wrangler config the bundle was built from. */
+  configPath: string;
+  /** `wrangler deploy --dry-run --outdir` output directory. */
+  outdir: string;
+  /** The bundled module in `outdir` (wrangler names it after the entry). */
+  mainModule: string;
+  /** What wrangler reports it would upload. */
+  size: BundleSize;
+}
+
+/**
+ * Bundles one contender with `wrangler deploy --dry-run --outdir`, exactly
+ * what a deployment would upload. The benchmark's Workers get a generated
+ * config with the repo's compatibility date; Sluice uses `wrangler.toml`.
+ *
+ * @example
+ * const bundle = await bundleContender("sluice", "bench/out/bundles");
+ */
+export async function bundleContender(name: ContenderName, outRoot: string): Promise<Bundle> {
+  // Absolute: wrangler resolves a relative --outdir against the config's directory.
+  const outdir = path.resolve(outRoot, name);
+  await rm(outdir, { recursive: true, force: true });
+  await mkdir(outdir, { recursive: true });
+  let configPath = path.join(ROOT, "wrangler.toml");
+  if (name !== "sluice") {
+    const { workerOptions } = unstable_getMiniflareWorkerOptions(configPath);
+    configPath = path.resolve(outRoot, `${name}.wrangler.toml`);
+    await writeFile(
+      configPath,
+      [
+        `name = "bench-${name}"`,
+        `main = ${JSON.stringify(path.join(ROOT, ENTRIES[name]))}`,
+        `compatibility_date = ${JSON.stringify(workerOptions.compatibilityDate)}`,
+        "",
+      ].join("\n"),
+    );
+  }
+  const output = await run(path.join(BIN, "wrangler"), [
+    "deploy",
+    "--dry-run",
+    "--outdir",
+    outdir,
+    "--config",
+    configPath,
+  ]);
+  const size = parseUploadSize(output);
+  if (!size) throw new Error(`no upload size in wrangler's output for ${name}:\n${output}`);
+  const modules = (await readdir(outdir)).filter((f) => f.endsWith(".js"));
+  if (modules.length !== 1 || !modules[0]) {
+    throw new Error(`expected one module in ${outdir}, found: ${modules.join(", ") || "none"}`);
+  }
+  return { name, configPath, outdir, mainModule: modules[0], size };
+}
+
+/** Runs a command to completion; resolves with stdout + stderr, rejects on a non-zero exit. */
+function run(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: {
+        ...process.env,
+        // The wrangler shim runs `#!/usr/bin/env node`: make that the repo's Node 22.
+        PATH: `${BIN}${path.delimiter}${process.env.PATH ?? ""}`,
+        WRANGLER_SEND_METRICS: "false",
+        NO_COLOR: "1",
+      },
+    });
+    let out = "";
+    child.stdout.on("data", (b: Buffer) => {
+      out += b.toString("utf8");
+    });
+    child.stderr.on("data", (b: Buffer) => {
+      out += b.toString("utf8");
+    });
+    child.once("error", reject);
+    child.once("exit", (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(" ")} → ${code}\n${out}`)),
+    );
+  });
+}
+
+/** Where the contenders find the loopback stack. */
+export interface Endpoints {
+  originUrl: string;
+  restUrl: string;
+  restToken: string;
+}
+
+/**
+ * Each contender's bindings: the origin for all, the store for all but
+ * `bare`, and the limits, as Sluice's policy for Sluice and as
+ * `BENCH_RULES` for the peers.
+ *
+ * @example
+ * await startWorkerd(bundles, (name) => contenderBindings(name, stack));
+ */
+export function contenderBindings(name: ContenderName, at: Endpoints): Record<string, Json> {
+  const origin = { ORIGIN_URL: at.originUrl };
+  const store = { UPSTASH_REDIS_REST_URL: at.restUrl, UPSTASH_REDIS_REST_TOKEN: at.restToken };
+  switch (name) {
+    case "bare":
+      return origin;
+    case "bare-1rt":
+      return { ...origin, ...store };
+    case "sluice":
+      return { ...origin, ...store, SLUICE_POLICY: JSON.stringify(sluicePolicy(BENCH_RULES)) };
+    case "upstash-ratelimit":
+    case "hono-rate-limiter":
+      return { ...origin, ...store, BENCH_RULES };
+  }
+}
+
+/** Log lines the Workers wrote, since the last `take()`. */
+export interface LogCounter {
+  lines: number;
+  /** Lines saying a limiter failed open (Sluice's `degraded-allowed`, a peer's timeout). */
+  degraded: number;
+}
+
+export interface Workerd {
+  /** Each contender's own socket in workerd, straight to its Worker. */
+  urls: Map<ContenderName, URL>;
+  /** The workerd process Miniflare started (undefined where /proc is not available). */
+  pid: number | undefined;
+  /** CPU time workerd has used so far, in ms (NaN when unknown). */
+  cpuMs(): number;
+  /** Log counts since the previous call (one contender runs at a time, so they are its). */
+  takeLogs(): LogCounter;
+  dispose(): Promise<void>;
+}
+
+/**
+ * Loads every bundle into one workerd (Miniflare's Node API, not `wrangler
+ * dev` and its proxy). Each Worker gets a direct socket, so requests reach it
+ * without Miniflare's entry Worker in between, and the bindings wrangler
+ * derives from its config (Sluice's Durable Objects, compatibility date).
+ *
+ * @example
+ * const workerd = await startWorkerd(bundles, (name) => ({ ORIGIN_URL: origin }));
+ */
+export async function startWorkerd(
+  bundles: readonly Bundle[],
+  bindingsFor: (name: ContenderName) => Record<string, Json>,
+  options: { inspectorPort?: number } = {},
+): Promise<Workerd> {
+  const counter: LogCounter = { lines: 0, degraded: 0 };
+  const workers: V4WorkerOptions[] = bundles.map((b) => {
+    const { workerOptions } = unstable_getMiniflareWorkerOptions(b.configPath);
+    // The bundle is one module: no rules needed to find others (and v5 options
+    // have none). The config's vars (only an empty ORIGIN_URL) give way to ours.
+    const { modulesRules: _rules, bindings: _vars, ...fromConfig } = workerOptions;
+    return {
+      ...fromConfig,
+      name: b.name,
+      modules: true,
+      scriptPath: path.join(b.outdir, b.mainModule),
+      modulesRoot: b.outdir,
+      bindings: bindingsFor(b.name),
+      unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+    };
+  });
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      workers,
+      ...(options.inspectorPort ? { inspectorPort: options.inspectorPort } : {}),
+      // No download of the `request.cf` sample: offline, and the same for everyone.
+      cf: false,
+      handleStructuredLogs: (log) => {
+        counter.lines++;
+        const message = log.message;
+        if (message.includes("degraded")) counter.degraded++;
+        if (log.level === "error") console.error(`workerd: ${message.slice(0, 500)}`);
+      },
+    }),
+  );
+  await mf.ready;
+  const urls = new Map<ContenderName, URL>();
+  for (const b of bundles) urls.set(b.name, await mf.unsafeGetDirectURL(b.name));
+  const pid = findChild(process.pid, "workerd");
+  return {
+    urls,
+    pid,
+    cpuMs: () => (pid === undefined ? Number.NaN : cpuMs(pid)),
+    takeLogs: () => {
+      const taken = { ...counter };
+      counter.lines = 0;
+      counter.degraded = 0;
+      return taken;
+    },
+    dispose: async () => {
+      await mf.dispose();
+      // Miniflare stops workerd itself; make sure, by its PID.
+      if (pid !== undefined && findChild(process.pid, "workerd") === pid) {
+        process.kill(pid, "SIGKILL");
+      }
+    },
+  };
+}
+
+/** Fields of `/proc/<pid>/stat` after the command name (which may contain spaces). */
+function statFields(pid: number | string): { comm: string; fields: string[] } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const close = stat.lastIndexOf(")");
+    return {
+      comm: stat.slice(stat.indexOf("(") + 1, close),
+      fields: stat.slice(close + 2).split(" "),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The PID of `parent`'s child process named `comm`, from /proc (Linux). */
+function findChild(parent: number, comm: string): number | undefined {
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc").filter((d) => /^\d+$/.test(d));
+  } catch {
+    return undefined;
+  }
+  for (const entry of entries) {
+    const stat = statFields(entry);
+    // fields[1] is the parent PID (proc(5): field 4).
+    if (stat?.comm === comm && Number(stat.fields[1]) === parent) return Number(entry);
+  }
+  return undefined;
+}
+
+/** User + system CPU time of a process in ms (proc(5): utime and stime, in clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const stat = statFields(pid);
+  if (!stat) return Number.NaN;
+  return (Number(stat.fields[11]) + Number(stat.fields[12])) * 10;
+}
