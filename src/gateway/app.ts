@@ -54,7 +54,13 @@ export function createGateway(options: GatewayOptions = {}): Hono<GatewayEnv> {
   const prepared = new Map<string, Promise<Prepared | ConfigFailure>>();
   const bundled = options.bundledPolicy ?? bundledPolicy;
 
+  // The runtime passes the same env object to every request of an isolate:
+  // remembering it spares re-serialising the whole policy per request.
+  const byEnv = new WeakMap<SluiceEnv, Promise<Prepared | ConfigFailure>>();
+
   const prepare = (env: SluiceEnv): Promise<Prepared | ConfigFailure> => {
+    const known = byEnv.get(env);
+    if (known) return known;
     const cacheKey = JSON.stringify([
       env.SLUICE_POLICY,
       env.ORIGIN_URL,
@@ -91,6 +97,7 @@ export function createGateway(options: GatewayOptions = {}): Hono<GatewayEnv> {
       );
       prepared.set(cacheKey, entry);
     }
+    byEnv.set(env, entry);
     return entry;
   };
 

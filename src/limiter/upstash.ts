@@ -25,6 +25,8 @@ export function createUpstashClient(
     automaticDeserialization: !options.raw,
     retry: { retries: 0, backoff: () => 0 },
     enableTelemetry: false,
+    // One command per request: batching across a tick only adds work here.
+    enableAutoPipelining: false,
     signal: () => AbortSignal.timeout(timeoutMs),
   });
 }

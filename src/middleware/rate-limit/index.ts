@@ -97,10 +97,13 @@ export function rateLimit<E extends Env & { Variables: RateLimitVariables }>(
   const pickTenants =
     typeof tenantsOption === "function" ? tenantsOption : () => tenantsOption as TenantServices;
 
+  let policyHash: string | undefined;
+
   return async function rateLimit(c, next) {
-    const identity = await identify(c.req.raw, policy.identity);
     const rule = match(c.req.method, c.req.path);
     if (!rule) return next();
+    const identity = await identify(c.req.raw, policy.identity);
+    policyHash ??= await hash;
 
     const event: DecisionEvent = {
       msg: "sluice.decision",
@@ -116,7 +119,7 @@ export function rateLimit<E extends Env & { Variables: RateLimitVariables }>(
       store: "",
       storeMs: 0,
       policyVersion: policy.version,
-      policyHash: await hash,
+      policyHash,
     };
     const done = (outcome: Outcome) => {
       event.outcome = outcome;
