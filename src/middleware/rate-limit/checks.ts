@@ -18,6 +18,19 @@ export interface Subjects {
 }
 
 /**
+ * Each algorithm keeps its own state shape: a limit whose algorithm changes
+ * starts on a fresh key rather than misreading the old state. GCRA, the
+ * default, keeps the bare id.
+ */
+const STATE_TAG: Record<Limit["algorithm"], string> = {
+  gcra: "",
+  "token-bucket": ".tb",
+  "fixed-window": ".fw",
+  "sliding-window": ".sw",
+  "sliding-log": ".sl",
+};
+
+/**
  * One check per limit, a `rate: "plan"` limit expanding to one per rate of
  * the tenant's plan (overrides applied at `nowMs`). `only` keeps some limits
  * (the admin API reads one subject's). Throws `PlanUnknownError` when the
@@ -36,7 +49,8 @@ export async function buildChecks(
   const checks: LimitCheck[] = [];
   for (const limit of rule.limits) {
     if (!only(limit)) continue;
-    const key = (id: string, subject: string) => storeKey(policy.prefix, rule.name, id, subject);
+    const key = (id: string, subject: string) =>
+      storeKey(policy.prefix, rule.name, id + STATE_TAG[limit.algorithm], subject);
     const subject = await subjectOf(limit, who);
     if (!limit.fromPlan) {
       checks.push({
