@@ -51,12 +51,14 @@ const SLUICE_CONFIGURATIONS: readonly ContenderName[] = ["sluice", "sluice-quiet
 /** Past this the run is stuck: stop everything and fail rather than hang. */
 const HARD_LIMIT_MS = 8 * 60_000;
 
+// Defaults sized so six contenders × two store latencies × three rounds
+// finish in about four minutes on two cores.
 const { values: args } = parseArgs({
   options: {
     rounds: { type: "string", default: "3" },
-    duration: { type: "string", default: "4" },
+    duration: { type: "string", default: "3" },
     connections: { type: "string", default: "32" },
-    "latency-duration": { type: "string", default: "2.5" },
+    "latency-duration": { type: "string", default: "2" },
     "latency-rate": { type: "string", default: "200" },
     latencies: { type: "string", default: "0,5" },
     warmup: { type: "string", default: "2" },
