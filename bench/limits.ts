@@ -16,15 +16,26 @@ export const BENCH_RULES: BenchRules = {
   tight: { key: { count: 50, periodMs: HOUR }, ip: { count: 80, periodMs: HOUR } },
 };
 
+/** Policy settings besides the rules; left out, Sluice's defaults apply. */
+export interface SluicePolicyOptions {
+  /** `log.allowed`: false drops the decision line of plain admissions (every other outcome is still logged). */
+  logAllowed?: boolean;
+}
+
 /**
  * The rules as Sluice's policy language has them (what `SLUICE_POLICY`
  * carries): one rule per route, its key limit first, then its address limit,
- * with the defaults otherwise (GCRA, burst = count, 250 ms store budget).
+ * with the defaults otherwise (GCRA, burst = count, 250 ms store budget,
+ * every decision logged).
  *
  * @example
  * JSON.stringify(sluicePolicy(BENCH_RULES)); // {"version":"bench","rules":[{"name":"load",…}]}
+ * sluicePolicy(BENCH_RULES, { logAllowed: false }).log; // { allowed: false }
  */
-export function sluicePolicy(rules: BenchRules): Record<string, unknown> {
+export function sluicePolicy(
+  rules: BenchRules,
+  options: SluicePolicyOptions = {},
+): Record<string, unknown> {
   const rule = (name: keyof BenchRules, spec: RuleSpec) => ({
     name,
     match: { path: `${ROUTES[name]}/*` },
@@ -33,5 +44,9 @@ export function sluicePolicy(rules: BenchRules): Record<string, unknown> {
       { rate: `${spec.ip.count}/${spec.ip.periodMs}ms`, by: "ip" },
     ],
   });
-  return { version: "bench", rules: [rule("load", rules.load), rule("tight", rules.tight)] };
+  return {
+    version: "bench",
+    rules: [rule("load", rules.load), rule("tight", rules.tight)],
+    ...(options.logAllowed === undefined ? {} : { log: { allowed: options.logAllowed } }),
+  };
 }

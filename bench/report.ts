@@ -252,6 +252,22 @@ export interface TargetCheck {
   met: boolean;
 }
 
+/** Who is held to the targets, and who they are measured against. */
+export interface TargetNames {
+  subject: string;
+  baseline: string;
+  roundTrip: string;
+  peers: readonly string[];
+}
+
+/** The benchmark's contenders in their roles: Sluice as configured by default is the subject. */
+export const TARGET_NAMES: TargetNames = {
+  subject: "sluice",
+  baseline: "bare",
+  roundTrip: "bare-1rt",
+  peers: ["upstash-ratelimit", "hono-rate-limiter"],
+};
+
 /**
  * The benchmark issue's targets for `subject` (Sluice), read off the rows of
  * one run. "One store round trip" is what the `roundTrip` contender (bare plus
@@ -259,15 +275,11 @@ export interface TargetCheck {
  *
  * @example
  * for (const t of checkTargets(rows)) console.log(t.met ? "met" : "missed", t.target, t.measured);
+ * checkTargets(rows, { ...TARGET_NAMES, subject: "sluice-quiet" }); // the same targets for another configuration
  */
 export function checkTargets(
   rows: readonly Row[],
-  names: { subject: string; baseline: string; roundTrip: string; peers: readonly string[] } = {
-    subject: "sluice",
-    baseline: "bare",
-    roundTrip: "bare-1rt",
-    peers: ["upstash-ratelimit", "hono-rate-limiter"],
-  },
+  names: TargetNames = TARGET_NAMES,
 ): TargetCheck[] {
   const checks: TargetCheck[] = [];
   const find = (contender: string, latencyMs: number) =>

@@ -14,12 +14,14 @@ const BIN = path.join(ROOT, "node_modules", ".bin");
 /**
  * The contenders, in the order the table lists them. `bare` is the floor;
  * `bare-1rt` adds one raw store round trip, the least any limiter on an HTTP
- * store can spend.
+ * store can spend. `sluice` is the gateway as configured by default;
+ * `sluice-quiet` is the same bundle with `"log": {"allowed": false}`.
  */
 export const CONTENDERS = [
   "bare",
   "bare-1rt",
   "sluice",
+  "sluice-quiet",
   "upstash-ratelimit",
   "hono-rate-limiter",
 ] as const;
@@ -28,12 +30,32 @@ export type ContenderName = (typeof CONTENDERS)[number];
 /** The contenders that limit (the others admit everything and answer 200 without a key). */
 export const LIMITERS: readonly ContenderName[] = [
   "sluice",
+  "sluice-quiet",
   "upstash-ratelimit",
   "hono-rate-limiter",
 ];
 
+/**
+ * Contenders that run another contender's bundle with other bindings: the
+ * code is byte for byte the same, so it is bundled once.
+ */
+const SAME_CODE_AS: Partial<Record<ContenderName, ContenderName>> = { "sluice-quiet": "sluice" };
+
+/**
+ * The contender whose bundle `name` runs: itself, unless it only differs in
+ * configuration.
+ *
+ * @example
+ * bundledAs("sluice-quiet"); // "sluice"
+ */
+export function bundledAs(name: ContenderName): ContenderName {
+  return SAME_CODE_AS[name] ?? name;
+}
+
+type Bundled = Exclude<ContenderName, keyof typeof SAME_CODE_AS>;
+
 /** Entry modules of the benchmark's own Workers; Sluice is the repo's `wrangler.toml` as deployed. */
-const ENTRIES: Record<Exclude<ContenderName, "sluice">, string> = {
+const ENTRIES: Record<Exclude<Bundled, "sluice">, string> = {
   bare: "bench/contenders/bare.ts",
   "bare-1rt": "bench/contenders/bare-1rt.ts",
   "upstash-ratelimit": "bench/contenders/upstash-ratelimit.ts",
@@ -41,6 +63,7 @@ const ENTRIES: Record<Exclude<ContenderName, "sluice">, string> = {
 };
 
 export interface Bundle {
+  /** The contender that runs it. */
   name: ContenderName;
   /** The wrangler config the bundle was built from. */
   configPath: string;
@@ -53,27 +76,55 @@ export interface Bundle {
 }
 
 /**
+ * Bundles each contender's code once (see `bundledAs`), in the contenders'
+ * order; contenders sharing code share the bundle's files.
+ *
+ * @example
+ * const bundles = await bundleContenders(["sluice", "sluice-quiet"], "bench/out/bundles");
+ * // one `wrangler deploy --dry-run`, two bundles
+ */
+export async function bundleContenders(
+  names: readonly ContenderName[],
+  outRoot: string,
+): Promise<Bundle[]> {
+  const built = new Map<ContenderName, Bundle>();
+  const bundles: Bundle[] = [];
+  for (const name of names) {
+    const source = bundledAs(name);
+    let bundle = built.get(source);
+    if (!bundle) {
+      bundle = await bundleContender(source, outRoot);
+      built.set(source, bundle);
+    }
+    bundles.push({ ...bundle, name });
+  }
+  return bundles;
+}
+
+/**
  * Bundles one contender with `wrangler deploy --dry-run --outdir`, exactly
  * what a deployment would upload. The benchmark's Workers get a generated
- * config with the repo's compatibility date; Sluice uses `wrangler.toml`.
+ * config with the repo's compatibility date; Sluice (and any contender that
+ * runs its code) uses `wrangler.toml`.
  *
  * @example
  * const bundle = await bundleContender("sluice", "bench/out/bundles");
  */
 export async function bundleContender(name: ContenderName, outRoot: string): Promise<Bundle> {
+  const source = bundledAs(name) as Bundled;
   // Absolute: wrangler resolves a relative --outdir against the config's directory.
-  const outdir = path.resolve(outRoot, name);
+  const outdir = path.resolve(outRoot, source);
   await rm(outdir, { recursive: true, force: true });
   await mkdir(outdir, { recursive: true });
   let configPath = path.join(ROOT, "wrangler.toml");
-  if (name !== "sluice") {
+  if (source !== "sluice") {
     const { workerOptions } = unstable_getMiniflareWorkerOptions(configPath);
-    configPath = path.resolve(outRoot, `${name}.wrangler.toml`);
+    configPath = path.resolve(outRoot, `${source}.wrangler.toml`);
     await writeFile(
       configPath,
       [
-        `name = "bench-${name}"`,
-        `main = ${JSON.stringify(path.join(ROOT, ENTRIES[name]))}`,
+        `name = "bench-${source}"`,
+        `main = ${JSON.stringify(path.join(ROOT, ENTRIES[source]))}`,
         `compatibility_date = ${JSON.stringify(workerOptions.compatibilityDate)}`,
         "",
       ].join("\n"),
@@ -88,7 +139,7 @@ export async function bundleContender(name: ContenderName, outRoot: string): Pro
     configPath,
   ]);
   const size = parseUploadSize(output);
-  if (!size) throw new Error(`no upload size in wrangler's output for ${name}:\n${output}`);
+  if (!size) throw new Error(`no upload size in wrangler's output for ${source}:\n${output}`);
   const modules = (await readdir(outdir)).filter((f) => f.endsWith(".js"));
   if (modules.length !== 1 || !modules[0]) {
     throw new Error(`expected one module in ${outdir}, found: ${modules.join(", ") || "none"}`);
@@ -133,8 +184,9 @@ export interface Endpoints {
 
 /**
  * Each contender's bindings: the origin for all, the store for all but
- * `bare`, and the limits, as Sluice's policy for Sluice and as
- * `BENCH_RULES` for the peers.
+ * `bare`, and the limits, as Sluice's policy for Sluice (the same policy
+ * with `log.allowed` off for `sluice-quiet`) and as `BENCH_RULES` for the
+ * peers.
  *
  * @example
  * await startWorkerd(bundles, (name) => contenderBindings(name, stack));
@@ -149,6 +201,12 @@ export function contenderBindings(name: ContenderName, at: Endpoints): Record<st
       return { ...origin, ...store };
     case "sluice":
       return { ...origin, ...store, SLUICE_POLICY: JSON.stringify(sluicePolicy(BENCH_RULES)) };
+    case "sluice-quiet":
+      return {
+        ...origin,
+        ...store,
+        SLUICE_POLICY: JSON.stringify(sluicePolicy(BENCH_RULES, { logAllowed: false })),
+      };
     case "upstash-ratelimit":
     case "hono-rate-limiter":
       return { ...origin, ...store, BENCH_RULES };

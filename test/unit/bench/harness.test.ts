@@ -204,6 +204,15 @@ describe("the benchmark's Sluice policy", () => {
     }
     expect(match("GET", "/elsewhere")).toBeUndefined();
   });
+
+  it("logs every decision by default, and with logAllowed off is the same policy but quiet", () => {
+    if (!result.ok) throw new Error("invalid policy");
+    expect(result.policy.log.allowed).toBe(true);
+    const quiet = validatePolicy(sluicePolicy(BENCH_RULES, { logAllowed: false }));
+    if (!quiet.ok) throw new Error(JSON.stringify(quiet.issues));
+    expect(quiet.policy.log.allowed).toBe(false);
+    expect({ ...quiet.policy, log: result.policy.log }).toEqual(result.policy);
+  });
 });
 
 describe("summarizeProfile", () => {

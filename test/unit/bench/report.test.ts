@@ -8,6 +8,7 @@ import {
   formatTable,
   type Row,
   type SlotResult,
+  TARGET_NAMES,
 } from "../../../bench/report.ts";
 
 function slot(
@@ -202,5 +203,29 @@ describe("checkTargets", () => {
     ]);
     expect(missed[3]?.measured).toBe("+2.30 ms (+0.50 ms against the target)");
     expect(missed[5]?.measured).toBe("450 vs 500 req/s (90%)");
+  });
+
+  it("holds another Sluice configuration to the same targets, read off its own row", () => {
+    const sluice = row("sluice", { rps: 450, rpsVsBaseline: 0.45, roundTrips: 1, commands: 1 });
+    const quiet = row("sluice-quiet", {
+      rps: 550,
+      rpsVsBaseline: 0.55,
+      roundTrips: 1,
+      commands: 1,
+      limits,
+    });
+    const checks = checkTargets([...base, sluice, quiet], {
+      ...TARGET_NAMES,
+      subject: "sluice-quiet",
+    });
+    expect(checks).toHaveLength(7);
+    expect(checks.filter((c) => !c.met).map((c) => c.target)).toEqual([
+      "throughput ≥ 85% of bare at 0 ms",
+    ]);
+    expect(checks.find((c) => c.target === "throughput above upstash-ratelimit at 0 ms")).toEqual({
+      target: "throughput above upstash-ratelimit at 0 ms",
+      measured: "550 vs 500 req/s (110%)",
+      met: true,
+    });
   });
 });
