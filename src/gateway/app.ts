@@ -153,11 +153,13 @@ export function createGateway(options: GatewayOptions = {}): Hono<GatewayEnv> {
     const { origin, loaded } = c.get("sluice").runtime;
     const { identity, tenants } = loaded.policy;
     const tenantHeader = tenants?.header ?? DEFAULT_TENANT_HEADER;
-    const tenant = c.get("rateLimit")?.identity.tenant;
+    const seen = c.get("rateLimit")?.identity;
+    const tenant = seen?.tenant;
     return forward(c.req.raw, {
       origin,
       timeoutMs: loaded.policy.origin.timeoutMs,
-      clientIp: clientIp(c.req.raw.headers, identity.ip) ?? "",
+      // Matched routes already worked the address out; only unmatched ones parse it here.
+      clientIp: seen ? seen.ip : (clientIp(c.req.raw.headers, identity.ip) ?? ""),
       appendForwardedFor: identity.ip.source === "x-forwarded-for",
       // The tenant header is ours alone: a client-sent copy never reaches the origin.
       // With issued keys the key is Sluice's credential, not the origin's: the
