@@ -18,6 +18,9 @@ import bundledPolicy from "../sluice.policy.json";
 import type { SluiceEnv } from "./env.ts";
 import { buildRuntime, type ConfigFailure, type Runtime } from "./runtime.ts";
 
+/** The connecting peer's address, as Cloudflare's edge reports it. */
+const PEER = { source: "cf-connecting-ip", trustedHops: 1, ipv6Subnet: 128 } as const;
+
 /** Tenant header when the policy has no `tenants` section (still stripped from clients). */
 const DEFAULT_TENANT_HEADER = "x-sluice-tenant";
 
@@ -154,13 +157,20 @@ export function createGateway(options: GatewayOptions = {}): Hono<GatewayEnv> {
     const { identity, tenants } = loaded.policy;
     const tenantHeader = tenants?.header ?? DEFAULT_TENANT_HEADER;
     const seen = c.get("rateLimit")?.identity;
+    const trustsChain = identity.ip.source === "x-forwarded-for";
     const tenant = seen?.tenant;
     return forward(c.req.raw, {
       origin,
       timeoutMs: loaded.policy.origin.timeoutMs,
-      // Matched routes already worked the address out; only unmatched ones parse it here.
-      clientIp: seen ? seen.ip : (clientIp(c.req.raw.headers, identity.ip) ?? ""),
-      appendForwardedFor: identity.ip.source === "x-forwarded-for",
+      // Each hop appends the address it received the request from: with a
+      // trusted chain that is the proxy in front of us, not the client again.
+      forwardedFor: trustsChain
+        ? (clientIp(c.req.raw.headers, PEER) ?? "")
+        : // Matched routes already worked the address out; unmatched ones parse it here.
+          seen
+          ? seen.ip
+          : (clientIp(c.req.raw.headers, identity.ip) ?? ""),
+      appendForwardedFor: trustsChain,
       // The tenant header is ours alone: a client-sent copy never reaches the origin.
       // With issued keys the key is Sluice's credential, not the origin's: the
       // origin learns the tenant id and never sees the secret.

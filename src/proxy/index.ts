@@ -18,8 +18,11 @@ export interface ForwardOptions {
   origin: URL;
   /** Origin must send response headers within this time, else 504. */
   timeoutMs: number;
-  /** Address to report in X-Forwarded-For ("" when unknown). */
-  clientIp: string;
+  /**
+   * Address to add to X-Forwarded-For ("" when unknown): the client's, or,
+   * appending to a trusted chain, the peer that sent the request to us.
+   */
+  forwardedFor: string;
   /** Keep the client's X-Forwarded-For chain and append to it (only when it came from trusted hops). */
   appendForwardedFor: boolean;
   /** Request header names to drop before forwarding (lower-case). */
@@ -105,7 +108,7 @@ function requestHeaders(src: Headers, incoming: URL, options: ForwardOptions): H
   // De-facto X-Forwarded-* fields (RFC 7239 §1 describes their role); a
   // client-sent chain is kept only when it came through trusted hops.
   const prior = options.appendForwardedFor ? src.get("x-forwarded-for") : null;
-  const chain = [prior, options.clientIp].filter((v): v is string => Boolean(v)).join(", ");
+  const chain = [prior, options.forwardedFor].filter((v): v is string => Boolean(v)).join(", ");
   if (chain) headers.set("x-forwarded-for", chain);
   else headers.delete("x-forwarded-for");
   headers.set("x-forwarded-proto", incoming.protocol.replace(":", ""));

@@ -53,6 +53,34 @@ describe("forwarding to the origin", () => {
     expect(echo.headers["x-forwarded-host"]).toBe("gateway.test");
   });
 
+  it("sets X-Forwarded-For to the limited client's address on a matched route too", async () => {
+    const gw = gateway("durable-object", LOGIN_POLICY);
+    const res = await gw.fetch("/login", {
+      method: "POST",
+      headers: { "x-forwarded-for": "10.0.0.1" },
+      ip: "203.0.113.51",
+    });
+    expect(res.headers.has("ratelimit")).toBe(true);
+    expect(((await res.json()) as Echo).headers["x-forwarded-for"]).toBe("203.0.113.51");
+
+    const behindProxy = gateway("durable-object", {
+      ...LOGIN_POLICY,
+      identity: { ip: { source: "x-forwarded-for", trustedHops: 1 } },
+    });
+    // Behind a trusted proxy the chain grows by the proxy's own address (the
+    // peer Cloudflare saw), not by the client's a second time.
+    const chained = await behindProxy.fetch("/login", {
+      method: "POST",
+      headers: { "x-forwarded-for": "198.51.100.7, 192.0.2.1" },
+      ip: "203.0.113.60",
+    });
+    expect(chained.headers.has("ratelimit")).toBe(true);
+    expect(((await chained.json()) as Echo).headers["x-forwarded-for"]).toBe(
+      "198.51.100.7, 192.0.2.1, 203.0.113.60",
+    );
+    expect(behindProxy.events.at(-1)?.ipKey).toBe("192.0.2.1");
+  });
+
   it("never lets the request choose the destination", async () => {
     const gw = gateway("durable-object", LOGIN_POLICY);
     const origin = new URL(env.ORIGIN_URL);
