@@ -127,7 +127,7 @@ export async function pacedLatency(
       const subject = opts.subjects[i % opts.subjects.length] as Subject;
       const t0 = performance.now();
       inflight.push(
-        get(opts.base, opts.path, subject, agent).then((status) => {
+        get(opts.base, opts.path, subject, agent).then(({ status }) => {
           samples.push(performance.now() - t0);
           statuses[status] = (statuses[status] ?? 0) + 1;
         }),
@@ -143,7 +143,8 @@ export async function pacedLatency(
 /**
  * Sends one request per entry of `subjects` to `path`, at most `concurrency`
  * at a time, and counts the answers per status. For the over-limit
- * scenarios: what matters is how many get through, not how fast.
+ * scenarios: what matters is how many get through, not how fast, and how
+ * many of those were let through without a decision (`failedOpen`).
  *
  * @example
  * const statuses = await burst(base, "/tight/x", Array(500).fill(subject), 50);
@@ -153,15 +154,16 @@ export async function burst(
   path: string,
   subjects: readonly Subject[],
   concurrency: number,
-): Promise<Map<number, number>> {
+): Promise<Map<number, number> & { failedOpen: number }> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const statuses = new Map<number, number>();
+  const statuses = Object.assign(new Map<number, number>(), { failedOpen: 0 });
   let next = 0;
   const worker = async () => {
     while (next < subjects.length) {
       const subject = subjects[next++] as Subject;
-      const status = await get(base, path, subject, agent);
+      const { status, failedOpen } = await get(base, path, subject, agent);
       statuses.set(status, (statuses.get(status) ?? 0) + 1);
+      if (failedOpen) statuses.failedOpen++;
     }
   };
   try {
@@ -172,7 +174,13 @@ export async function burst(
   return statuses;
 }
 
-function get(base: URL, path: string, subject: Subject, agent: http.Agent): Promise<number> {
+/** `failedOpen`: admitted without a decision (Sluice marks those `Sluice-Degraded`). */
+function get(
+  base: URL,
+  path: string,
+  subject: Subject,
+  agent: http.Agent,
+): Promise<{ status: number; failedOpen: boolean }> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       new URL(path, base),
@@ -183,7 +191,12 @@ function get(base: URL, path: string, subject: Subject, agent: http.Agent): Prom
       },
       (res) => {
         res.resume();
-        res.once("end", () => resolve(res.statusCode ?? 0));
+        res.once("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            failedOpen: res.headers["sluice-degraded"] !== undefined,
+          }),
+        );
         res.once("error", reject);
       },
     );

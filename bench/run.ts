@@ -250,6 +250,7 @@ async function overLimit(
   // Two keys from one address, the first driven over its limit before the second starts.
   const ip = scenarioIp(1, slot);
   const twoAdmitted: number[] = [];
+  let failedOpen = soloStatuses.failedOpen;
   for (const [i, count] of config.twoKeyRequests.entries()) {
     const who: Subject = { apiKey: `pair-${slot}-${i}`, ip };
     const statuses = await burst(
@@ -259,6 +260,7 @@ async function overLimit(
       config.soloConcurrency,
     );
     twoAdmitted.push(statuses.get(200) ?? 0);
+    failedOpen += statuses.failedOpen;
   }
 
   const others: Record<string, number> = {};
@@ -281,6 +283,7 @@ async function overLimit(
       admitted: twoAdmitted,
       expected: expectedAdmitted(capacities, config.twoKeyRequests),
     },
+    failedOpen,
   };
 }
 

@@ -161,6 +161,7 @@ describe("checkTargets", () => {
     solo: { min: 50, max: 50, expected: 50 },
     twoKeys: { min: [50, 30], max: [50, 30], expected: [50, 30] },
     blockedRoundTrips: 0,
+    failedOpen: 0,
   };
   const base = [
     row("bare"),
@@ -202,7 +203,23 @@ describe("checkTargets", () => {
       "throughput above upstash-ratelimit at 0 ms",
     ]);
     expect(missed[3]?.measured).toBe("+2.30 ms (+0.50 ms against the target)");
+    expect(missed[2]?.measured).toBe("50–51/50; 50+30/50+30");
     expect(missed[5]?.measured).toBe("450 vs 500 req/s (90%)");
+  });
+
+  it("says how many over-limit admissions failed open", () => {
+    const sluice = row("sluice", {
+      roundTrips: 1,
+      commands: 1,
+      limits: { ...limits, twoKeys: { ...limits.twoKeys, max: [94, 30] }, failedOpen: 44 },
+    });
+    const admitted = checkTargets([...base, sluice]).find((c) =>
+      c.target.startsWith("admitted exactly"),
+    );
+    expect(admitted).toMatchObject({
+      met: false,
+      measured: "50/50; 50–94+30/50+30 (44 failed open)",
+    });
   });
 
   it("holds another Sluice configuration to the same targets, read off its own row", () => {
