@@ -78,12 +78,15 @@ export function createAdmin(deps: AdminDeps): Hono {
       return;
     }
     const entry = audit(c, "auth.failed", "admin", { method: c.req.method, path: c.req.path });
-    // Without the token the caller's own name for itself means nothing.
-    log({ ...entry, actor: "unauthenticated" });
     const nowMs = clock();
     const address = ipKey(entry.ip, policy.identity.ip.ipv6Subnet) ?? "";
-    const locked = guard.lockedForMs(address, nowMs) || (await guard.fail(address, nowMs));
-    if (locked > 0) return keyAttemptsLocked(locked, "admin tokens");
+    // Once locked out, an address is answered from memory: no store call, no log line.
+    const locked = guard.lockedForMs(address, nowMs);
+    if (locked > 0) return keyAttemptsLocked(locked, "admin tokens", ADMIN_AUTH_RULE);
+    // Without the token the caller's own name for itself means nothing.
+    log({ ...entry, actor: "unauthenticated" });
+    const lockout = await guard.fail(address, nowMs);
+    if (lockout > 0) return keyAttemptsLocked(lockout, "admin tokens", ADMIN_AUTH_RULE);
     return unauthorized("A valid admin token is required.", "sluice-admin");
   });
 
@@ -369,7 +372,7 @@ export function createAdmin(deps: AdminDeps): Hono {
       const key = ipKey(subject.address, policy.identity.ip.ipv6Subnet) ?? "";
       who = { ipKey: key, header: () => undefined };
       counts = (l) => l.by.kind === "ip";
-      // Failed key attempts are counted per address too.
+      // Failed key and admin-token attempts are counted per address too.
       extra.push({
         rule: AUTH_RULE,
         checks: policy.tenants
@@ -383,6 +386,18 @@ export function createAdmin(deps: AdminDeps): Hono {
               },
             ]
           : [],
+      });
+      extra.push({
+        rule: ADMIN_AUTH_RULE,
+        checks: [
+          {
+            id: "failures",
+            key: storeKey(policy.prefix, ADMIN_AUTH_RULE, "failures", `ip:${key}`),
+            algorithm: "gcra",
+            ...ADMIN_AUTH_FAILURES,
+            cost: 1,
+          },
+        ],
       });
     } else if (subject.kind === "tenant") {
       const tenant = await tenantOr404(subject.id);

@@ -85,8 +85,9 @@ export class AdminClient {
     if (isProblem && json) {
       throw new ApiError(String(json.detail ?? json.title ?? res.statusText), res.status, json);
     }
+    const location = res.headers.get("location");
     throw new ApiError(
-      `unexpected ${res.status} answer from ${url.origin}${url.pathname}; is this a Sluice gateway?`,
+      `unexpected ${res.status} answer from ${url.origin}${url.pathname}${location ? ` (redirect to ${location}, not followed)` : ""}; is this a Sluice gateway?`,
       res.status,
     );
   }

@@ -1,10 +1,11 @@
 /** @module gateway/app — the Worker's Hono app: reserved routes, then rate limit → forward. */
 import { Hono, type MiddlewareHandler } from "hono";
-import { ADMIN_BASE, createAdmin } from "../admin/index.ts";
+import { ADMIN_BASE, createAdmin, MIN_ADMIN_TOKEN_LENGTH } from "../admin/index.ts";
+import { unavailable as adminUnavailable } from "../admin/problems.ts";
 import { apiKeyCarriers } from "../identity/index.ts";
 import { clientIp } from "../identity/ip.ts";
 import { type RateLimitVariables, rateLimit } from "../middleware/rate-limit/index.ts";
-import type { DecisionSink } from "../observe/index.ts";
+import { type DecisionSink, logConfigError } from "../observe/index.ts";
 import { forward, OriginError } from "../proxy/index.ts";
 import {
   badGateway,
@@ -41,8 +42,11 @@ type GatewayEnv = {
 interface Prepared {
   runtime: Runtime;
   limiter: MiddlewareHandler<GatewayEnv>;
-  /** Absent when SLUICE_ADMIN_TOKEN is unset: the admin API does not exist. */
-  admin: Hono | undefined;
+  /**
+   * Absent when SLUICE_ADMIN_TOKEN is unset: the admin API does not exist.
+   * `"token-too-short"`: set but guessable, so the admin API stays off.
+   */
+  admin: Hono | "token-too-short" | undefined;
 }
 
 /**
@@ -85,17 +89,19 @@ export function createGateway(options: GatewayOptions = {}): Hono<GatewayEnv> {
                 ...(options.clock ? { clock: options.clock } : {}),
                 ...(options.sink ? { sink: options.sink } : {}),
               }),
-              admin: env.SLUICE_ADMIN_TOKEN
-                ? createAdmin({
-                    token: env.SLUICE_ADMIN_TOKEN,
-                    policy: runtime.loaded.policy,
-                    directory: runtime.directory,
-                    resolver: runtime.tenants?.resolver,
-                    keyGuard: runtime.tenants?.guard,
-                    store: runtime.store,
-                    clock: options.clock ?? Date.now,
-                  })
-                : undefined,
+              admin: !env.SLUICE_ADMIN_TOKEN
+                ? undefined
+                : env.SLUICE_ADMIN_TOKEN.length < MIN_ADMIN_TOKEN_LENGTH
+                  ? adminTokenTooShort()
+                  : createAdmin({
+                      token: env.SLUICE_ADMIN_TOKEN,
+                      policy: runtime.loaded.policy,
+                      directory: runtime.directory,
+                      resolver: runtime.tenants?.resolver,
+                      keyGuard: runtime.tenants?.guard,
+                      store: runtime.store,
+                      clock: options.clock ?? Date.now,
+                    }),
             },
       );
       prepared.set(cacheKey, entry);
@@ -133,16 +139,19 @@ export function createGateway(options: GatewayOptions = {}): Hono<GatewayEnv> {
     return c.json(body, error ? 503 : 200, { "cache-control": "no-store" });
   });
 
-  app.all(`${ADMIN_BASE}/*`, (c) => {
+  const toAdmin = (c: { get(key: "sluice"): Prepared; req: { raw: Request } }) => {
     const admin = c.get("sluice").admin;
     if (!admin) throw new SluiceHttpError(notFound());
+    if (admin === "token-too-short") {
+      // Say why to the operator, but not how long the token is.
+      throw adminUnavailable(
+        `The admin API is off: SLUICE_ADMIN_TOKEN is shorter than ${MIN_ADMIN_TOKEN_LENGTH} characters.`,
+      );
+    }
     return admin.fetch(c.req.raw);
-  });
-  app.all(ADMIN_BASE, (c) => {
-    const admin = c.get("sluice").admin;
-    if (!admin) throw new SluiceHttpError(notFound());
-    return admin.fetch(c.req.raw);
-  });
+  };
+  app.all(`${ADMIN_BASE}/*`, toAdmin);
+  app.all(ADMIN_BASE, toAdmin);
 
   app.all("/__sluice/*", () => {
     throw new SluiceHttpError(notFound());
@@ -175,7 +184,7 @@ export function createGateway(options: GatewayOptions = {}): Hono<GatewayEnv> {
       // With issued keys the key is Sluice's credential, not the origin's: the
       // origin learns the tenant id and never sees the secret.
       dropHeaders: tenants
-        ? [tenantHeader, ...apiKeyCarriers(c.req.raw.headers, identity.apiKey)]
+        ? [tenantHeader, ...apiKeyCarriers(c.req.raw.headers, identity.apiKey, tenants.keyPrefix)]
         : [tenantHeader],
       ...(tenant ? { setHeaders: { [tenantHeader]: tenant } } : {}),
     });
@@ -189,4 +198,12 @@ export function createGateway(options: GatewayOptions = {}): Hono<GatewayEnv> {
   });
 
   return app;
+}
+
+/** A short admin token leaves the admin API off; the log says so once per isolate. */
+function adminTokenTooShort(): "token-too-short" {
+  logConfigError([
+    `ERR_SLUICE_ADMIN_TOKEN: SLUICE_ADMIN_TOKEN must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (try: openssl rand -base64 32); the admin API is off until it is`,
+  ]);
+  return "token-too-short";
 }

@@ -1,5 +1,4 @@
 /** @module gateway/runtime — env → validated policy, store and origin, built once per isolate. */
-import { MIN_ADMIN_TOKEN_LENGTH } from "../admin/index.ts";
 import { BlockedCache } from "../limiter/blocked-cache.ts";
 import { DurableObjectStore, type SluiceStore } from "../limiter/durable-object-store.ts";
 import { RedisStore } from "../limiter/redis-store.ts";
@@ -58,12 +57,6 @@ export async function buildRuntime(
   if (Boolean(url) !== Boolean(token)) {
     errors.push(
       "ERR_SLUICE_REDIS_CONFIG: set both UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, or neither",
-    );
-  }
-  const adminToken = env.SLUICE_ADMIN_TOKEN;
-  if (adminToken && adminToken.length < MIN_ADMIN_TOKEN_LENGTH) {
-    errors.push(
-      `ERR_SLUICE_ADMIN_TOKEN: SLUICE_ADMIN_TOKEN must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (try: openssl rand -base64 32), got ${adminToken.length}`,
     );
   }
   if (errors.length > 0 || !result.ok || typeof origin === "string") {

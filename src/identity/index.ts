@@ -47,22 +47,29 @@ export async function identify(req: Request, cfg: IdentityConfig): Promise<Ident
 }
 
 /**
- * Names of the request headers that carry the API key as `identify` reads it:
- * the configured header, or `authorization` when the key came from a bearer
- * token. With issued keys the gateway drops these before forwarding, so the
- * origin sees the tenant id and never the secret.
+ * Names of the request headers that carry an issued key (a value starting
+ * with `keyPrefix`): the configured header, and `authorization` when it holds
+ * such a bearer token. With issued keys the gateway drops these before
+ * forwarding, so the origin sees the tenant id and never the secret, while
+ * credentials of its own (another bearer token, Basic) pass untouched.
  */
-export function apiKeyCarriers(headers: Headers, cfg: IdentityConfig["apiKey"]): string[] {
-  if ((headers.get(cfg.header)?.trim() ?? "") !== "") return [cfg.header];
-  if (cfg.bearer && BEARER.test(headers.get("authorization")?.trim() ?? "")) {
-    return ["authorization"];
+export function apiKeyCarriers(
+  headers: Headers,
+  cfg: IdentityConfig["apiKey"],
+  keyPrefix: string,
+): string[] {
+  const carriers: string[] = [];
+  if (cfg.header !== "" && headers.get(cfg.header)?.trim().startsWith(keyPrefix)) {
+    carriers.push(cfg.header);
   }
-  return [];
+  const bearer = BEARER.exec(headers.get("authorization")?.trim() ?? "")?.[1]?.trim();
+  if (cfg.bearer && bearer?.startsWith(keyPrefix)) carriers.push("authorization");
+  return carriers;
 }
 
 /** The raw key, or undefined. Module-private so the raw key cannot leak through the API. */
 function readApiKey(headers: Headers, cfg: IdentityConfig["apiKey"]): string | undefined {
-  let candidate = headers.get(cfg.header)?.trim() ?? "";
+  let candidate = cfg.header === "" ? "" : (headers.get(cfg.header)?.trim() ?? "");
   if (candidate === "" && cfg.bearer) {
     const match = BEARER.exec(headers.get("authorization")?.trim() ?? "");
     candidate = match?.[1]?.trim() ?? "";

@@ -5,7 +5,7 @@ import type { Algorithm } from "../policy/types.ts";
 export interface LimitCheck {
   /** Limit id (names the RateLimit item). */
   id: string;
-  /** `<prefix>:<rule>:<limit-id>[.<algorithm tag>]:<subject>` — see `storeKey()` and `buildChecks()`. */
+  /** `<prefix>:<rule>:<limit-id>[~<algorithm tag>]:<subject>` — see `storeKey()` and `buildChecks()`. */
   key: string;
   algorithm: Algorithm;
   count: number;

@@ -31,7 +31,7 @@ const KEY_PREFIX = /^[a-z][a-z0-9]*_([a-z0-9]+_)?$/;
 const DEFAULTS = {
   header: "x-sluice-tenant",
   cacheTtlSeconds: 30,
-  staleIfErrorSeconds: 300,
+  staleIfErrorSeconds: 60,
   authFailures: "10/min",
   keyPrefix: "sk_live_",
   namespace: "sluice-dir",

@@ -128,7 +128,11 @@ export function unauthorized(detail: string, realm = "sluice"): Response {
  * @example
  * keyAttemptsLocked(6000); // 429, Retry-After: 6
  */
-export function keyAttemptsLocked(retryAfterMs: number, credential = "API keys"): Response {
+export function keyAttemptsLocked(
+  retryAfterMs: number,
+  credential = "API keys",
+  rule = "__auth",
+): Response {
   const retryAfter = retryAfterSeconds(retryAfterMs);
   return problem(
     429,
@@ -136,6 +140,7 @@ export function keyAttemptsLocked(retryAfterMs: number, credential = "API keys")
       type: ProblemType.keyAttempts,
       title: "Too Many Requests",
       detail: `Too many requests with invalid ${credential} from this address; retry in ${seconds(retryAfter)}.`,
+      rule,
       retryAfter,
     },
     { "retry-after": String(retryAfter) },

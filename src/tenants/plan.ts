@@ -5,7 +5,7 @@ import type { Override } from "./types.ts";
 
 /**
  * The plan's rates with each unexpired override in place of the rate it names.
- * Overrides that name no rate of the plan (say, after a plan change) are ignored.
+ * Overrides that name no rate of the plan, or change its period, are ignored.
  *
  * @example
  * effectiveRates([{ id: "1d", count: 1000, periodMs: 86_400_000, burst: 1000 }],
@@ -20,7 +20,9 @@ export function effectiveRates(
   return plan.map((rate) => {
     const o = overrides.find((x) => x.limit === rate.id && isLive(x, nowMs));
     const parsed = o ? parseOverrideRate(o.rate) : undefined;
-    return parsed ? { id: rate.id, ...parsed } : rate;
+    // An override keeps its rate's period (the admin API insists); one that
+    // does not, stored before that rule, is ignored rather than mislabelled.
+    return parsed && parsed.periodMs === rate.periodMs ? { id: rate.id, ...parsed } : rate;
   });
 }
 

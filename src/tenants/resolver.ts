@@ -4,6 +4,8 @@ import type { KeyRecord, Tenant } from "./types.ts";
 
 /** Cached resolutions per isolate at most; the oldest go first. */
 const MAX_ENTRIES = 10_000;
+/** While serving a stale answer, how often one key's load is retried. */
+const STALE_RETRY_MS = 1000;
 
 export type Resolution =
   | { ok: true; key: KeyRecord; tenant: Tenant; stale?: true }
@@ -65,7 +67,11 @@ export class KeyResolver {
       } catch (err) {
         if (entry && nowMs - entry.loadedMs <= this.#staleIfErrorMs) {
           const last = judge(entry, nowMs);
-          if (last.ok) return { ...last, stale: true };
+          if (last.ok) {
+            // Ask a struggling store again in a second, not on every request.
+            entry.untilMs = nowMs + STALE_RETRY_MS;
+            return { ...last, stale: true };
+          }
         }
         throw err;
       }

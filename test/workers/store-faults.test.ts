@@ -133,6 +133,32 @@ describe("key resolution with the store down", () => {
     },
   );
 
+  it("lets a shadow rule's request through, without a tenant, when keys cannot be resolved", async () => {
+    await setFaults({ mode: "error" });
+    const gw = gateway(
+      "redis",
+      {
+        store: { timeoutMs: BUDGET_MS },
+        plans: { pro: "100/s" },
+        tenants: { namespace: `dir-${uniquePrefix()}` },
+        rules: [
+          {
+            name: "api",
+            match: { path: "/api/*" },
+            limits: [{ rate: "plan", by: "tenant" }],
+            mode: "shadow",
+          },
+        ],
+      },
+      { UPSTASH_REDIS_REST_URL: env.TEST_FAULT_REDIS_URL },
+    );
+    const res = await gw.fetch("/api/x", withKey);
+    expect(res.status).toBe(200);
+    const echoed = (await res.json()) as { headers: Record<string, string> };
+    expect(echoed.headers["x-sluice-tenant"]).toBeUndefined();
+    expect(gw.events[0]).toMatchObject({ outcome: "degraded-allowed", mode: "shadow" });
+  });
+
   it("keeps a key this isolate resolved for staleIfErrorSeconds, then refuses it", async () => {
     const gw = tenantGateway("allow");
     const admin = (path: string, body: unknown) =>

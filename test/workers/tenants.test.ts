@@ -234,6 +234,15 @@ describe.each(STORES)("issued keys, %s store", (kind) => {
     expect(both.status).toBe(200);
     expect(both.body.headers["x-api-key"]).toBeUndefined();
     expect(both.body.headers.authorization).toBe("Basic b3JpZ2luOmNyZWQ=");
+    // The key in both places: neither copy reaches the origin.
+    const twice = await get(gw, "/api/x", secret, { authorization: `Bearer ${secret}` });
+    expect(twice.status).toBe(200);
+    expect(JSON.stringify(twice.body)).not.toContain(secret);
+    // A bearer token of the origin's own, on a route no key limit reads, passes untouched.
+    const own = await get(gw, "/elsewhere", undefined, {
+      authorization: "Bearer origin-session-1",
+    });
+    expect(own.body.headers.authorization).toBe("Bearer origin-session-1");
   });
 
   it("never store, log or list a key's secret", async () => {
@@ -341,7 +350,9 @@ describe.each(STORES)("the admin API, %s store", (kind) => {
     const locked = await guess("198.51.100.9");
     expect(locked.status).toBe(429);
     expect(Number(locked.headers.get("retry-after"))).toBeGreaterThan(0);
-    expect(((await locked.json()) as Body).detail).toContain("invalid admin tokens");
+    const lockedBody = (await locked.json()) as Body;
+    expect(lockedBody.detail).toContain("invalid admin tokens");
+    expect(lockedBody.rule).toBe("__admin_auth");
     // Another address is not locked out; the right token passes even from the locked one.
     expect((await guess("198.51.100.10")).status).toBe(401);
     const right = await gw.fetch("/__sluice/admin/tenants", {
@@ -363,15 +374,28 @@ describe.each(STORES)("the admin API, %s store", (kind) => {
     // Failed guesses are logged, not stored: a guesser cannot flood the audit trail.
     const trail = await admin(gw).call("GET", "/audit");
     expect(trail.body.entries).toEqual([]);
+    // Locked out, further guesses are neither logged nor counted.
+    expect((await guess("198.51.100.9")).status).toBe(429);
+    expect(
+      logged.mock.calls.filter((args) => String(args[0]).includes("auth.failed")),
+    ).toHaveLength(12);
+    // Resetting the address lifts the lockout, in memory and in the store.
+    const reset = await admin(gw).call("POST", "/reset", { subject: "ip:198.51.100.9" });
+    expect(reset.status).toBe(200);
+    expect((await guess("198.51.100.9")).status).toBe(401);
   });
 
-  it("refuses to run with an admin token shorter than 32 characters", async () => {
+  it("keeps the admin API off with a token shorter than 32 characters, and nothing else", async () => {
     const gw = gateway(kind, tenantPolicy(), { SLUICE_ADMIN_TOKEN: "short-token" });
-    const res = await gw.fetch("/anything");
-    expect(res.status).toBe(500);
-    expect(JSON.stringify(await res.json())).toContain(
-      "ERR_SLUICE_ADMIN_TOKEN: SLUICE_ADMIN_TOKEN must be at least 32 characters",
-    );
+    const res = await gw.fetch("/__sluice/admin/tenants", {
+      headers: { authorization: "Bearer short-token" },
+    });
+    expect(res.status).toBe(503);
+    const body = JSON.stringify(await res.json());
+    expect(body).toContain("SLUICE_ADMIN_TOKEN is shorter than 32 characters");
+    expect(body).not.toContain("11");
+    // Traffic still flows.
+    expect((await gw.fetch("/elsewhere")).status).toBe(200);
   });
 
   it("validates input, naming the field", async () => {
@@ -435,9 +459,10 @@ describe.each(STORES)("the admin API, %s store", (kind) => {
       ["tenant-1d", 998],
     ]);
     expect(await usage("tenant:acme")).toEqual(tenantUsage); // peeking consumed nothing
-    // Failed key attempts are counted per address too (none yet).
+    // Failed key and admin-token attempts are counted per address too (none yet).
     expect((await usage("ip:203.0.113.7")).limits).toMatchObject([
       { rule: "__auth", limit: "failures", count: 4, remaining: 4 },
+      { rule: "__admin_auth", limit: "failures", count: 10, remaining: 10 },
       { rule: "api", limit: "ip-1m", count: 10, remaining: 8 },
     ]);
 

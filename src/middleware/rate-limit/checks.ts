@@ -20,14 +20,15 @@ export interface Subjects {
 /**
  * Each algorithm keeps its own state shape: a limit whose algorithm changes
  * starts on a fresh key rather than misreading the old state. GCRA, the
- * default, keeps the bare id.
+ * default, keeps the bare id. `~` cannot appear in a limit id (RFC 8941
+ * keys), so a tagged key never equals another limit's.
  */
 const STATE_TAG: Record<Limit["algorithm"], string> = {
   gcra: "",
-  "token-bucket": ".tb",
-  "fixed-window": ".fw",
-  "sliding-window": ".sw",
-  "sliding-log": ".sl",
+  "token-bucket": "~tb",
+  "fixed-window": "~fw",
+  "sliding-window": "~sw",
+  "sliding-log": "~sl",
 };
 
 /**

@@ -136,6 +136,12 @@ export function rateLimit<E extends Env & { Variables: RateLimitVariables }>(
     if (keyed && policy.tenants && identity.apiKeyHash) {
       const found = await resolveTenant(pickTenants(c), identity, nowMs, event, done);
       if (found === "degraded") {
+        if (rule.mode === "shadow") {
+          // Shadow rules are never felt: forward, without a tenant to vouch for.
+          c.set("rateLimit", { rule: rule.name, mode: rule.mode, identity });
+          done("degraded-allowed");
+          return next();
+        }
         // Never fail open on who the caller is, whatever the rule's onStoreError:
         // forwarding an unresolved key would hand the origin an anonymous request.
         done("store-denied");

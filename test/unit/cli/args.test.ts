@@ -117,6 +117,7 @@ describe("main, without a gateway", () => {
     expect(seen[0]?.redirect).toBe("manual");
     expect(moved.code).toBe(1);
     expect(moved.err).toContain("unexpected 302 answer");
+    expect(moved.err).toContain("redirect to https://elsewhere.example/, not followed");
     const odd = await runWith(answer(Response.json({ something: "else" })));
     expect(odd.code).toBe(1);
     expect(odd.err.split("\n")).toHaveLength(1);

@@ -31,6 +31,6 @@ describe("store keys", () => {
     expect(keys[0]).toBe("sluice:api:ip-1s:ip:203.0.113.7");
     // Changing a limit's algorithm must never read the old algorithm's state.
     expect(new Set(keys).size).toBe(5);
-    expect(keys[2]).toBe("sluice:api:ip-1s.fw:ip:203.0.113.7");
+    expect(keys[2]).toBe("sluice:api:ip-1s~fw:ip:203.0.113.7");
   });
 });

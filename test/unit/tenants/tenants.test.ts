@@ -43,11 +43,12 @@ describe("effectiveRates", () => {
     expect(effectiveRates(plan, overrides, Date.parse("2026-11-23T00:00:00Z"))).toEqual(plan);
   });
 
-  it("ignores overrides of rates the plan does not have, and malformed rates", () => {
+  it("ignores overrides of rates the plan does not have, malformed ones and other periods", () => {
     const createdAt = "2026-11-22T00:00:00Z";
     const overrides = [
       { limit: "1h", rate: "1/h", reason: "old plan", createdAt },
       { limit: "1s", rate: "1/s; 2/min", reason: "two rates", createdAt },
+      { limit: "1d", rate: "100/hour", reason: "stored before periods were checked", createdAt },
     ];
     expect(effectiveRates(plan, overrides, at)).toEqual(plan);
   });
@@ -91,7 +92,7 @@ describe("plans and tenants in the policy", () => {
       namespace: "sluice-dir",
       header: "x-sluice-tenant",
       cacheTtlMs: 30_000,
-      staleIfErrorMs: 300_000,
+      staleIfErrorMs: 60_000,
       authFailures: { count: 10, periodMs: 60_000, burst: 10 },
       keyPrefix: "sk_live_",
     });
