@@ -146,3 +146,72 @@ describe("store calls per request with issued keys", () => {
     expect((await storeRequests()) - locked).toBe(0);
   });
 });
+
+/** A Durable Object namespace that counts the stubs it hands out: one per RPC in both stores. */
+function countingNamespace(ns: DurableObjectNamespace): {
+  binding: DurableObjectNamespace;
+  calls: () => number;
+} {
+  let calls = 0;
+  const binding = {
+    idFromName: (name: string) => ns.idFromName(name),
+    get: (id: DurableObjectId) => {
+      calls += 1;
+      return ns.get(id);
+    },
+  };
+  return { binding: binding as unknown as DurableObjectNamespace, calls: () => calls };
+}
+
+describe("store calls per request with issued keys, Durable Object store", () => {
+  it("is one RPC for a known key in steady state, and none for a locked-out guesser", async () => {
+    const limits = countingNamespace(env.SLUICE_STORE as unknown as DurableObjectNamespace);
+    const directory = countingNamespace(env.SLUICE_DIRECTORY as unknown as DurableObjectNamespace);
+    const rpcs = () => limits.calls() + directory.calls();
+    const id = uniquePrefix();
+    const gw = gateway(
+      "durable-object",
+      {
+        plans: { pro: "100/min; 10000/day" },
+        tenants: { namespace: `dir-${id}`, authFailures: "3/min" },
+        rules: [
+          {
+            name: "api",
+            match: { path: "/api/*" },
+            limits: [
+              { rate: "plan", by: "tenant" },
+              { rate: "100/min", by: "ip" },
+            ],
+          },
+        ],
+      },
+      {
+        SLUICE_STORE: limits.binding as never,
+        SLUICE_DIRECTORY: directory.binding as never,
+        SLUICE_ADMIN_TOKEN: ADMIN_TOKEN,
+      },
+    );
+    const post = (path: string, body: unknown) =>
+      gw.fetch(`/__sluice/admin${path}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    await (await post("/tenants", { id: "acme", plan: "pro" })).body?.cancel();
+    const { secret } = (await (await post("/keys", { tenant: "acme" })).json()) as {
+      secret: string;
+    };
+    const key = { headers: { "x-api-key": secret } };
+    await statuses(gw, 1, "/api/warm", key); // resolves the key
+    const before = rpcs();
+    expect(await statuses(gw, 5, "/api/x", key)).toEqual(Array(5).fill(200));
+    expect(rpcs() - before).toBe(5);
+    expect(directory.calls()).toBeGreaterThan(0); // the directory was used, then cached
+
+    const guess = () => ({ ip: "198.51.100.78", headers: { "x-api-key": crypto.randomUUID() } });
+    for (let i = 0; i < 4; i++) await statuses(gw, 1, "/api/x", guess());
+    const locked = rpcs();
+    for (let i = 0; i < 20; i++) expect(await statuses(gw, 1, "/api/x", guess())).toEqual([429]);
+    expect(rpcs() - locked).toBe(0);
+  });
+});
