@@ -1,7 +1,8 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import type { SluiceEnv } from "../../src/gateway/env.ts";
 import type { SluiceStore } from "../../src/limiter/durable-object-store.ts";
-import { gateway, statuses, uniquePrefix } from "./helpers.ts";
+import { gateway, STORES, type StoreKind, statuses, uniquePrefix } from "./helpers.ts";
 
 async function storeRequests(): Promise<number> {
   const res = await fetch(`${env.TEST_COUNT_REDIS_URL}/__control/stats`);
@@ -99,54 +100,6 @@ describe("Durable Object state hygiene", () => {
 
 const ADMIN_TOKEN = "admin-token-for-store-call-tests-0123";
 
-describe("store calls per request with issued keys", () => {
-  it("is one round trip for a known key in steady state, and none for a locked-out guesser", async () => {
-    const id = uniquePrefix();
-    const policy = {
-      plans: { pro: "100/min; 10000/day" },
-      tenants: { namespace: `dir-${id}`, authFailures: "3/min" },
-      rules: [
-        {
-          name: "api",
-          match: { path: "/api/*" },
-          limits: [
-            { rate: "plan", by: "tenant" },
-            { rate: "100/min", by: "ip" },
-          ],
-        },
-      ],
-    };
-    const gw = gateway("redis", policy, {
-      UPSTASH_REDIS_REST_URL: env.TEST_COUNT_REDIS_URL,
-      SLUICE_ADMIN_TOKEN: ADMIN_TOKEN,
-    });
-    const post = (path: string, body: unknown) =>
-      gw.fetch(`/__sluice/admin${path}`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
-        body: JSON.stringify(body),
-      });
-    await (await post("/tenants", { id: "acme", plan: "pro" })).body?.cancel();
-    const { secret } = (await (await post("/keys", { tenant: "acme" })).json()) as {
-      secret: string;
-    };
-    const key = { headers: { "x-api-key": secret } };
-    await statuses(gw, 1, "/api/warm", key); // resolves the key, loads the script
-    const before = await storeRequests();
-    expect(await statuses(gw, 5, "/api/x", key)).toEqual(Array(5).fill(200));
-    expect((await storeRequests()) - before).toBe(5);
-
-    const guess = () => ({ ip: "198.51.100.77", headers: { "x-api-key": crypto.randomUUID() } });
-    for (let i = 0; i < 4; i++) await statuses(gw, 1, "/api/x", guess());
-    const locked = await storeRequests();
-    for (let i = 0; i < 20; i++) expect(await statuses(gw, 1, "/api/x", guess())).toEqual([429]);
-    // The same bad key again and again: its cached "unknown" must not reopen the door.
-    const same = { ip: "198.51.100.77", headers: { "x-api-key": "sk_live_same_wrong_key" } };
-    for (let i = 0; i < 10; i++) expect(await statuses(gw, 1, "/api/x", same)).toEqual([429]);
-    expect((await storeRequests()) - locked).toBe(0);
-  });
-});
-
 /** A Durable Object namespace that counts the stubs it hands out: one per RPC in both stores. */
 function countingNamespace(ns: DurableObjectNamespace): {
   binding: DurableObjectNamespace;
@@ -163,34 +116,43 @@ function countingNamespace(ns: DurableObjectNamespace): {
   return { binding: binding as unknown as DurableObjectNamespace, calls: () => calls };
 }
 
-describe("store calls per request with issued keys, Durable Object store", () => {
-  it("is one RPC for a known key in steady state, and none for a locked-out guesser", async () => {
-    const limits = countingNamespace(env.SLUICE_STORE as unknown as DurableObjectNamespace);
-    const directory = countingNamespace(env.SLUICE_DIRECTORY as unknown as DurableObjectNamespace);
-    const rpcs = () => limits.calls() + directory.calls();
-    const id = uniquePrefix();
-    const gw = gateway(
-      "durable-object",
-      {
-        plans: { pro: "100/min; 10000/day" },
-        tenants: { namespace: `dir-${id}`, authFailures: "3/min" },
-        rules: [
-          {
-            name: "api",
-            match: { path: "/api/*" },
-            limits: [
-              { rate: "plan", by: "tenant" },
-              { rate: "100/min", by: "ip" },
-            ],
-          },
-        ],
-      },
-      {
-        SLUICE_STORE: limits.binding as never,
-        SLUICE_DIRECTORY: directory.binding as never,
-        SLUICE_ADMIN_TOKEN: ADMIN_TOKEN,
-      },
-    );
+/**
+ * The store under `kind` with a counter of its calls: HTTP requests at the
+ * counting REST endpoint, or RPCs to the limit and directory objects.
+ */
+function countedStore(kind: StoreKind): {
+  env: Partial<SluiceEnv>;
+  calls: () => Promise<number>;
+} {
+  if (kind === "redis") {
+    return { env: { UPSTASH_REDIS_REST_URL: env.TEST_COUNT_REDIS_URL }, calls: storeRequests };
+  }
+  const limits = countingNamespace(env.SLUICE_STORE as unknown as DurableObjectNamespace);
+  const directory = countingNamespace(env.SLUICE_DIRECTORY as unknown as DurableObjectNamespace);
+  return {
+    env: { SLUICE_STORE: limits.binding as never, SLUICE_DIRECTORY: directory.binding as never },
+    calls: async () => limits.calls() + directory.calls(),
+  };
+}
+
+describe.each(STORES)("store calls per request with issued keys, %s store", (kind) => {
+  it("is one call for a known key in steady state, and none for a locked-out guesser", async () => {
+    const store = countedStore(kind);
+    const policy = {
+      plans: { pro: "100/min; 10000/day" },
+      tenants: { namespace: `dir-${uniquePrefix()}`, authFailures: "3/min" },
+      rules: [
+        {
+          name: "api",
+          match: { path: "/api/*" },
+          limits: [
+            { rate: "plan", by: "tenant" },
+            { rate: "100/min", by: "ip" },
+          ],
+        },
+      ],
+    };
+    const gw = gateway(kind, policy, { ...store.env, SLUICE_ADMIN_TOKEN: ADMIN_TOKEN });
     const post = (path: string, body: unknown) =>
       gw.fetch(`/__sluice/admin${path}`, {
         method: "POST",
@@ -202,16 +164,18 @@ describe("store calls per request with issued keys, Durable Object store", () =>
       secret: string;
     };
     const key = { headers: { "x-api-key": secret } };
-    await statuses(gw, 1, "/api/warm", key); // resolves the key
-    const before = rpcs();
+    await statuses(gw, 1, "/api/warm", key); // resolves the key, loads the script
+    const before = await store.calls();
     expect(await statuses(gw, 5, "/api/x", key)).toEqual(Array(5).fill(200));
-    expect(rpcs() - before).toBe(5);
-    expect(directory.calls()).toBeGreaterThan(0); // the directory was used, then cached
+    expect((await store.calls()) - before).toBe(5);
 
-    const guess = () => ({ ip: "198.51.100.78", headers: { "x-api-key": crypto.randomUUID() } });
+    const guess = () => ({ ip: "198.51.100.77", headers: { "x-api-key": crypto.randomUUID() } });
     for (let i = 0; i < 4; i++) await statuses(gw, 1, "/api/x", guess());
-    const locked = rpcs();
+    const locked = await store.calls();
     for (let i = 0; i < 20; i++) expect(await statuses(gw, 1, "/api/x", guess())).toEqual([429]);
-    expect(rpcs() - locked).toBe(0);
+    // The same bad key again and again: its cached "unknown" must not reopen the door.
+    const same = { ip: "198.51.100.77", headers: { "x-api-key": "sk_live_same_wrong_key" } };
+    for (let i = 0; i < 10; i++) expect(await statuses(gw, 1, "/api/x", same)).toEqual([429]);
+    expect((await store.calls()) - locked).toBe(0);
   });
 });
