@@ -1,7 +1,6 @@
 /** @module admin — the admin API under /__sluice/admin/: tenants, keys, overrides, usage, reset, audit. */
 import { Hono } from "hono";
 import { clientIp, ipKey } from "../identity/ip.ts";
-import { storeKey } from "../limiter/keys.ts";
 import { type LimitStore, StoreError } from "../limiter/types.ts";
 import { buildChecks, type Subjects } from "../middleware/rate-limit/checks.ts";
 import { planRateProblem } from "../policy/limits.ts";
@@ -9,7 +8,7 @@ import { TENANT_ID } from "../policy/tenants.ts";
 import type { Limit, Policy } from "../policy/types.ts";
 import { keyAttemptsLocked, toResponse, unauthorized } from "../respond/problem.ts";
 import { type Directory, DirectoryConflict } from "../tenants/directory.ts";
-import { ADMIN_AUTH_RULE, AUTH_RULE, AuthFailureGuard } from "../tenants/guard.ts";
+import { ADMIN_AUTH_RULE, AuthFailureGuard } from "../tenants/guard.ts";
 import { mintKey } from "../tenants/keys.ts";
 import { parseOverrideRate } from "../tenants/plan.ts";
 import type { KeyResolver } from "../tenants/resolver.ts";
@@ -373,32 +372,9 @@ export function createAdmin(deps: AdminDeps): Hono {
       who = { ipKey: key, header: () => undefined };
       counts = (l) => l.by.kind === "ip";
       // Failed key and admin-token attempts are counted per address too.
-      extra.push({
-        rule: AUTH_RULE,
-        checks: policy.tenants
-          ? [
-              {
-                id: "failures",
-                key: storeKey(policy.prefix, AUTH_RULE, "failures", `ip:${key}`),
-                algorithm: "gcra",
-                ...policy.tenants.authFailures,
-                cost: 1,
-              },
-            ]
-          : [],
-      });
-      extra.push({
-        rule: ADMIN_AUTH_RULE,
-        checks: [
-          {
-            id: "failures",
-            key: storeKey(policy.prefix, ADMIN_AUTH_RULE, "failures", `ip:${key}`),
-            algorithm: "gcra",
-            ...ADMIN_AUTH_FAILURES,
-            cost: 1,
-          },
-        ],
-      });
+      for (const g of [deps.keyGuard, guard]) {
+        if (g) extra.push({ rule: g.rule, checks: [g.check(key)] });
+      }
     } else if (subject.kind === "tenant") {
       const tenant = await tenantOr404(subject.id);
       who = { ipKey: "", tenant, header: () => undefined };

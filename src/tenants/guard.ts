@@ -1,6 +1,6 @@
 /** @module tenants/guard — slows key guessing: failed key attempts are limited per client address. */
 import { storeKey } from "../limiter/keys.ts";
-import type { DecideRequest, LimitStore } from "../limiter/types.ts";
+import type { DecideRequest, LimitCheck, LimitStore } from "../limiter/types.ts";
 
 /** The limiter's rule name for failed attempts; policy rule names cannot start with "_". */
 export const AUTH_RULE = "__auth";
@@ -38,6 +38,22 @@ export class AuthFailureGuard {
     this.#rule = rule;
   }
 
+  /** The limiter rule its failures are counted under. */
+  get rule(): string {
+    return this.#rule;
+  }
+
+  /** The one limit an address's failures count against (for `fail`, and to read or reset it). */
+  check(ipKey: string): LimitCheck {
+    return {
+      id: "failures",
+      key: storeKey(this.#prefix, this.#rule, "failures", `ip:${ipKey || "unknown"}`),
+      algorithm: "gcra",
+      ...this.#rate,
+      cost: 1,
+    };
+  }
+
   /** Forgets this isolate's lockout of `ipKey` (after an admin reset of the address). */
   clear(ipKey: string): void {
     this.#locked.delete(ipKey);
@@ -60,18 +76,9 @@ export class AuthFailureGuard {
    * attempt is still refused, only not counted.
    */
   async fail(ipKey: string, nowMs: number): Promise<number> {
-    const subject = `ip:${ipKey || "unknown"}`;
     const req: DecideRequest = {
-      rule: this.#rule,
-      checks: [
-        {
-          id: "failures",
-          key: storeKey(this.#prefix, this.#rule, "failures", subject),
-          algorithm: "gcra",
-          ...this.#rate,
-          cost: 1,
-        },
-      ],
+      rule: this.rule,
+      checks: [this.check(ipKey)],
       nowMs,
       countRejected: false,
     };
