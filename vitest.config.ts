@@ -1,4 +1,4 @@
-/** @module vitest.config — two projects: `unit` in Node, `workers` inside workerd. */
+/** @module vitest.config — two projects, named for where they run: `node` and `workerd`. */
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
@@ -7,8 +7,8 @@ export default defineConfig({
     projects: [
       {
         test: {
-          name: "unit",
-          include: ["test/unit/**/*.test.ts"],
+          name: "node",
+          include: ["test/node/**/*.test.ts"],
           environment: "node",
           testTimeout: 20_000,
           hookTimeout: 30_000,
@@ -30,9 +30,9 @@ export default defineConfig({
           })),
         ],
         test: {
-          name: "workers",
-          include: ["test/workers/**/*.test.ts"],
-          globalSetup: ["test/workers/global-setup.ts"],
+          name: "workerd",
+          include: ["test/workerd/**/*.test.ts"],
+          globalSetup: ["test/workerd/global-setup.ts"],
           testTimeout: 30_000,
           hookTimeout: 30_000,
         },

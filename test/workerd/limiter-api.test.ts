@@ -1,0 +1,78 @@
+/** @module test/workerd/limiter-api — peek, refund and reset on both stores. */
+import { describe, expect, it } from "vitest";
+import type { DecideRequest, LimitCheck } from "../../src/limiter/types.ts";
+import type { Algorithm } from "../../src/policy/types.ts";
+import { limitStore, STORES, uniquePrefix } from "./helpers.ts";
+
+const T0 = 1_780_000_000_000;
+
+function request(algorithm: Algorithm, nowMs: number, key: string): DecideRequest {
+  const check: LimitCheck = {
+    id: "l",
+    key,
+    algorithm,
+    count: 3,
+    periodMs: 60_000,
+    burst: 3,
+    cost: 1,
+  };
+  return { rule: "api-test", checks: [check], nowMs, countRejected: false };
+}
+
+const ALGORITHMS: Algorithm[] = [
+  "gcra",
+  "token-bucket",
+  "fixed-window",
+  "sliding-window",
+  "sliding-log",
+];
+
+describe.each(STORES)("limiter API, %s store", (kind) => {
+  it.each(ALGORITHMS)(
+    "%s: peek consumes nothing, refund gives back, reset clears",
+    async (algo) => {
+      const store = limitStore(kind);
+      const key = `${uniquePrefix()}:${algo}`;
+      const at = (ms: number) => request(algo, T0 + ms, key);
+      const remaining = async (ms: number) => (await store.peek(at(ms))).limits[0]?.remaining;
+
+      expect(await remaining(0)).toBe(3);
+      await store.decide(at(0));
+      await store.decide(at(0));
+      expect(await remaining(0)).toBe(1);
+      expect(await remaining(0)).toBe(1);
+
+      await store.refund(at(0));
+      expect(await remaining(0)).toBe(2);
+
+      await store.decide(at(0));
+      await store.decide(at(0));
+      const full = await store.peek(at(0));
+      expect(full.allowed).toBe(false);
+      expect(full.retryAfterMs).toBeGreaterThan(0);
+      expect((await store.decide(at(0))).allowed).toBe(false);
+
+      await store.reset("api-test", [key]);
+      expect(await remaining(0)).toBe(3);
+      expect((await store.decide(at(0))).allowed).toBe(true);
+    },
+  );
+
+  it.each(ALGORITHMS)(
+    "%s: refund never fills past capacity, and is a no-op on an idle key",
+    async (algo) => {
+      const store = limitStore(kind);
+      const key = `${uniquePrefix()}:${algo}`;
+      const at = (ms: number) => request(algo, T0 + ms, key);
+      await store.refund(at(0));
+      expect((await store.peek(at(0))).limits[0]?.remaining).toBe(3);
+      await store.decide(at(0));
+      await store.refund(at(0));
+      await store.refund(at(0));
+      await store.refund(at(0));
+      expect((await store.peek(at(0))).limits[0]?.remaining).toBe(3);
+      for (let i = 0; i < 3; i++) expect((await store.decide(at(0))).allowed).toBe(true);
+      expect((await store.decide(at(0))).allowed).toBe(false);
+    },
+  );
+});
