@@ -1,8 +1,8 @@
 /** @module sluice — the public API: the rate-limit middleware, the policy, the stores and the gateway. */
 export { createGateway, type GatewayOptions } from "./gateway/app.ts";
 export { BlockedCache } from "./limiter/blocked-cache.ts";
-export { DurableObjectStore, SluiceStore } from "./limiter/durable-object-store.ts";
-export { type RedisLike, RedisStore, type RedisStoreOptions } from "./limiter/redis-store.ts";
+export { DurableObjectStore, SluiceStore } from "./stores/durable-object/limit-store.ts";
+export { type RedisLike, RedisStore, type RedisStoreOptions } from "./stores/redis/limit-store.ts";
 export type {
   DecideRequest,
   Decision,
@@ -11,7 +11,7 @@ export type {
   LimitStore,
 } from "./limiter/types.ts";
 export { StoreError } from "./limiter/types.ts";
-export { createUpstashClient } from "./limiter/upstash.ts";
+export { createUpstashClient } from "./stores/redis/client.ts";
 export {
   RateLimitConfigError,
   type RateLimitInfo,
@@ -23,7 +23,7 @@ export type { DecisionEvent, DecisionSink } from "./observe/index.ts";
 export { formatIssues, loadPolicy } from "./policy/load.ts";
 export type { LoadedPolicy, Policy } from "./policy/types.ts";
 export { Directory } from "./tenants/directory.ts";
-export { DurableObjectDocStore, SluiceDirectory } from "./tenants/durable-object-docs.ts";
+export { DurableObjectDocumentStore, SluiceDirectory } from "./stores/durable-object/document-store.ts";
 export { AuthFailureGuard } from "./tenants/guard.ts";
-export { RedisDocStore } from "./tenants/redis-docs.ts";
+export { RedisDocumentStore } from "./stores/redis/document-store.ts";
 export { KeyResolver } from "./tenants/resolver.ts";

@@ -2,14 +2,14 @@
 import { Hono } from "hono";
 import { clientIp, ipKey } from "../identity/ip.ts";
 import { type LimitStore, StoreError } from "../limiter/types.ts";
-import { buildChecks, type Subjects } from "../middleware/rate-limit/checks.ts";
+import { buildChecks, type Subjects } from "../limiter/checks.ts";
 import { planRateProblem } from "../policy/limits.ts";
 import { TENANT_ID } from "../policy/tenants.ts";
 import type { Limit, Policy } from "../policy/types.ts";
 import { keyAttemptsLocked, toResponse, unauthorized } from "../respond/problem.ts";
 import { type Directory, DirectoryConflict } from "../tenants/directory.ts";
 import { ADMIN_AUTH_RULE, AuthFailureGuard } from "../tenants/guard.ts";
-import { mintKey } from "../tenants/keys.ts";
+import { mintKey } from "../tenants/api-keys.ts";
 import { parseOverrideRate } from "../tenants/plan.ts";
 import type { KeyResolver } from "../tenants/resolver.ts";
 import type { AuditEntry, KeyRecord, Tenant } from "../tenants/types.ts";

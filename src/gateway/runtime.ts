@@ -1,18 +1,18 @@
 /** @module gateway/runtime — env → validated policy, store and origin, built once per isolate. */
 import { BlockedCache } from "../limiter/blocked-cache.ts";
-import { DurableObjectStore, type SluiceStore } from "../limiter/durable-object-store.ts";
-import { RedisStore } from "../limiter/redis-store.ts";
+import { DurableObjectStore, type SluiceStore } from "../stores/durable-object/limit-store.ts";
+import { RedisStore } from "../stores/redis/limit-store.ts";
 import type { LimitStore } from "../limiter/types.ts";
-import { createUpstashClient } from "../limiter/upstash.ts";
+import { createUpstashClient } from "../stores/redis/client.ts";
 import type { TenantServices } from "../middleware/rate-limit/index.ts";
 import { logConfigError, logConfigWarnings } from "../observe/index.ts";
 import { formatIssues, loadPolicy } from "../policy/load.ts";
 import type { LoadedPolicy } from "../policy/types.ts";
 import { Directory } from "../tenants/directory.ts";
-import type { DocStore } from "../tenants/docs.ts";
-import { DurableObjectDocStore, type SluiceDirectory } from "../tenants/durable-object-docs.ts";
+import type { DocumentStore } from "../tenants/document-store.ts";
+import { DurableObjectDocumentStore, type SluiceDirectory } from "../stores/durable-object/document-store.ts";
 import { AuthFailureGuard } from "../tenants/guard.ts";
-import { RedisDocStore } from "../tenants/redis-docs.ts";
+import { RedisDocumentStore } from "../stores/redis/document-store.ts";
 import { KeyResolver } from "../tenants/resolver.ts";
 import type { SluiceEnv } from "./env.ts";
 
@@ -73,10 +73,10 @@ export async function buildRuntime(
         });
   // Per isolate: blocked subjects are answered without a store call.
   const store = new BlockedCache(backing);
-  const docs: DocStore =
+  const docs: DocumentStore =
     url && token
-      ? new RedisDocStore(createUpstashClient(url, token, timeoutMs, { raw: true }), { timeoutMs })
-      : new DurableObjectDocStore(
+      ? new RedisDocumentStore(createUpstashClient(url, token, timeoutMs, { raw: true }), { timeoutMs })
+      : new DurableObjectDocumentStore(
           env.SLUICE_DIRECTORY as unknown as DurableObjectNamespace<SluiceDirectory>,
           { timeoutMs },
         );

@@ -1,5 +1,5 @@
-/** @module tenants/directory — tenants, keys and the audit trail over a DocStore. */
-import type { DocStore, DocWrite } from "./docs.ts";
+/** @module tenants/directory — tenants, keys and the audit trail over a DocumentStore. */
+import type { DocumentStore, DocumentWrite } from "./document-store.ts";
 import type { AuditEntry, KeyRecord, Tenant } from "./types.ts";
 
 /** Audit entries kept; older ones are dropped (they are also in the logs). */
@@ -17,15 +17,15 @@ const AUDIT_MAX = 10_000;
  * const key = await dir.findKey(identity.apiKeyHash);
  */
 export class Directory {
-  readonly #docs: DocStore;
+  readonly #docs: DocumentStore;
   readonly #ns: string;
 
-  constructor(docs: DocStore, namespace: string) {
+  constructor(docs: DocumentStore, namespace: string) {
     this.#docs = docs;
     this.#ns = namespace;
   }
 
-  get kind(): DocStore["kind"] {
+  get kind(): DocumentStore["kind"] {
     return this.#docs.kind;
   }
 
@@ -112,11 +112,11 @@ export class Directory {
     return raws.map((r) => parse<AuditEntry>(r)).filter((e): e is AuditEntry => e !== undefined);
   }
 
-  async #write(ops: readonly DocWrite[]): Promise<void> {
+  async #write(ops: readonly DocumentWrite[]): Promise<void> {
     if (!(await this.#docs.write(ops))) throw new DirectoryConflict();
   }
 
-  #audit(entry: AuditEntry): DocWrite {
+  #audit(entry: AuditEntry): DocumentWrite {
     return { op: "push", list: this.#k("audit"), value: JSON.stringify(entry), max: AUDIT_MAX };
   }
 

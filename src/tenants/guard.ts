@@ -1,5 +1,5 @@
 /** @module tenants/guard — slows key guessing: failed key attempts are limited per client address. */
-import { storeKey } from "../limiter/keys.ts";
+import { storeKey } from "../limiter/store-key.ts";
 import type { DecideRequest, LimitCheck, LimitStore } from "../limiter/types.ts";
 
 /** The limiter's rule name for failed attempts; policy rule names cannot start with "_". */

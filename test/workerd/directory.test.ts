@@ -1,24 +1,24 @@
 /** @module test/workerd/directory — directory writes are compare-and-set on both stores. */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { createUpstashClient } from "../../src/limiter/upstash.ts";
+import { createUpstashClient } from "../../src/stores/redis/client.ts";
 import { Directory, DirectoryConflict } from "../../src/tenants/directory.ts";
-import type { DocStore } from "../../src/tenants/docs.ts";
+import type { DocumentStore } from "../../src/tenants/document-store.ts";
 import {
-  DurableObjectDocStore,
+  DurableObjectDocumentStore,
   type SluiceDirectory,
-} from "../../src/tenants/durable-object-docs.ts";
-import { RedisDocStore } from "../../src/tenants/redis-docs.ts";
+} from "../../src/stores/durable-object/document-store.ts";
+import { RedisDocumentStore } from "../../src/stores/redis/document-store.ts";
 import type { AuditEntry, Tenant } from "../../src/tenants/types.ts";
 import { STORES, type StoreKind, uniquePrefix } from "./helpers.ts";
 
-function docs(kind: StoreKind): DocStore {
+function docs(kind: StoreKind): DocumentStore {
   return kind === "redis"
-    ? new RedisDocStore(
+    ? new RedisDocumentStore(
         createUpstashClient(env.TEST_REDIS_URL, env.TEST_REDIS_TOKEN, 1000, { raw: true }),
         { timeoutMs: 1000 },
       )
-    : new DurableObjectDocStore(
+    : new DurableObjectDocumentStore(
         env.SLUICE_DIRECTORY as unknown as DurableObjectNamespace<SluiceDirectory>,
         { timeoutMs: 1000 },
       );

@@ -3,10 +3,10 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { createGateway } from "../../src/gateway/app.ts";
 import type { SluiceEnv } from "../../src/gateway/env.ts";
-import { DurableObjectStore, type SluiceStore } from "../../src/limiter/durable-object-store.ts";
-import { RedisStore } from "../../src/limiter/redis-store.ts";
+import { DurableObjectStore, type SluiceStore } from "../../src/stores/durable-object/limit-store.ts";
+import { RedisStore } from "../../src/stores/redis/limit-store.ts";
 import type { LimitStore } from "../../src/limiter/types.ts";
-import { createUpstashClient } from "../../src/limiter/upstash.ts";
+import { createUpstashClient } from "../../src/stores/redis/client.ts";
 import type { DecisionEvent } from "../../src/observe/index.ts";
 
 export type StoreKind = "redis" | "durable-object";

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { SluiceEnv } from "../../src/gateway/env.ts";
-import type { SluiceStore } from "../../src/limiter/durable-object-store.ts";
+import type { SluiceStore } from "../../src/stores/durable-object/limit-store.ts";
 import { gateway, STORES, type StoreKind, statuses, uniquePrefix } from "./helpers.ts";
 
 async function storeRequests(): Promise<number> {

@@ -2,7 +2,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import type { SluiceDirectory } from "../../src/tenants/durable-object-docs.ts";
+import type { SluiceDirectory } from "../../src/stores/durable-object/document-store.ts";
 import type { EchoReply } from "../../tools/echo-origin.ts";
 import { gateway, STORES, type StoreKind, type TestGateway, uniquePrefix } from "./helpers.ts";
 

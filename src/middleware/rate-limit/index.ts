@@ -28,10 +28,10 @@ import {
   unauthorized,
 } from "../../respond/problem.ts";
 import type { AuthFailureGuard } from "../../tenants/guard.ts";
-import { keyId } from "../../tenants/keys.ts";
+import { keyId } from "../../tenants/api-keys.ts";
 import type { KeyResolver } from "../../tenants/resolver.ts";
 import type { Tenant } from "../../tenants/types.ts";
-import { buildChecks, needsKey, PlanUnknownError } from "./checks.ts";
+import { buildChecks, needsKey, PlanUnknownError } from "../../limiter/checks.ts";
 
 /** What the middleware decided, readable downstream as `c.get("rateLimit")`. */
 export interface RateLimitInfo {

@@ -3,7 +3,7 @@ import { describe, expect, it, vi } from "vitest";
 import { adminTokenMatches } from "../../../src/admin/auth.ts";
 import { hashApiKey, secretEquals } from "../../../src/identity/secret.ts";
 import { validatePolicy } from "../../../src/policy/validate.ts";
-import { keyId, mintKey } from "../../../src/tenants/keys.ts";
+import { keyId, mintKey } from "../../../src/tenants/api-keys.ts";
 import { effectiveRates } from "../../../src/tenants/plan.ts";
 
 describe("mintKey", () => {

@@ -1,4 +1,4 @@
-/** @module limiter/upstash — an `@upstash/redis` client configured for the hot path. */
+/** @module stores/redis/client — an `@upstash/redis` client configured for the hot path. */
 import { Redis } from "@upstash/redis/cloudflare";
 
 /**

@@ -1,7 +1,7 @@
-/** @module tenants/redis-docs — the directory's documents in Redis (Upstash REST). */
+/** @module stores/redis/document-store — the directory's documents in Redis (Upstash REST). */
 import type { Redis } from "@upstash/redis/cloudflare";
-import { withBudget } from "../limiter/budget.ts";
-import type { DocStore, DocWrite } from "./docs.ts";
+import { withBudget } from "../budget.ts";
+import type { DocumentStore, DocumentWrite } from "../../tenants/document-store.ts";
 
 /**
  * Documents as Redis strings, sets and lists. A batch is one script call,
@@ -11,9 +11,9 @@ import type { DocStore, DocWrite } from "./docs.ts";
  * documents are read back as the exact strings written.
  *
  * @example
- * const docs = new RedisDocStore(createUpstashClient(url, token, 250, { raw: true }), { timeoutMs: 250 });
+ * const docs = new RedisDocumentStore(createUpstashClient(url, token, 250, { raw: true }), { timeoutMs: 250 });
  */
-export class RedisDocStore implements DocStore {
+export class RedisDocumentStore implements DocumentStore {
   readonly kind = "redis";
   readonly #redis: Redis;
   readonly #timeoutMs: number;
@@ -39,7 +39,7 @@ export class RedisDocStore implements DocStore {
     return items.map(String);
   }
 
-  async write(ops: readonly DocWrite[]): Promise<boolean> {
+  async write(ops: readonly DocumentWrite[]): Promise<boolean> {
     if (ops.length === 0) return true;
     const keys = ops.map((op) => (op.op === "add" ? op.set : op.op === "push" ? op.list : op.key));
     const applied = await withBudget(

@@ -1,7 +1,7 @@
-/** @module limiter/redis-store — limits in Redis over HTTP (Upstash REST), one script call per request. */
-import { withBudget } from "./budget.ts";
+/** @module stores/redis/limit-store — limits in Redis over HTTP (Upstash REST), one script call per request. */
+import { withBudget } from "../budget.ts";
 import { ALGORITHM_CODE, SCRIPTS } from "./scripts.ts";
-import { type DecideRequest, type Decision, type LimitStore, StoreError } from "./types.ts";
+import { type DecideRequest, type Decision, type LimitStore, StoreError } from "../../limiter/types.ts";
 
 /** The slice of `@upstash/redis`'s client the store uses (so tests can inject faults). */
 export interface RedisLike {

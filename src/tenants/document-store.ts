@@ -1,7 +1,7 @@
-/** @module tenants/docs — the small document store the directory needs, on Redis or a Durable Object. */
+/** @module tenants/document-store — the small document store the directory needs, on Redis or a Durable Object. */
 
 /** One write of an atomic batch. */
-export type DocWrite =
+export type DocumentWrite =
   /** A precondition: the batch applies only if `key` holds `value` (null: is absent). */
   | { op: "expect"; key: string; value: string | null }
   | { op: "set"; key: string; value: string }
@@ -15,11 +15,11 @@ export type DocWrite =
  * false) when an `expect` does not hold: two admins editing one tenant cannot
  * silently undo each other's change.
  */
-export interface DocStore {
+export interface DocumentStore {
   readonly kind: "redis" | "durable-object";
   get(keys: readonly string[]): Promise<(string | null)[]>;
   members(set: string): Promise<string[]>;
   /** The newest `count` items of a list, newest first. */
   recent(list: string, count: number): Promise<string[]>;
-  write(ops: readonly DocWrite[]): Promise<boolean>;
+  write(ops: readonly DocumentWrite[]): Promise<boolean>;
 }

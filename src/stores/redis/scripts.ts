@@ -1,4 +1,4 @@
-/** @module limiter/scripts — Lua scripts with their SHA-1 pinned (a test loads each and checks it). */
+/** @module stores/redis/scripts — Lua scripts with their SHA-1 pinned (a test loads each and checks it). */
 
 /**
  * Evaluates every limit of one rule in one call, then commits all or none.

@@ -1,8 +1,8 @@
-/** @module limiter/durable-object-store — the embedded store: limits in a Durable Object, no external service. */
+/** @module stores/durable-object/limit-store — the embedded store: limits in a Durable Object, no external service. */
 import { DurableObject } from "cloudflare:workers";
-import { withBudget } from "./budget.ts";
-import { evaluate, refundWrites, type Write } from "./model.ts";
-import type { DecideRequest, Decision, LimitStore } from "./types.ts";
+import { withBudget } from "../budget.ts";
+import { evaluate, refundWrites, type Write } from "../../limiter/model.ts";
+import type { DecideRequest, Decision, LimitStore } from "../../limiter/types.ts";
 
 /** How often the object deletes lapsed state. */
 const SWEEP_EVERY_MS = 60_000;

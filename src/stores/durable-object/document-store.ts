@@ -1,7 +1,7 @@
-/** @module tenants/durable-object-docs — the directory's documents in a Durable Object (the embedded default). */
+/** @module stores/durable-object/document-store — the directory's documents in a Durable Object (the embedded default). */
 import { DurableObject } from "cloudflare:workers";
-import { withBudget } from "../limiter/budget.ts";
-import type { DocStore, DocWrite } from "./docs.ts";
+import { withBudget } from "../budget.ts";
+import type { DocumentStore, DocumentWrite } from "../../tenants/document-store.ts";
 
 /** One object holds the whole directory: admin writes are rare, reads are cached per isolate. */
 const OBJECT_NAME = "directory";
@@ -47,7 +47,7 @@ export class SluiceDirectory extends DurableObject {
       .map((r) => r.value);
   }
 
-  write(ops: readonly DocWrite[]): boolean {
+  write(ops: readonly DocumentWrite[]): boolean {
     const sql = this.ctx.storage.sql;
     // No await between check and write: the object runs one call at a time.
     for (const op of ops) {
@@ -80,12 +80,12 @@ export class SluiceDirectory extends DurableObject {
 }
 
 /**
- * `DocStore` over the `SluiceDirectory` namespace: one RPC per call.
+ * `DocumentStore` over the `SluiceDirectory` namespace: one RPC per call.
  *
  * @example
- * const docs = new DurableObjectDocStore(env.SLUICE_DIRECTORY, { timeoutMs: 250 });
+ * const docs = new DurableObjectDocumentStore(env.SLUICE_DIRECTORY, { timeoutMs: 250 });
  */
-export class DurableObjectDocStore implements DocStore {
+export class DurableObjectDocumentStore implements DocumentStore {
   readonly kind = "durable-object";
   readonly #ns: DurableObjectNamespace<SluiceDirectory>;
   readonly #timeoutMs: number;
@@ -112,7 +112,7 @@ export class DurableObjectDocStore implements DocStore {
     return withBudget(this.#stub.recent(list, count) as Promise<string[]>, this.#timeoutMs);
   }
 
-  async write(ops: readonly DocWrite[]): Promise<boolean> {
+  async write(ops: readonly DocumentWrite[]): Promise<boolean> {
     return withBudget(this.#stub.write(ops) as Promise<boolean>, this.#timeoutMs);
   }
 }

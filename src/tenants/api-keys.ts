@@ -1,4 +1,4 @@
-/** @module tenants/keys — minting API keys: random secret, hash, id and display prefix. */
+/** @module tenants/api-keys — minting API keys: random secret, hash, id and display prefix. */
 import { hashApiKey } from "../identity/secret.ts";
 
 /** Random bytes per key: 256 bits, far beyond guessing. */

@@ -1,6 +1,6 @@
-/** @module test/node/middleware/checks — the store keys a rule's limits are counted under. */
+/** @module test/node/limiter/checks — the store keys a rule's limits are counted under. */
 import { describe, expect, it } from "vitest";
-import { buildChecks } from "../../../src/middleware/rate-limit/checks.ts";
+import { buildChecks } from "../../../src/limiter/checks.ts";
 import type { Policy } from "../../../src/policy/types.ts";
 import { validatePolicy } from "../../../src/policy/validate.ts";
 

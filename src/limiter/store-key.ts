@@ -1,4 +1,4 @@
-/** @module limiter/keys — the one place the store key layout is built. */
+/** @module limiter/store-key — the one place the store key layout is built. */
 
 /**
  * `<prefix>:<rule>:<limit-id>:<subject>`. The limit id leaves out the count,

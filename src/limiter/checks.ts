@@ -1,10 +1,10 @@
-/** @module middleware/rate-limit/checks — a rule and who is asking → the store checks for one decision. */
-import { sha256Hex } from "../../identity/secret.ts";
-import { storeKey } from "../../limiter/keys.ts";
-import type { LimitCheck } from "../../limiter/types.ts";
-import type { Limit, Policy, Rule } from "../../policy/types.ts";
-import { effectiveRates } from "../../tenants/plan.ts";
-import type { Tenant } from "../../tenants/types.ts";
+/** @module limiter/checks — a rule and who is asking → the store checks for one decision. */
+import { sha256Hex } from "../identity/secret.ts";
+import { storeKey } from "./store-key.ts";
+import type { LimitCheck } from "./types.ts";
+import type { Limit, Policy, Rule } from "../policy/types.ts";
+import { effectiveRates } from "../tenants/plan.ts";
+import type { Tenant } from "../tenants/types.ts";
 
 const BUCKETS: readonly string[] = ["gcra", "token-bucket"];
 

@@ -1,5 +1,5 @@
-/** @module limiter/budget — every store call finishes within its time budget, one way or another. */
-import { StoreError } from "./types.ts";
+/** @module stores/budget — every store call finishes within its time budget, one way or another. */
+import { StoreError } from "../limiter/types.ts";
 
 /**
  * Settles with `work`, or rejects with a timeout `StoreError` after `ms`.
