@@ -4,9 +4,6 @@ import { clientIp, ipKey } from "./ip.ts";
 import { hashApiKey } from "./secret.ts";
 import type { Identity } from "./types.ts";
 
-export { clientIp, formatIp, ipKey, normalizeIp, type ParsedIp, parseIp } from "./ip.ts";
-export { hashApiKey, secretEquals, sha256Hex, timingSafeEqual } from "./secret.ts";
-export type { Identity } from "./types.ts";
 
 /** Longest API key accepted; longer values are treated as no key (a cheap guard, keys are short). */
 export const MAX_API_KEY_LENGTH = 512;

@@ -1,4 +1,5 @@
 /** @module limiter/blocked-cache — answers for subjects known to be denied, without a store call. */
+import { BoundedMap } from "../util/bounded-map.ts";
 import type { DecideRequest, Decision, LimitStore } from "./types.ts";
 
 /** Entries kept per isolate at most; the oldest go first. */
@@ -33,13 +34,12 @@ interface Entry {
  */
 export class BlockedCache implements LimitStore {
   readonly #inner: LimitStore;
-  readonly #max: number;
   readonly #maxHoldMs: number;
-  readonly #entries = new Map<string, Entry>();
+  readonly #entries: BoundedMap<string, Entry>;
 
   constructor(inner: LimitStore, options: { maxEntries?: number; maxHoldMs?: number } = {}) {
     this.#inner = inner;
-    this.#max = options.maxEntries ?? DEFAULT_MAX_ENTRIES;
+    this.#entries = new BoundedMap(options.maxEntries ?? DEFAULT_MAX_ENTRIES);
     this.#maxHoldMs = options.maxHoldMs ?? DEFAULT_MAX_HOLD_MS;
   }
 
@@ -59,10 +59,6 @@ export class BlockedCache implements LimitStore {
     if (hit) return hit;
     const decision = await this.#inner.decide(req);
     if (!decision.allowed && decision.retryAfterMs > 0) {
-      if (this.#entries.size >= this.#max) {
-        const oldest = this.#entries.keys().next();
-        if (!oldest.done) this.#entries.delete(oldest.value);
-      }
       this.#entries.set(id, {
         untilMs: req.nowMs + decision.retryAfterMs,
         holdUntilMs: req.nowMs + Math.min(decision.retryAfterMs, this.#maxHoldMs),

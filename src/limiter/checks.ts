@@ -1,5 +1,5 @@
 /** @module limiter/checks — a rule and who is asking → the store checks for one decision. */
-import { sha256Hex } from "../identity/secret.ts";
+import { sha256Hex } from "../util/encoding.ts";
 import { storeKey } from "./store-key.ts";
 import type { LimitCheck } from "./types.ts";
 import type { Limit, Policy, Rule } from "../policy/types.ts";

@@ -1,5 +1,6 @@
 /** @module tenants/api-keys — minting API keys: random secret, hash, id and display prefix. */
 import { hashApiKey } from "../identity/secret.ts";
+import { base64url } from "../util/encoding.ts";
 
 /** Random bytes per key: 256 bits, far beyond guessing. */
 const SECRET_BYTES = 32;
@@ -36,10 +37,4 @@ export async function mintKey(prefix: string): Promise<MintedKey> {
 /** The public name of a key: a prefix of its hash, which reveals nothing usable. */
 export function keyId(hash: string): string {
   return hash.slice(0, ID_HEX);
-}
-
-function base64url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }

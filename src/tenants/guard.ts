@@ -1,6 +1,7 @@
 /** @module tenants/guard — slows key guessing: failed key attempts are limited per client address. */
 import { storeKey } from "../limiter/store-key.ts";
 import type { DecideRequest, LimitCheck, LimitStore } from "../limiter/types.ts";
+import { BoundedMap } from "../util/bounded-map.ts";
 
 /** The limiter's rule name for failed attempts; policy rule names cannot start with "_". */
 export const AUTH_RULE = "__auth";
@@ -24,7 +25,7 @@ export class AuthFailureGuard {
   readonly #prefix: string;
   readonly #rate: { count: number; periodMs: number; burst: number };
   readonly #rule: string;
-  readonly #locked = new Map<string, number>();
+  readonly #locked = new BoundedMap<string, number>(MAX_LOCKED);
 
   constructor(
     store: LimitStore,
@@ -85,11 +86,6 @@ export class AuthFailureGuard {
     try {
       const decision = await this.#store.decide(req);
       if (decision.allowed) return 0;
-      this.#locked.delete(ipKey);
-      if (this.#locked.size >= MAX_LOCKED) {
-        const oldest = this.#locked.keys().next();
-        if (!oldest.done) this.#locked.delete(oldest.value);
-      }
       this.#locked.set(ipKey, nowMs + decision.retryAfterMs);
       return decision.retryAfterMs;
     } catch {

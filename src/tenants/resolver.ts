@@ -1,4 +1,5 @@
 /** @module tenants/resolver — API key → tenant on the hot path, cached per isolate for a bounded time. */
+import { BoundedMap } from "../util/bounded-map.ts";
 import type { Directory } from "./directory.ts";
 import type { KeyRecord, Tenant } from "./types.ts";
 
@@ -36,7 +37,7 @@ export class KeyResolver {
   readonly #dir: Directory;
   readonly #ttlMs: number;
   readonly #staleIfErrorMs: number;
-  readonly #cache = new Map<string, Entry>();
+  readonly #cache = new BoundedMap<string, Entry>(MAX_ENTRIES);
   /** Bumped by `forget`, so a load that started before it is not cached after it. */
   #generation = 0;
 
@@ -101,11 +102,6 @@ export class KeyResolver {
     // With no TTL a valid answer is still kept, for stale-if-error only.
     if (this.#ttlMs <= 0 && (this.#staleIfErrorMs <= 0 || !judge(entry, entry.loadedMs).ok)) {
       return;
-    }
-    this.#cache.delete(hash);
-    if (this.#cache.size >= MAX_ENTRIES) {
-      const oldest = this.#cache.keys().next();
-      if (!oldest.done) this.#cache.delete(oldest.value);
     }
     this.#cache.set(hash, entry);
   }

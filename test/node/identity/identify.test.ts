@@ -1,6 +1,7 @@
 /** @module test/node/identity/identify — identify(): address, subnet key and hashed API key. */
 import { describe, expect, it } from "vitest";
-import { hashApiKey, identify, MAX_API_KEY_LENGTH } from "../../../src/identity/index.ts";
+import { identify, MAX_API_KEY_LENGTH } from "../../../src/identity/index.ts";
+import { hashApiKey } from "../../../src/identity/secret.ts";
 import type { IdentityConfig } from "../../../src/policy/types.ts";
 
 const cfg: IdentityConfig = {

@@ -1,11 +1,7 @@
-/** @module test/node/identity/secret — SHA-256 hex and constant-time comparison. */
+/** @module test/node/identity/secret — SHA-256 hex of API keys, and the hex/base64url helpers. */
 import { describe, expect, it } from "vitest";
-import {
-  hashApiKey,
-  secretEquals,
-  sha256Hex,
-  timingSafeEqual,
-} from "../../../src/identity/secret.ts";
+import { hashApiKey } from "../../../src/identity/secret.ts";
+import { base64url, sha256Hex, toHex } from "../../../src/util/encoding.ts";
 
 describe("sha256Hex / hashApiKey", () => {
   it.each([
@@ -24,27 +20,14 @@ describe("sha256Hex / hashApiKey", () => {
   });
 });
 
-describe("timingSafeEqual", () => {
-  it.each([
-    ["", "", true],
-    ["s3cret", "s3cret", true],
-    ["s3cret", "s3creT", false],
-    ["s3cret", "S3cret", false],
-    ["s3cret", "s3cre", false],
-    ["s3cre", "s3cret", false],
-    ["", "x", false],
-    ["a\u0000", "a", false], // a trailing NUL must not compare equal to padding
-    ["é", "e\u0301", false],
-    ["ключ", "ключ", true],
-  ])("(%j, %j) → %s", (a, b, expected) => {
-    expect(timingSafeEqual(a, b)).toBe(expected);
+describe("toHex / base64url", () => {
+  it("encodes every byte value", () => {
+    const all = Uint8Array.from({ length: 256 }, (_, i) => i);
+    expect(toHex(all)).toBe(Buffer.from(all).toString("hex"));
+    expect(base64url(all)).toBe(Buffer.from(all).toString("base64url"));
   });
-});
 
-describe("secretEquals", () => {
-  it("compares by hash", async () => {
-    expect(await secretEquals("token-1", "token-1")).toBe(true);
-    expect(await secretEquals("token-1", "token-2")).toBe(false);
-    expect(await secretEquals("token-1", "token-10")).toBe(false);
+  it("leaves no padding", () => {
+    expect(base64url(new Uint8Array([251, 255]))).toBe("-_8");
   });
 });
