@@ -1,8 +1,6 @@
 /** @module sluice — the public API: the rate-limit middleware, the policy, the stores and the gateway. */
 export { createGateway, type GatewayOptions } from "./gateway/app.ts";
 export { BlockedCache } from "./limiter/blocked-cache.ts";
-export { DurableObjectStore, SluiceStore } from "./stores/durable-object/limit-store.ts";
-export { type RedisLike, RedisStore, type RedisStoreOptions } from "./stores/redis/limit-store.ts";
 export type {
   DecideRequest,
   Decision,
@@ -11,7 +9,6 @@ export type {
   LimitStore,
 } from "./limiter/types.ts";
 export { StoreError } from "./limiter/types.ts";
-export { createUpstashClient } from "./stores/redis/client.ts";
 export {
   RateLimitConfigError,
   type RateLimitInfo,
@@ -22,8 +19,16 @@ export {
 export type { DecisionEvent, DecisionSink } from "./observe/index.ts";
 export { formatIssues, loadPolicy } from "./policy/load.ts";
 export type { LoadedPolicy, Policy } from "./policy/types.ts";
-export { Directory } from "./tenants/directory.ts";
-export { DurableObjectDocumentStore, SluiceDirectory } from "./stores/durable-object/document-store.ts";
-export { AuthFailureGuard } from "./tenants/guard.ts";
+export {
+  DurableObjectDocumentStore,
+  SluiceDirectory,
+} from "./stores/durable-object/document-store.ts";
+export { DurableObjectStore, SluiceStore } from "./stores/durable-object/limit-store.ts";
+export { MemoryStore } from "./stores/memory/limit-store.ts";
+export { createUpstashClient } from "./stores/redis/client.ts";
 export { RedisDocumentStore } from "./stores/redis/document-store.ts";
+export { type RedisLike, RedisStore, type RedisStoreOptions } from "./stores/redis/limit-store.ts";
+export type { TenantServices } from "./tenants/authenticate.ts";
+export { Directory } from "./tenants/directory.ts";
+export { AuthFailureGuard } from "./tenants/guard.ts";
 export { KeyResolver } from "./tenants/resolver.ts";

@@ -1,6 +1,6 @@
 /** @module admin/input — reading and checking admin request bodies; every problem names its field. */
 import { parseIp } from "../identity/ip.ts";
-import { badRequest } from "./problems.ts";
+import { badRequest } from "../respond/problem.ts";
 
 export type Json = Record<string, unknown>;
 

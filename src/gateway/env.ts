@@ -1,4 +1,6 @@
-/** @module gateway/env — the runtime contract's environment (see README "Runtime contract"). */
+/** @module gateway/env — the runtime contract's environment (see README "Runtime contract") and the gateway's Hono env. */
+import type { AdminDeps } from "../admin/index.ts";
+import type { Runtime } from "./runtime.ts";
 
 /** `Env` from `wrangler types`, plus the optional secrets it cannot see. */
 export interface SluiceEnv extends Env {
@@ -7,3 +9,9 @@ export interface SluiceEnv extends Env {
   SLUICE_POLICY?: string;
   SLUICE_ADMIN_TOKEN?: string;
 }
+
+/** The gateway app's Hono environment. */
+export type GatewayEnv = {
+  Bindings: SluiceEnv;
+  Variables: { runtime: Runtime; admin: AdminDeps };
+};

@@ -1,9 +1,8 @@
 /** @module identity — who sent a request: client address, its limiting key, and the hashed API key. */
 import type { IdentityConfig } from "../policy/types.ts";
-import { clientIp, ipKey } from "./ip.ts";
+import { clientIp, ipKey, normalizeIp } from "./ip.ts";
 import { hashApiKey } from "./secret.ts";
 import type { Identity } from "./types.ts";
-
 
 /** Longest API key accepted; longer values are treated as no key (a cheap guard, keys are short). */
 export const MAX_API_KEY_LENGTH = 512;
@@ -26,6 +25,9 @@ const BEARER = /^bearer[ \t]+(.*)$/i;
  *   `MAX_API_KEY_LENGTH` or with anything but visible ASCII is treated as absent
  *   (no fallback to the other source), so `apiKeyHash` is then missing.
  *
+ * `given` replaces either source (the middleware's `getIP` / `getKey` hooks):
+ * a given address is still parsed strictly, a given key checked like a sent one.
+ *
  * The raw key never leaves this function: only its hash is returned.
  *
  * @example
@@ -35,10 +37,17 @@ const BEARER = /^bearer[ \t]+(.*)$/i;
  * );
  * // { ip: "203.0.113.7", ipKey: "203.0.113.7", apiKeyHash: "<64 hex chars>" }
  */
-export async function identify(req: Request, cfg: IdentityConfig): Promise<Identity> {
-  const ip = clientIp(req.headers, cfg.ip) ?? "";
+export async function identify(
+  req: Request,
+  cfg: IdentityConfig,
+  given: { ip?: string | undefined; apiKey?: string | undefined } = {},
+): Promise<Identity> {
+  const ip = (given.ip !== undefined ? normalizeIp(given.ip) : clientIp(req.headers, cfg.ip)) ?? "";
   const identity: Identity = { ip, ipKey: ip === "" ? "" : (ipKey(ip, cfg.ip.ipv6Subnet) ?? "") };
-  const key = readApiKey(req.headers, cfg.apiKey);
+  const key =
+    given.apiKey !== undefined
+      ? checkedKey(given.apiKey.trim())
+      : readApiKey(req.headers, cfg.apiKey);
   if (key !== undefined) identity.apiKeyHash = await hashApiKey(key);
   return identity;
 }
@@ -71,6 +80,11 @@ function readApiKey(headers: Headers, cfg: IdentityConfig["apiKey"]): string | u
     const match = BEARER.exec(headers.get("authorization")?.trim() ?? "");
     candidate = match?.[1]?.trim() ?? "";
   }
+  return checkedKey(candidate);
+}
+
+/** A key with exactly one spelling, or undefined. */
+function checkedKey(candidate: string): string | undefined {
   if (candidate === "" || candidate.length > MAX_API_KEY_LENGTH) return undefined;
   return API_KEY.test(candidate) ? candidate : undefined;
 }

@@ -1,18 +1,20 @@
 /** @module limiter/checks — a rule and who is asking → the store checks for one decision. */
+
+import type { Limit, PlanRate, Policy, Rule } from "../policy/types.ts";
 import { sha256Hex } from "../util/encoding.ts";
 import { storeKey } from "./store-key.ts";
 import type { LimitCheck } from "./types.ts";
-import type { Limit, Policy, Rule } from "../policy/types.ts";
-import { effectiveRates } from "../tenants/plan.ts";
-import type { Tenant } from "../tenants/types.ts";
 
 const BUCKETS: readonly string[] = ["gcra", "token-bucket"];
 
-/** Who a request is, as far as store keys go. */
-export interface Subjects {
+/** Who is asking, as far as store keys go. */
+export interface Requester {
   ipKey: string;
   apiKeyHash?: string;
-  tenant?: Tenant;
+  /** The key's tenant, once resolved. */
+  tenantId?: string;
+  /** The tenant's plan rates in force now (overrides applied), for `rate: "plan"` limits. */
+  planRates?: readonly PlanRate[];
   /** A request header's value (for `by: "header:<name>"`). */
   header(name: string): string | undefined;
 }
@@ -32,19 +34,18 @@ const STATE_TAG: Record<Limit["algorithm"], string> = {
 };
 
 /**
- * One check per limit, a `rate: "plan"` limit expanding to one per rate of
- * the tenant's plan (overrides applied at `nowMs`). `only` keeps some limits
- * (the admin API reads one subject's). Throws `PlanUnknownError` when the
- * tenant's plan is not in the policy.
+ * One check per limit, a `rate: "plan"` limit expanding to one per rate in
+ * `who.planRates`. `only` keeps some limits (the admin API reads one
+ * subject's). Callers resolve the tenant's plan first: a plan limit without
+ * plan rates is a programming error and throws.
  *
  * @example
- * const checks = await buildChecks(policy, rule, { ipKey: "203.0.113.7", header: () => undefined }, Date.now());
+ * const checks = await buildChecks(policy, rule, { ipKey: "203.0.113.7", header: () => undefined });
  */
 export async function buildChecks(
   policy: Policy,
   rule: Rule,
-  who: Subjects,
-  nowMs: number,
+  who: Requester,
   only: (limit: Limit) => boolean = () => true,
 ): Promise<LimitCheck[]> {
   const checks: LimitCheck[] = [];
@@ -65,10 +66,8 @@ export async function buildChecks(
       });
       continue;
     }
-    const tenant = who.tenant;
-    const plan = tenant ? policy.plans[tenant.plan] : undefined;
-    if (!tenant || !plan) throw new PlanUnknownError(tenant?.plan ?? "");
-    for (const rate of effectiveRates(plan, tenant.overrides, nowMs)) {
+    if (!who.planRates) throw new Error(`limit ${limit.id} of rule ${rule.name} needs plan rates`);
+    for (const rate of who.planRates) {
       const id = `${limit.id}-${rate.id}`;
       checks.push({
         id,
@@ -86,16 +85,6 @@ export async function buildChecks(
   return checks;
 }
 
-/** The tenant is on a plan the policy does not (or no longer) define. */
-export class PlanUnknownError extends Error {
-  override readonly name = "PlanUnknownError";
-  readonly plan: string;
-  constructor(plan: string) {
-    super(`plan ${JSON.stringify(plan)} is not in the policy`);
-    this.plan = plan;
-  }
-}
-
 /** Does this limit need a resolved API key? */
 export function needsKey(limit: Limit): boolean {
   return limit.by.kind === "apiKey" || limit.by.kind === "tenant" || limit.fromPlan;
@@ -105,14 +94,14 @@ export function needsKey(limit: Limit): boolean {
  * The subject part of a store key. A missing IP or header value is never a
  * reason to skip a limit: such requests share one bucket instead.
  */
-async function subjectOf(limit: Limit, who: Subjects): Promise<string> {
+async function subjectOf(limit: Limit, who: Requester): Promise<string> {
   switch (limit.by.kind) {
     case "ip":
       return `ip:${who.ipKey || "unknown"}`;
     case "apiKey":
       return `key:${who.apiKeyHash}`;
     case "tenant":
-      return `tenant:${who.tenant?.id}`;
+      return `tenant:${who.tenantId}`;
     case "global":
       return "global";
     case "header": {

@@ -48,7 +48,7 @@ export interface Decision {
  * - Safe for concurrent use.
  */
 export interface LimitStore {
-  readonly kind: "redis" | "durable-object";
+  readonly kind: "redis" | "durable-object" | "memory";
   decide(req: DecideRequest): Promise<Decision>;
   /** The decision `decide` would make now, writing nothing (one store call). */
   peek(req: DecideRequest): Promise<Decision>;

@@ -1,4 +1,5 @@
-/** @module observe — one structured JSON line per decision; never a raw API key. */
+/** @module observe — structured JSON lines: one per decision, one per admin change, config problems; never a raw API key. */
+import type { AuditEntry } from "../tenants/types.ts";
 
 export type Outcome =
   | "allowed"
@@ -67,4 +68,15 @@ export function logConfigError(lines: readonly string[]): void {
 export function logConfigWarnings(lines: readonly string[]): void {
   if (lines.length > 0)
     console.warn(JSON.stringify({ msg: "sluice.config_warning", warnings: lines }));
+}
+
+/**
+ * One `sluice.audit` line per admin action (and per failed admin login); the
+ * entry is also stored in the directory's audit trail.
+ *
+ * @example
+ * logAudit({ at, actor: "ops", ip, action: "key.revoke", target: "key:…", details: {} });
+ */
+export function logAudit(entry: AuditEntry): void {
+  console.log(JSON.stringify({ msg: "sluice.audit", ...entry }));
 }

@@ -1,4 +1,5 @@
 /** @module respond/headers — RateLimit-Policy / RateLimit fields (draft-ietf-httpapi-ratelimit-headers-11), legacy X-RateLimit-*, Retry-After. */
+import type { Context } from "hono";
 import type { Decision, LimitState } from "../limiter/types.ts";
 
 /** The draft revision whose syntax `rateLimitHeaders` emits. */
@@ -125,4 +126,39 @@ export function rateLimitHeaders(
 export function retryAfterSeconds(ms: number): number {
   if (Number.isNaN(ms) || ms <= 1000) return 1;
   return Math.min(Math.ceil(ms / 1000), 2 ** 31);
+}
+
+/** A response header to add: name and value. */
+export type Header = [name: string, value: string];
+
+/**
+ * Adds Sluice's fields to `target`, keeping the response's own. Server-Timing
+ * is a list (W3C Server Timing) the origin may have started, so it is appended.
+ *
+ * @example
+ * addHeaders(res.headers, [["Server-Timing", "sluice-store;dur=3"]]);
+ */
+export function addHeaders(target: Headers, headers: readonly Header[]): void {
+  for (const [name, value] of headers) {
+    if (name === "Server-Timing") target.append(name, value);
+    else target.set(name, value);
+  }
+}
+
+/**
+ * As `addHeaders` on the context's response; a response straight from `fetch`
+ * has immutable headers and is copied first.
+ *
+ * @example
+ * await next();
+ * addToContext(c, [["Sluice-Degraded", "store-timeout"]]);
+ */
+export function addToContext(c: Context, headers: readonly Header[]): void {
+  try {
+    addHeaders(c.res.headers, headers);
+  } catch (err) {
+    if (!(err instanceof TypeError)) throw err;
+    c.res = new Response(c.res.body, c.res);
+    addHeaders(c.res.headers, headers);
+  }
 }

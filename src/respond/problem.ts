@@ -2,7 +2,7 @@
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Decision } from "../limiter/types.ts";
-import { retryAfterSeconds } from "./headers.ts";
+import { addHeaders, type Header, retryAfterSeconds } from "./headers.ts";
 
 /** Base of Sluice's problem type URIs; each type is documented at its URI. */
 export const PROBLEM_BASE = "https://sluice.dev/problems/";
@@ -17,6 +17,9 @@ export const ProblemType = {
   originUnreachable: `${PROBLEM_BASE}origin-unreachable`,
   originTimeout: `${PROBLEM_BASE}origin-timeout`,
   policyInvalid: `${PROBLEM_BASE}policy-invalid`,
+  adminBadRequest: `${PROBLEM_BASE}admin-bad-request`,
+  adminNotFound: `${PROBLEM_BASE}admin-not-found`,
+  adminConflict: `${PROBLEM_BASE}admin-conflict`,
   // RFC 9457 §4.2.1: no extra semantics beyond the status code.
   blank: "about:blank",
 } as const;
@@ -79,17 +82,17 @@ export function problem(
  * them to every limited response alike.
  *
  * @example
- * throw new SluiceHttpError(tooManyRequests({ rule: "login", retryAfterMs: 4200, decision }));
+ * throw tooManyRequests({ rule: "login", retryAfterMs: 4200, decision });
  * // 429, Retry-After: 5, detail: 'Too many requests for rule "login"; retry in 5 seconds.'
  */
 export function tooManyRequests(args: {
   rule: string;
   retryAfterMs: number;
   decision?: Decision;
-}): Response {
+}): SluiceHttpError {
   const retryAfter = retryAfterSeconds(args.retryAfterMs);
   const violated = args.decision?.limits.filter((l) => !l.allowed).map((l) => l.id) ?? [];
-  return problem(
+  return fail(
     429,
     {
       type: ProblemType.rateLimited,
@@ -110,11 +113,11 @@ export function tooManyRequests(args: {
  * when the request carried no credentials, and we do not say which case it was.
  *
  * @example
- * unauthorized("An API key is required."); // 401, WWW-Authenticate: Bearer realm="sluice"
+ * throw unauthorized("An API key is required."); // 401, WWW-Authenticate: Bearer realm="sluice"
  */
-export function unauthorized(detail: string, realm = "sluice"): Response {
+export function unauthorized(detail: string, realm = "sluice"): SluiceHttpError {
   const quoted = realm.replace(/[\\"]/g, "\\$&");
-  return problem(
+  return fail(
     401,
     { type: ProblemType.unauthorized, title: "Unauthorized", detail },
     { "www-authenticate": `Bearer realm="${quoted}"` },
@@ -132,9 +135,9 @@ export function keyAttemptsLocked(
   retryAfterMs: number,
   credential = "API keys",
   rule = "__auth",
-): Response {
+): SluiceHttpError {
   const retryAfter = retryAfterSeconds(retryAfterMs);
-  return problem(
+  return fail(
     429,
     {
       type: ProblemType.keyAttempts,
@@ -154,8 +157,8 @@ export function keyAttemptsLocked(
  * @example
  * forbidden("The tenant is disabled.");
  */
-export function forbidden(detail: string): Response {
-  return problem(403, { type: ProblemType.forbidden, title: "Forbidden", detail });
+export function forbidden(detail: string): SluiceHttpError {
+  return fail(403, { type: ProblemType.forbidden, title: "Forbidden", detail });
 }
 
 /**
@@ -165,8 +168,8 @@ export function forbidden(detail: string): Response {
  * @example
  * storeUnavailable("api"); // 503, Retry-After: 1
  */
-export function storeUnavailable(rule: string): Response {
-  return problem(
+export function storeUnavailable(rule: string): SluiceHttpError {
+  return fail(
     503,
     {
       type: ProblemType.storeUnavailable,
@@ -185,8 +188,8 @@ export function storeUnavailable(rule: string): Response {
  * @example
  * badGateway("The origin refused the connection.");
  */
-export function badGateway(detail: string): Response {
-  return problem(502, { type: ProblemType.originUnreachable, title: "Bad Gateway", detail });
+export function badGateway(detail: string): SluiceHttpError {
+  return fail(502, { type: ProblemType.originUnreachable, title: "Bad Gateway", detail });
 }
 
 /**
@@ -195,8 +198,8 @@ export function badGateway(detail: string): Response {
  * @example
  * gatewayTimeout("The origin did not answer within 30 s.");
  */
-export function gatewayTimeout(detail: string): Response {
-  return problem(504, { type: ProblemType.originTimeout, title: "Gateway Timeout", detail });
+export function gatewayTimeout(detail: string): SluiceHttpError {
+  return fail(504, { type: ProblemType.originTimeout, title: "Gateway Timeout", detail });
 }
 
 /**
@@ -207,11 +210,11 @@ export function gatewayTimeout(detail: string): Response {
  * @example
  * policyInvalid(["rules[0].limits[0].count: ERR_SLUICE_COUNT must be a positive integer"]);
  */
-export function policyInvalid(lines: readonly string[]): Response {
+export function policyInvalid(lines: readonly string[]): SluiceHttpError {
   const shown = lines.slice(0, MAX_POLICY_LINES);
   const more = lines.length - shown.length;
   const suffix = more > 0 ? `; and ${more} more` : "";
-  return problem(500, {
+  return fail(500, {
     type: ProblemType.policyInvalid,
     title: "Invalid Policy",
     detail: `The gateway policy is invalid: ${shown.join("; ")}${suffix}.`,
@@ -225,12 +228,17 @@ export function policyInvalid(lines: readonly string[]): Response {
  * @example
  * notFound(); // 404 application/problem+json
  */
-export function notFound(): Response {
-  return problem(404, {
+export function notFound(): SluiceHttpError {
+  return fail(404, {
     type: ProblemType.blank,
     title: "Not Found",
     detail: "No such resource.",
   });
+}
+
+/** The problem as the exception that carries it: the one convention for every constructor here. */
+function fail(status: ContentfulStatusCode, fields: ProblemFields, headers?: HeadersInit) {
+  return new SluiceHttpError(problem(status, fields, headers));
 }
 
 /**
@@ -238,7 +246,7 @@ export function notFound(): Response {
  * throw, one `app.onError` answers via `toResponse`).
  *
  * @example
- * throw new SluiceHttpError(unauthorized("An API key is required."));
+ * throw new SluiceHttpError(problem(418, { type: "about:blank", title: "I'm a teapot", detail: "…" }));
  */
 export class SluiceHttpError extends HTTPException {
   override readonly name = "SluiceHttpError";
@@ -249,6 +257,21 @@ export class SluiceHttpError extends HTTPException {
       message: options?.message ?? `${res.status} ${TITLES[res.status] ?? "Error"}`,
       cause: options?.cause,
     });
+    this.#res = res;
+  }
+
+  readonly #res: Response;
+
+  /**
+   * Adds fields to the carried response (Sluice's own RateLimit fields,
+   * Server-Timing) and returns this error, ready to throw.
+   *
+   * @example
+   * throw storeUnavailable("api").withHeaders([["Server-Timing", "sluice-store;dur=250"]]);
+   */
+  withHeaders(headers: readonly Header[]): this {
+    addHeaders(this.#res.headers, headers);
+    return this;
   }
 }
 
@@ -278,6 +301,55 @@ export function toResponse(err: unknown): Response {
     title: "Internal Server Error",
     detail: "An unexpected error occurred.",
   });
+}
+
+/**
+ * 400 from the admin API, naming the offending field.
+ *
+ * @example
+ * throw badRequest("plan", 'unknown plan "gold"');
+ */
+export function badRequest(field: string, message: string): SluiceHttpError {
+  const detail = field ? `${field}: ${message}` : message;
+  return fail(400, { type: ProblemType.adminBadRequest, title: "Bad Request", detail, field });
+}
+
+/**
+ * 404 from the admin API for an unknown tenant, key or resource.
+ *
+ * @example
+ * throw missing('Tenant "acme"'); // detail: 'Tenant "acme" does not exist.'
+ */
+export function missing(what: string): SluiceHttpError {
+  return fail(404, {
+    type: ProblemType.adminNotFound,
+    title: "Not Found",
+    detail: `${what} does not exist.`,
+  });
+}
+
+/**
+ * 409 (RFC 9110 §15.5.10): creating something that exists, or a write that lost a race.
+ *
+ * @example
+ * throw conflict('Tenant "acme" exists.');
+ */
+export function conflict(detail: string): SluiceHttpError {
+  return fail(409, { type: ProblemType.adminConflict, title: "Conflict", detail });
+}
+
+/**
+ * 503 when a store behind the admin API did not answer (or the API is off).
+ *
+ * @example
+ * throw unavailable("The store did not answer: timeout.");
+ */
+export function unavailable(detail: string): SluiceHttpError {
+  return fail(
+    503,
+    { type: ProblemType.storeUnavailable, title: "Service Unavailable", detail },
+    { "retry-after": "1" },
+  );
 }
 
 function seconds(n: number): string {

@@ -1,7 +1,23 @@
 /** @module tenants/plan — a tenant's rates right now: its plan's, with live overrides applied. */
 import { parseRate } from "../policy/rate.ts";
-import type { PlanRate } from "../policy/types.ts";
-import type { Override } from "./types.ts";
+import type { PlanRate, Policy } from "../policy/types.ts";
+import { BoundedMap } from "../util/bounded-map.ts";
+import type { Override, Tenant } from "./types.ts";
+
+/** Parsed override texts: a live override is parsed once per isolate, not per request. */
+const parsedOverrides = new BoundedMap<string, ReturnType<typeof parseOverrideRate>>(1000);
+
+/**
+ * The tenant's plan rates in force at `nowMs`, or undefined when the policy no
+ * longer offers its plan.
+ *
+ * @example
+ * const rates = planRatesOf(policy, tenant, Date.now()); // [{ id: "1s", count: 5, … }, …]
+ */
+export function planRatesOf(policy: Policy, tenant: Tenant, nowMs: number): PlanRate[] | undefined {
+  const plan = Object.hasOwn(policy.plans, tenant.plan) ? policy.plans[tenant.plan] : undefined;
+  return plan && effectiveRates(plan, tenant.overrides, nowMs);
+}
 
 /**
  * The plan's rates with each unexpired override in place of the rate it names.
@@ -19,11 +35,16 @@ export function effectiveRates(
 ): PlanRate[] {
   return plan.map((rate) => {
     const o = overrides.find((x) => x.limit === rate.id && isLive(x, nowMs));
-    const parsed = o ? parseOverrideRate(o.rate) : undefined;
+    const parsed = o ? parsedOverride(o.rate) : undefined;
     // An override keeps its rate's period (the admin API insists); one that
     // does not, stored before that rule, is ignored rather than mislabelled.
     return parsed && parsed.periodMs === rate.periodMs ? { id: rate.id, ...parsed } : rate;
   });
+}
+
+function parsedOverride(text: string) {
+  if (!parsedOverrides.has(text)) parsedOverrides.set(text, parseOverrideRate(text));
+  return parsedOverrides.get(text);
 }
 
 /** Unexpired at `nowMs`. */

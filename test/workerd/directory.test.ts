@@ -1,14 +1,14 @@
 /** @module test/workerd/directory — directory writes are compare-and-set on both stores. */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { createUpstashClient } from "../../src/stores/redis/client.ts";
-import { Directory, DirectoryConflict } from "../../src/tenants/directory.ts";
-import type { DocumentStore } from "../../src/tenants/document-store.ts";
 import {
   DurableObjectDocumentStore,
   type SluiceDirectory,
 } from "../../src/stores/durable-object/document-store.ts";
+import { createUpstashClient } from "../../src/stores/redis/client.ts";
 import { RedisDocumentStore } from "../../src/stores/redis/document-store.ts";
+import { Directory, DirectoryConflict } from "../../src/tenants/directory.ts";
+import type { DocumentStore } from "../../src/tenants/document-store.ts";
 import type { AuditEntry, Tenant } from "../../src/tenants/types.ts";
 import { STORES, type StoreKind, uniquePrefix } from "./helpers.ts";
 

@@ -3,11 +3,14 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { createGateway } from "../../src/gateway/app.ts";
 import type { SluiceEnv } from "../../src/gateway/env.ts";
-import { DurableObjectStore, type SluiceStore } from "../../src/stores/durable-object/limit-store.ts";
-import { RedisStore } from "../../src/stores/redis/limit-store.ts";
 import type { LimitStore } from "../../src/limiter/types.ts";
-import { createUpstashClient } from "../../src/stores/redis/client.ts";
 import type { DecisionEvent } from "../../src/observe/index.ts";
+import {
+  DurableObjectStore,
+  type SluiceStore,
+} from "../../src/stores/durable-object/limit-store.ts";
+import { createUpstashClient } from "../../src/stores/redis/client.ts";
+import { RedisStore } from "../../src/stores/redis/limit-store.ts";
 
 export type StoreKind = "redis" | "durable-object";
 export const STORES: StoreKind[] = ["redis", "durable-object"];

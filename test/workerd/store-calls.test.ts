@@ -107,10 +107,9 @@ function countingNamespace(ns: DurableObjectNamespace): {
 } {
   let calls = 0;
   const binding = {
-    idFromName: (name: string) => ns.idFromName(name),
-    get: (id: DurableObjectId) => {
+    getByName: (name: string) => {
       calls += 1;
-      return ns.get(id);
+      return ns.getByName(name);
     },
   };
   return { binding: binding as unknown as DurableObjectNamespace, calls: () => calls };

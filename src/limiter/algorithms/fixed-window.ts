@@ -2,6 +2,7 @@
 import {
   type AlgorithmModel,
   decodeState,
+  type LuaAlgorithm,
   type Refund,
   type Step,
   type StepLimit,
@@ -62,3 +63,51 @@ export function fixedWindowRefund(
 }
 
 export const fixedWindow: AlgorithmModel = { step: fixedWindowStep, refund: fixedWindowRefund };
+
+/**
+ * The same arithmetic in Lua, for the Redis decide script (assembled in
+ * stores/redis/scripts.ts); the property tests hold it to the model above.
+ */
+export const fixedWindowLua: LuaAlgorithm = {
+  code: "f",
+  source: `local function fixed(raw, count, period, burst, cost)
+  local start, used, seen
+  if raw then start, used, seen = string.match(raw, '^(%d+):(%d+):(%d+)$') end
+  local now = now_ms
+  if start then now = math.max(now_ms, tonumber(seen)) end
+  if start and now < tonumber(start) + period then
+    start = tonumber(start)
+    used = tonumber(used)
+  else
+    start = now
+    used = 0
+  end
+  local left = start + period - now
+  local after = used + cost
+  local allowed = after <= count
+  local s = {}
+  s.allowed = allowed
+  s.remaining = math.max(0, count - used)
+  if allowed then s.retry = 0 else s.retry = left end
+  if not allowed then s.reset = left elseif used > 0 then s.reset = left else s.reset = 0 end
+  s.c_remaining = math.max(0, count - after)
+  s.c_reset = left
+  if after + cost <= count then s.c_retry = 0 else s.c_retry = left end
+  s.value = string.format('%d:%d:%d', start, after, now)
+  s.ttl = math.max(1, left)
+  return s
+end
+
+local function fixed_refund(raw, count, period, burst, cost)
+  local start, used, seen
+  if raw then start, used, seen = string.match(raw, '^(%d+):(%d+):(%d+)$') end
+  if not start then return nil end
+  local now = math.max(now_ms, tonumber(seen))
+  local left = tonumber(start) + period - now
+  if left <= 0 then return nil end
+  return string.format('%d:%d:%d', start, math.max(0, tonumber(used) - cost), now), left
+end
+
+algos.f = { step = fixed, refund = fixed_refund }
+`,
+};

@@ -2,6 +2,7 @@
 import {
   type AlgorithmModel,
   decodeState,
+  type LuaAlgorithm,
   type Refund,
   type Step,
   type StepLimit,
@@ -69,3 +70,49 @@ export function gcraRefund(
 }
 
 export const gcra: AlgorithmModel = { step: gcraStep, refund: gcraRefund };
+
+/**
+ * The same arithmetic in Lua, for the Redis decide script (assembled in
+ * stores/redis/scripts.ts); the property tests hold it to the model above.
+ */
+export const gcraLua: LuaAlgorithm = {
+  code: "g",
+  source: `local function gcra(raw, count, period, burst, cost)
+  local tat, seen
+  if raw then tat, seen = string.match(raw, '^(%d+):(%d+)$') end
+  if tat then seen = math.max(now_ms, tonumber(seen)) else seen = now_ms end
+  local now = seen * 1000
+  local interval = math.ceil(period * 1000 / count)
+  local capacity = burst * interval
+  local increment = cost * interval
+  if tat then tat = math.max(tonumber(tat), now) else tat = now end
+  local new_tat = tat + increment
+  local retry = ceil_ms(math.max(0, tat + increment - capacity - now))
+  local allowed = new_tat - now <= capacity
+  local s = {}
+  s.allowed = allowed
+  s.remaining = math.max(0, math.floor((capacity - (tat - now)) / interval))
+  s.retry = retry
+  if allowed then s.reset = ceil_ms(tat - now) else s.reset = retry end
+  s.c_remaining = math.max(0, math.floor((capacity - (new_tat - now)) / interval))
+  s.c_reset = ceil_ms(new_tat - now)
+  s.c_retry = ceil_ms(math.max(0, new_tat + increment - capacity - now))
+  s.value = string.format('%d:%d', new_tat, seen)
+  s.ttl = math.max(1, ceil_ms(new_tat - now))
+  return s
+end
+
+local function gcra_refund(raw, count, period, burst, cost)
+  local tat, seen
+  if raw then tat, seen = string.match(raw, '^(%d+):(%d+)$') end
+  if not tat then return nil end
+  seen = math.max(now_ms, tonumber(seen))
+  local now = seen * 1000
+  local interval = math.ceil(period * 1000 / count)
+  tat = math.max(now, tonumber(tat) - cost * interval)
+  return string.format('%d:%d', tat, seen), math.max(1, ceil_ms(tat - now))
+end
+
+algos.g = { step = gcra, refund = gcra_refund }
+`,
+};

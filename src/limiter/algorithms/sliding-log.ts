@@ -1,5 +1,5 @@
 /** @module limiter/algorithms/sliding-log — reference model of an exact sliding log. */
-import type { AlgorithmModel, Refund, Step, StepLimit } from "./step.ts";
+import type { AlgorithmModel, LuaAlgorithm, Refund, Step, StepLimit } from "./step.ts";
 
 /** One logged instant: `cost` units spent at `at` (ms, the key's clock). */
 interface Entry {
@@ -128,3 +128,96 @@ export function slidingLogRefund(
 }
 
 export const slidingLog: AlgorithmModel = { step: slidingLogStep, refund: slidingLogRefund };
+
+/**
+ * The same arithmetic in Lua, for the Redis decide script (assembled in
+ * stores/redis/scripts.ts); the property tests hold it to the model above.
+ */
+export const slidingLogLua: LuaAlgorithm = {
+  code: "l",
+  source: `local function log_read(raw, period)
+  local seen, rest
+  if raw then seen, rest = string.match(raw, '^(%d+)(.*)$') end
+  if seen and string.gsub(rest, ':%d+,%d+', '') ~= '' then seen = nil end
+  local now = now_ms
+  local entries = {}
+  local used = 0
+  if seen then
+    seen = tonumber(seen)
+    now = math.max(now_ms, seen)
+    for age, c in string.gmatch(rest, ':(%d+),(%d+)') do
+      local at = seen - tonumber(age)
+      if now - at < period then
+        table.insert(entries, { at = at, cost = tonumber(c) })
+        used = used + tonumber(c)
+      end
+    end
+  end
+  return now, entries, used
+end
+
+local function log_encode(now, entries)
+  local parts = { string.format('%d', now) }
+  for _, e in ipairs(entries) do table.insert(parts, string.format(':%d,%d', now - e.at, e.cost)) end
+  return table.concat(parts)
+end
+
+local function log_empty(entries, now, period)
+  local last = entries[#entries]
+  if last then return last.at + period - now end
+  return 0
+end
+
+local function log_wait(entries, used, now, count, period, cost)
+  local left = used
+  local wait = 0
+  for _, e in ipairs(entries) do
+    if left + cost <= count then break end
+    left = left - e.cost
+    wait = e.at + period - now
+  end
+  return wait
+end
+
+local function slog(raw, count, period, burst, cost)
+  local now, entries, used = log_read(raw, period)
+  local allowed = used + cost <= count
+  local retry = log_wait(entries, used, now, count, period, cost)
+  local after = {}
+  for i, e in ipairs(entries) do after[i] = { at = e.at, cost = e.cost } end
+  local last = after[#after]
+  if last and last.at == now then last.cost = last.cost + cost else table.insert(after, { at = now, cost = cost }) end
+  while #after > count do
+    after[2].cost = after[2].cost + after[1].cost
+    table.remove(after, 1)
+  end
+  local s = {}
+  s.allowed = allowed
+  s.remaining = math.max(0, count - used)
+  if allowed then s.reset = log_empty(entries, now, period) else s.reset = retry end
+  s.retry = retry
+  s.c_remaining = math.max(0, count - used - cost)
+  s.c_reset = period
+  s.c_retry = log_wait(after, used + cost, now, count, period, cost)
+  s.value = log_encode(now, after)
+  s.ttl = period
+  return s
+end
+
+local function slog_refund(raw, count, period, burst, cost)
+  local now, entries = log_read(raw, period)
+  if #entries == 0 then return nil end
+  local owed = cost
+  while owed > 0 and #entries > 0 do
+    local last = entries[#entries]
+    local taken = math.min(owed, last.cost)
+    last.cost = last.cost - taken
+    owed = owed - taken
+    if last.cost == 0 then table.remove(entries) end
+  end
+  return log_encode(now, entries), math.max(1, log_empty(entries, now, period))
+end
+
+algos.l = { step = slog, refund = slog_refund }
+`,
+};

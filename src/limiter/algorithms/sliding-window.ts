@@ -2,6 +2,7 @@
 import {
   type AlgorithmModel,
   decodeState,
+  type LuaAlgorithm,
   type Refund,
   type Step,
   type StepLimit,
@@ -122,4 +123,80 @@ export function slidingWindowRefund(
 export const slidingWindow: AlgorithmModel = {
   step: slidingWindowStep,
   refund: slidingWindowRefund,
+};
+
+/**
+ * The same arithmetic in Lua, for the Redis decide script (assembled in
+ * stores/redis/scripts.ts); the property tests hold it to the model above.
+ */
+export const slidingWindowLua: LuaAlgorithm = {
+  code: "s",
+  source: `local function window_at(raw, count, period)
+  local index, cur, prev, seen
+  if raw then index, cur, prev, seen = string.match(raw, '^(%d+):(%d+):(%d+):(%d+)$') end
+  local w = { now = now_ms, cur = 0, prev = 0 }
+  if index then w.now = math.max(now_ms, tonumber(seen)) end
+  w.index = math.floor(w.now / period)
+  if index and tonumber(index) == w.index then
+    w.cur = math.min(count, tonumber(cur))
+    w.prev = math.min(count, tonumber(prev))
+  elseif index and tonumber(index) == w.index - 1 then
+    w.prev = math.min(count, tonumber(cur))
+  end
+  w.elapsed = w.now - w.index * period
+  return w
+end
+
+local function window_left(cur, prev, elapsed, count, period)
+  return math.max(0, count - cur - math.ceil(prev * (period - elapsed) / period))
+end
+
+local function window_empty(cur, prev, elapsed, period)
+  if cur > 0 then return 2 * period - elapsed end
+  if prev > 0 then return period - elapsed end
+  return 0
+end
+
+local function window_wait(cur, prev, elapsed, count, period, cost)
+  local need = count - cur - cost
+  if need >= 0 then
+    local at = 0
+    if prev ~= 0 then at = period - math.floor(need * period / prev) end
+    if at < period then return math.max(0, at - elapsed) end
+  end
+  local nxt = 0
+  if cur ~= 0 then nxt = math.max(0, period - math.floor((count - cost) * period / cur)) end
+  return period - elapsed + nxt
+end
+
+local function sliding(raw, count, period, burst, cost)
+  local w = window_at(raw, count, period)
+  local need = count - w.cur - cost
+  local allowed = w.prev * (period - w.elapsed) <= need * period
+  local cur = math.min(count, w.cur + cost)
+  local retry = window_wait(w.cur, w.prev, w.elapsed, count, period, cost)
+  local s = {}
+  s.allowed = allowed
+  s.remaining = window_left(w.cur, w.prev, w.elapsed, count, period)
+  if allowed then s.reset = window_empty(w.cur, w.prev, w.elapsed, period) else s.reset = retry end
+  s.retry = retry
+  s.c_remaining = window_left(cur, w.prev, w.elapsed, count, period)
+  s.c_reset = window_empty(cur, w.prev, w.elapsed, period)
+  s.c_retry = window_wait(cur, w.prev, w.elapsed, count, period, cost)
+  s.value = string.format('%d:%d:%d:%d', w.index, cur, w.prev, w.now)
+  s.ttl = math.max(1, window_empty(cur, w.prev, w.elapsed, period))
+  return s
+end
+
+local function sliding_refund(raw, count, period, burst, cost)
+  local w = window_at(raw, count, period)
+  if w.cur == 0 and w.prev == 0 then return nil end
+  local from_cur = math.min(w.cur, cost)
+  local cur = w.cur - from_cur
+  local prev = math.max(0, w.prev - (cost - from_cur))
+  return string.format('%d:%d:%d:%d', w.index, cur, prev, w.now), math.max(1, window_empty(cur, prev, w.elapsed, period))
+end
+
+algos.s = { step = sliding, refund = sliding_refund }
+`,
 };

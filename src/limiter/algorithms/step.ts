@@ -49,3 +49,13 @@ export function decodeState(raw: string | null | undefined, parts: number): numb
   const nums = fields.map((f) => (/^\d+$/.test(f) ? Number(f) : Number.NaN));
   return nums.every(Number.isSafeInteger) ? nums : undefined;
 }
+
+/**
+ * One algorithm's Lua side: local functions `step(raw, count, period, burst,
+ * cost)` and `refund(…)` registered as `algos.<code>`; the decide script's
+ * driver calls them by the one-letter `code` it receives per limit.
+ */
+export interface LuaAlgorithm {
+  code: string;
+  source: string;
+}

@@ -2,6 +2,7 @@
 import {
   type AlgorithmModel,
   decodeState,
+  type LuaAlgorithm,
   type Refund,
   type Step,
   type StepLimit,
@@ -83,3 +84,61 @@ export function tokenBucketRefund(
 }
 
 export const tokenBucket: AlgorithmModel = { step: tokenBucketStep, refund: tokenBucketRefund };
+
+/**
+ * The same arithmetic in Lua, for the Redis decide script (assembled in
+ * stores/redis/scripts.ts); the property tests hold it to the model above.
+ */
+export const tokenBucketLua: LuaAlgorithm = {
+  code: "t",
+  source: `local function bucket_missing(missing, seen, now, count, full)
+  local stored = math.min(tonumber(missing), full)
+  local refilled = (now - seen) * count
+  if refilled >= stored then return 0 end
+  return stored - refilled
+end
+
+local function bucket(raw, count, period, burst, cost)
+  local missing, seen
+  if raw then missing, seen = string.match(raw, '^(%d+):(%d+)$') end
+  local now = now_ms
+  if missing then now = math.max(now_ms, tonumber(seen)) end
+  local full = burst * period
+  local price = cost * period
+  if missing then missing = bucket_missing(missing, tonumber(seen), now, count, full) else missing = 0 end
+  local room = full - price
+  local allowed = missing <= room
+  local function wait(m)
+    if m <= room then return 0 end
+    return math.ceil((m - room) / count)
+  end
+  local after = full
+  if allowed then after = missing + price end
+  local s = {}
+  s.allowed = allowed
+  s.remaining = math.floor((full - missing) / period)
+  s.retry = wait(missing)
+  if allowed then s.reset = math.ceil(missing / count) else s.reset = s.retry end
+  s.c_remaining = math.floor((full - after) / period)
+  s.c_reset = math.ceil(after / count)
+  s.c_retry = wait(after)
+  s.value = string.format('%d:%d', after, now)
+  s.ttl = math.max(1, math.ceil(after / count))
+  return s
+end
+
+local function bucket_refund(raw, count, period, burst, cost)
+  local missing, seen
+  if raw then missing, seen = string.match(raw, '^(%d+):(%d+)$') end
+  if not missing then return nil end
+  local now = math.max(now_ms, tonumber(seen))
+  missing = bucket_missing(missing, tonumber(seen), now, count, burst * period)
+  local price = cost * period
+  local after = 0
+  if missing >= price then after = missing - price end
+  return string.format('%d:%d', after, now), math.max(1, math.ceil(after / count))
+end
+
+algos.t = { step = bucket, refund = bucket_refund }
+`,
+};

@@ -1,7 +1,7 @@
 /** @module stores/durable-object/document-store — the directory's documents in a Durable Object (the embedded default). */
 import { DurableObject } from "cloudflare:workers";
-import { withBudget } from "../budget.ts";
 import type { DocumentStore, DocumentWrite } from "../../tenants/document-store.ts";
+import { budgetedCall, type ObjectCall } from "./stub.ts";
 
 /** One object holds the whole directory: admin writes are rare, reads are cached per isolate. */
 const OBJECT_NAME = "directory";
@@ -87,32 +87,25 @@ export class SluiceDirectory extends DurableObject {
  */
 export class DurableObjectDocumentStore implements DocumentStore {
   readonly kind = "durable-object";
-  readonly #ns: DurableObjectNamespace<SluiceDirectory>;
-  readonly #timeoutMs: number;
+  readonly #call: ObjectCall<SluiceDirectory>;
 
   constructor(ns: DurableObjectNamespace<SluiceDirectory>, options: { timeoutMs: number }) {
-    this.#ns = ns;
-    this.#timeoutMs = options.timeoutMs;
+    this.#call = budgetedCall(ns, options.timeoutMs);
   }
 
-  /** A fresh stub per call: a stub is tied to the request that made it. */
-  get #stub(): DurableObjectStub<SluiceDirectory> {
-    return this.#ns.get(this.#ns.idFromName(OBJECT_NAME));
+  get(keys: readonly string[]): Promise<(string | null)[]> {
+    return this.#call(OBJECT_NAME, (s) => s.get(keys));
   }
 
-  async get(keys: readonly string[]): Promise<(string | null)[]> {
-    return withBudget(this.#stub.get(keys) as Promise<(string | null)[]>, this.#timeoutMs);
+  members(set: string): Promise<string[]> {
+    return this.#call(OBJECT_NAME, (s) => s.members(set));
   }
 
-  async members(set: string): Promise<string[]> {
-    return withBudget(this.#stub.members(set) as Promise<string[]>, this.#timeoutMs);
+  recent(list: string, count: number): Promise<string[]> {
+    return this.#call(OBJECT_NAME, (s) => s.recent(list, count));
   }
 
-  async recent(list: string, count: number): Promise<string[]> {
-    return withBudget(this.#stub.recent(list, count) as Promise<string[]>, this.#timeoutMs);
-  }
-
-  async write(ops: readonly DocumentWrite[]): Promise<boolean> {
-    return withBudget(this.#stub.write(ops) as Promise<boolean>, this.#timeoutMs);
+  write(ops: readonly DocumentWrite[]): Promise<boolean> {
+    return this.#call(OBJECT_NAME, (s) => s.write(ops));
   }
 }

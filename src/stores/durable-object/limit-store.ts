@@ -1,8 +1,14 @@
 /** @module stores/durable-object/limit-store — the embedded store: limits in a Durable Object, no external service. */
 import { DurableObject } from "cloudflare:workers";
-import { withBudget } from "../budget.ts";
-import { evaluate, refundWrites, type Write } from "../../limiter/model.ts";
+import {
+  decideOnTable,
+  peekOnTable,
+  refundOnTable,
+  type StateRow,
+  type StateTable,
+} from "../../limiter/table.ts";
 import type { DecideRequest, Decision, LimitStore } from "../../limiter/types.ts";
+import { budgetedCall, type ObjectCall } from "./stub.ts";
 
 /** How often the object deletes lapsed state. */
 const SWEEP_EVERY_MS = 60_000;
@@ -20,67 +26,57 @@ export class SluiceStore extends DurableObject {
 
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env as never);
-    // `seen`: the latest caller time for the key. Lapse is judged on that
-    // timeline, as the model does, so a caller whose clock is behind never
-    // writes an expiry that is already past for one whose clock is ahead.
+    // `seen`: the latest caller time for the key (see limiter/table.ts).
     ctx.storage.sql.exec(
       "CREATE TABLE IF NOT EXISTS limit_state (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER NOT NULL, seen INTEGER NOT NULL)",
     );
   }
 
+  /** The SQLite table as the engine's state table. */
+  readonly #table: StateTable = {
+    read: (key) =>
+      this.ctx.storage.sql
+        .exec<StateRow>(
+          "SELECT value, expires_at AS expiresAt, seen FROM limit_state WHERE key = ?",
+          key,
+        )
+        .toArray()[0],
+    write: (key, row) => {
+      this.ctx.storage.sql.exec(
+        "INSERT INTO limit_state (key, value, expires_at, seen) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, seen = excluded.seen",
+        key,
+        row.value,
+        row.expiresAt,
+        row.seen,
+      );
+      this.#wrote = true;
+    },
+  };
+  #wrote = false;
+
   decide(req: DecideRequest): Decision {
-    const { states, seen } = this.#read(req);
-    const { decision, writes } = evaluate(req.checks, states, req.nowMs, req.countRejected);
-    this.#write(writes, seen, req.nowMs);
+    const decision = decideOnTable(this.#table, req);
+    this.#afterWrite(req.nowMs);
     return decision;
   }
 
   peek(req: DecideRequest): Decision {
-    const { states } = this.#read(req);
-    return evaluate(req.checks, states, req.nowMs, false, true).decision;
+    return peekOnTable(this.#table, req);
   }
 
   refund(req: DecideRequest): void {
-    const { states, seen } = this.#read(req);
-    this.#write(refundWrites(req.checks, states, req.nowMs), seen, req.nowMs);
+    refundOnTable(this.#table, req);
+    this.#afterWrite(req.nowMs);
   }
 
   reset(keys: readonly string[]): void {
     for (const key of keys) this.ctx.storage.sql.exec("DELETE FROM limit_state WHERE key = ?", key);
   }
 
-  /** Current state of each check's key, and the per-key time (never behind what it has seen). */
-  #read(req: DecideRequest): { states: (string | null)[]; seen: Map<string, number> } {
-    const sql = this.ctx.storage.sql;
-    const seen = new Map<string, number>();
-    const states = req.checks.map((c) => {
-      const row = sql
-        .exec<{ value: string; expires_at: number; seen: number }>(
-          "SELECT value, expires_at, seen FROM limit_state WHERE key = ?",
-          c.key,
-        )
-        .toArray()[0];
-      const keyNow = Math.max(req.nowMs, row?.seen ?? 0);
-      seen.set(c.key, keyNow);
-      // Lapsed state means "idle", exactly as an expired Redis key does.
-      return row && row.expires_at > keyNow ? row.value : null;
-    });
-    return { states, seen };
-  }
-
-  #write(writes: readonly Write[], seen: ReadonlyMap<string, number>, nowMs: number): void {
-    for (const w of writes) {
-      const keyNow = seen.get(w.key) ?? nowMs;
-      this.ctx.storage.sql.exec(
-        "INSERT INTO limit_state (key, value, expires_at, seen) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, seen = excluded.seen",
-        w.key,
-        w.value,
-        keyNow + w.ttlMs,
-        keyNow,
-      );
-    }
+  #afterWrite(nowMs: number): void {
     this.#latestNowMs = Math.max(this.#latestNowMs, nowMs);
-    if (writes.length > 0) void this.#scheduleSweep();
+    if (this.#wrote) void this.#scheduleSweep();
+    this.#wrote = false;
   }
 
   ping(): string {
@@ -119,37 +115,30 @@ export class SluiceStore extends DurableObject {
  */
 export class DurableObjectStore implements LimitStore {
   readonly kind = "durable-object";
-  readonly #ns: DurableObjectNamespace<SluiceStore>;
-  readonly #timeoutMs: number;
+  readonly #call: ObjectCall<SluiceStore>;
 
   constructor(ns: DurableObjectNamespace<SluiceStore>, options: { timeoutMs: number }) {
-    this.#ns = ns;
-    this.#timeoutMs = options.timeoutMs;
+    this.#call = budgetedCall(ns, options.timeoutMs);
   }
 
-  async decide(req: DecideRequest): Promise<Decision> {
-    return withBudget(this.#stub(req.rule).decide(req) as Promise<Decision>, this.#timeoutMs);
+  // A rule's keys all live in the object named after the rule.
+  decide(req: DecideRequest): Promise<Decision> {
+    return this.#call(req.rule, (s) => s.decide(req));
   }
 
-  async peek(req: DecideRequest): Promise<Decision> {
-    return withBudget(this.#stub(req.rule).peek(req) as Promise<Decision>, this.#timeoutMs);
+  peek(req: DecideRequest): Promise<Decision> {
+    return this.#call(req.rule, (s) => s.peek(req));
   }
 
-  async refund(req: DecideRequest): Promise<void> {
-    await withBudget(this.#stub(req.rule).refund(req) as Promise<void>, this.#timeoutMs);
+  refund(req: DecideRequest): Promise<void> {
+    return this.#call(req.rule, (s) => s.refund(req));
   }
 
-  async reset(rule: string, keys: readonly string[]): Promise<void> {
-    await withBudget(this.#stub(rule).reset(keys) as Promise<void>, this.#timeoutMs);
-  }
-
-  /** A rule's keys all live in the object named after the rule. */
-  #stub(rule: string): DurableObjectStub<SluiceStore> {
-    return this.#ns.get(this.#ns.idFromName(rule));
+  reset(rule: string, keys: readonly string[]): Promise<void> {
+    return this.#call(rule, (s) => s.reset(keys));
   }
 
   async ping(): Promise<void> {
-    const stub = this.#ns.get(this.#ns.idFromName("__ping"));
-    await withBudget(stub.ping() as Promise<string>, this.#timeoutMs);
+    await this.#call("__ping", (s) => s.ping());
   }
 }

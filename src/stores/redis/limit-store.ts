@@ -1,12 +1,16 @@
 /** @module stores/redis/limit-store — limits in Redis over HTTP (Upstash REST), one script call per request. */
+
+import {
+  type DecideRequest,
+  type Decision,
+  type LimitStore,
+  StoreError,
+} from "../../limiter/types.ts";
 import { withBudget } from "../budget.ts";
-import { ALGORITHM_CODE, SCRIPTS } from "./scripts.ts";
-import { type DecideRequest, type Decision, type LimitStore, StoreError } from "../../limiter/types.ts";
+import { ALGORITHM_CODE, runScript, SCRIPTS, type ScriptRunner } from "./scripts.ts";
 
 /** The slice of `@upstash/redis`'s client the store uses (so tests can inject faults). */
-export interface RedisLike {
-  evalsha(sha1: string, keys: string[], args: string[]): Promise<unknown>;
-  eval(script: string, keys: string[], args: string[]): Promise<unknown>;
+export interface RedisLike extends ScriptRunner {
   del(...keys: string[]): Promise<unknown>;
   ping(): Promise<unknown>;
 }
@@ -66,20 +70,7 @@ export class RedisStore implements LimitStore {
       args.push(ALGORITHM_CODE[c.algorithm], String(c.count), String(c.periodMs));
       args.push(String(c.burst), String(c.cost));
     }
-    return withBudget(this.#run(keys, args), this.#timeoutMs);
-  }
-
-  async #run(keys: string[], args: string[]): Promise<unknown> {
-    const { text, sha1 } = SCRIPTS.decide;
-    try {
-      return await this.#redis.evalsha(sha1, keys, args);
-    } catch (err) {
-      // Script cache flushed or a fresh server: EVAL runs it and caches it again.
-      if (err instanceof Error && err.message.includes("NOSCRIPT")) {
-        return await this.#redis.eval(text, keys, args);
-      }
-      throw err;
-    }
+    return withBudget(runScript(this.#redis, SCRIPTS.decide, keys, args), this.#timeoutMs);
   }
 }
 

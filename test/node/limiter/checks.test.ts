@@ -19,7 +19,7 @@ async function keyFor(algorithm: string): Promise<string> {
   const rule = policy.rules[0];
   if (!rule) throw new Error("no rule");
   const who = { ipKey: "203.0.113.7", header: () => undefined };
-  const [check] = await buildChecks(policy, rule, who, 0);
+  const [check] = await buildChecks(policy, rule, who);
   return check?.key ?? "";
 }
 

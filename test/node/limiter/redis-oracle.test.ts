@@ -3,10 +3,10 @@ import { Redis } from "@upstash/redis";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { evaluate, refundWrites, type Write } from "../../../src/limiter/model.ts";
-import { RedisStore } from "../../../src/stores/redis/limit-store.ts";
-import { SCRIPTS } from "../../../src/stores/redis/scripts.ts";
 import type { LimitCheck } from "../../../src/limiter/types.ts";
 import type { Algorithm } from "../../../src/policy/types.ts";
+import { RedisStore } from "../../../src/stores/redis/limit-store.ts";
+import { SCRIPTS } from "../../../src/stores/redis/scripts.ts";
 import { type RedisHandle, redisCommand, startRedis } from "../../../tools/redis.ts";
 import { startUpstashRest, type UpstashRestHandle } from "../../../tools/upstash-rest.ts";
 

@@ -16,6 +16,12 @@ import {
   unauthorized,
 } from "../../../src/respond/problem.ts";
 
+/** Every builder returns the exception; its response is what clients see. */
+function res_(err: SluiceHttpError): Response {
+  expect(err).toBeInstanceOf(SluiceHttpError);
+  return err.res as Response;
+}
+
 async function read(res: Response) {
   expect(res.headers.get("content-type")).toBe("application/problem+json");
   expect(res.headers.get("cache-control")).toBe("no-store");
@@ -90,7 +96,7 @@ describe("problem", () => {
 
 describe("tooManyRequests", () => {
   it("answers 429 with Retry-After and the rule, rounded up", async () => {
-    const res = tooManyRequests({ rule: "login", retryAfterMs: 4200, decision: denied });
+    const res = res_(tooManyRequests({ rule: "login", retryAfterMs: 4200, decision: denied }));
     expect(res.status).toBe(429);
     expect(res.headers.get("retry-after")).toBe("5");
     expect(await read(res)).toEqual({
@@ -105,7 +111,7 @@ describe("tooManyRequests", () => {
   });
 
   it("says '1 second' and never 0", async () => {
-    const res = tooManyRequests({ rule: "api", retryAfterMs: 0 });
+    const res = res_(tooManyRequests({ rule: "api", retryAfterMs: 0 }));
     expect(res.headers.get("retry-after")).toBe("1");
     const body = await read(res);
     expect(body.retryAfter).toBe(1);
@@ -114,7 +120,7 @@ describe("tooManyRequests", () => {
   });
 
   it("leaves the RateLimit fields to the caller", () => {
-    const res = tooManyRequests({ rule: "login", retryAfterMs: 1000, decision: denied });
+    const res = res_(tooManyRequests({ rule: "login", retryAfterMs: 1000, decision: denied }));
     expect(res.headers.get("ratelimit")).toBeNull();
     expect(res.headers.get("ratelimit-policy")).toBeNull();
   });
@@ -122,7 +128,7 @@ describe("tooManyRequests", () => {
 
 describe("other builders", () => {
   it("unauthorized: 401 with a Bearer challenge", async () => {
-    const res = unauthorized("An API key is required.");
+    const res = res_(unauthorized("An API key is required."));
     expect(res.status).toBe(401);
     expect(res.headers.get("www-authenticate")).toBe('Bearer realm="sluice"');
     expect(await read(res)).toMatchObject({
@@ -130,11 +136,13 @@ describe("other builders", () => {
       title: "Unauthorized",
       detail: "An API key is required.",
     });
-    expect(unauthorized("x", 'a"b').headers.get("www-authenticate")).toBe('Bearer realm="a\\"b"');
+    expect(res_(unauthorized("x", 'a"b')).headers.get("www-authenticate")).toBe(
+      'Bearer realm="a\\"b"',
+    );
   });
 
   it("storeUnavailable: 503 with Retry-After 1", async () => {
-    const res = storeUnavailable("api");
+    const res = res_(storeUnavailable("api"));
     expect(res.status).toBe(503);
     expect(res.headers.get("retry-after")).toBe("1");
     expect(await read(res)).toMatchObject({
@@ -149,7 +157,7 @@ describe("other builders", () => {
     [badGateway, 502, "origin-unreachable", "Bad Gateway"],
     [gatewayTimeout, 504, "origin-timeout", "Gateway Timeout"],
   ] as const)("%o → %i", async (build, status, slug, title) => {
-    const res = build("The origin did something.");
+    const res = res_(build("The origin did something."));
     expect(res.status).toBe(status);
     expect(await read(res)).toEqual({
       type: `https://sluice.dev/problems/${slug}`,
@@ -164,7 +172,7 @@ describe("other builders", () => {
       "rules[1].limits[0].rate: ERR_SLUICE_RATE invalid",
       "identity.ip.ipv6Subnet: ERR_SLUICE_SUBNET out of range",
     ];
-    const res = policyInvalid(lines);
+    const res = res_(policyInvalid(lines));
     expect(res.status).toBe(500);
     const body = await read(res);
     expect(body.type).toBe("https://sluice.dev/problems/policy-invalid");
@@ -175,13 +183,13 @@ describe("other builders", () => {
 
   it("policyInvalid: caps the list at 20 lines", async () => {
     const lines = Array.from({ length: 25 }, (_, i) => `rules[${i}].name: bad`);
-    const body = await read(policyInvalid(lines));
+    const body = await read(res_(policyInvalid(lines)));
     expect(body.errors).toHaveLength(20);
     expect(body.detail).toMatch(/and 5 more\.$/);
   });
 
   it("notFound: 404", async () => {
-    const res = notFound();
+    const res = res_(notFound());
     expect(res.status).toBe(404);
     expect(await read(res)).toMatchObject({ type: "about:blank", title: "Not Found" });
   });
@@ -189,7 +197,7 @@ describe("other builders", () => {
 
 describe("SluiceHttpError and toResponse", () => {
   it("is an HTTPException carrying its response", () => {
-    const res = notFound();
+    const res = problem(404, { type: "about:blank", title: "Not Found", detail: "x" });
     const err = new SluiceHttpError(res);
     expect(err).toBeInstanceOf(HTTPException);
     expect(err.status).toBe(404);
@@ -199,7 +207,7 @@ describe("SluiceHttpError and toResponse", () => {
   });
 
   it("toResponse returns the carried response with its headers", async () => {
-    const res = toResponse(new SluiceHttpError(storeUnavailable("api")));
+    const res = toResponse(storeUnavailable("api"));
     expect(res.status).toBe(503);
     expect(res.headers.get("retry-after")).toBe("1");
     expect((await read(res)).rule).toBe("api");
@@ -231,7 +239,7 @@ describe("SluiceHttpError and toResponse", () => {
   it("works as the single app.onError", async () => {
     const app = new Hono();
     app.get("/limited", () => {
-      throw new SluiceHttpError(tooManyRequests({ rule: "login", retryAfterMs: 2500 }));
+      throw tooManyRequests({ rule: "login", retryAfterMs: 2500 });
     });
     app.get("/boom", () => {
       throw new Error("boom");

@@ -1,7 +1,8 @@
 /** @module test/node/tenants — key minting, plan overrides, the admin token check and the policy's plans. */
+
+import { timingSafeEqual } from "hono/utils/buffer";
 import { describe, expect, it, vi } from "vitest";
 import { adminTokenMatches } from "../../../src/admin/auth.ts";
-import { timingSafeEqual } from "hono/utils/buffer";
 import { hashApiKey } from "../../../src/identity/secret.ts";
 import { validatePolicy } from "../../../src/policy/validate.ts";
 import { keyId, mintKey } from "../../../src/tenants/api-keys.ts";

@@ -1,0 +1,47 @@
+/** @module gateway/forward — the one place that decides what the origin sees, then forwards. */
+import type { Context } from "hono";
+import { apiKeyCarriers } from "../identity/index.ts";
+import { clientIp } from "../identity/ip.ts";
+import { forward } from "../proxy/index.ts";
+import type { GatewayEnv } from "./env.ts";
+
+/** The connecting peer's address, as Cloudflare's edge reports it. */
+const PEER = { source: "cf-connecting-ip", trustedHops: 1, ipv6Subnet: 128 } as const;
+
+/** Tenant header when the policy has no `tenants` section (still stripped from clients). */
+const DEFAULT_TENANT_HEADER = "x-sluice-tenant";
+
+/**
+ * Forwards the request with the headers the origin may see: X-Forwarded-For
+ * with the right address, the resolved tenant (never a client's copy), and
+ * no issued key.
+ *
+ * @throws {OriginError} 502 when the origin is unreachable, 504 when it is too slow.
+ */
+export function forwardToOrigin(c: Context<GatewayEnv>): Promise<Response> {
+  const { origin, loaded } = c.var.runtime;
+  const { identity, tenants } = loaded.policy;
+  const tenantHeader = tenants?.header ?? DEFAULT_TENANT_HEADER;
+  const seen = c.get("rateLimit")?.identity;
+  const headers = c.req.raw.headers;
+  const trustsChain = identity.ip.source === "x-forwarded-for";
+  const tenant = seen?.tenant;
+  return forward(c.req.raw, {
+    origin,
+    timeoutMs: loaded.policy.origin.timeoutMs,
+    // Each hop appends the address it received the request from: with a
+    // trusted chain that is the proxy in front of us, not the client again.
+    forwardedFor: trustsChain
+      ? (clientIp(headers, PEER) ?? "")
+      : // Matched routes already worked the address out; unmatched ones parse it here.
+        (seen?.ip ?? clientIp(headers, identity.ip) ?? ""),
+    appendForwardedFor: trustsChain,
+    // The tenant header is ours alone: a client-sent copy never reaches the origin.
+    // With issued keys the key is Sluice's credential, not the origin's: the
+    // origin learns the tenant id and never sees the secret.
+    dropHeaders: tenants
+      ? [tenantHeader, ...apiKeyCarriers(headers, identity.apiKey, tenants.keyPrefix)]
+      : [tenantHeader],
+    ...(tenant ? { setHeaders: { [tenantHeader]: tenant } } : {}),
+  });
+}

@@ -1,0 +1,193 @@
+/** @module middleware/rate-limit/act — a decision (or a refusal) → forward or refuse, the response's fields, and the one log line. */
+import type { Context, Next } from "hono";
+import type { Identity } from "../../identity/types.ts";
+import type { DecideRequest, Decision, LimitStore } from "../../limiter/types.ts";
+import type { DecisionEvent, Outcome } from "../../observe/index.ts";
+import type { Limit, Rule } from "../../policy/types.ts";
+import { addHeaders, addToContext, type Header, rateLimitHeaders } from "../../respond/headers.ts";
+import { SluiceHttpError, storeUnavailable, tooManyRequests } from "../../respond/problem.ts";
+import type { RateLimitConfig } from "./config.ts";
+import { refundAfter, statusCounts } from "./count-status.ts";
+
+/** What the request path has learnt so far, for the decision's log line. */
+export interface Trace {
+  rule: Rule;
+  identity: Identity;
+  method: string;
+  path: string;
+  policyHash: string;
+  keyId?: string;
+  keyStale?: true;
+  keyProblem?: string;
+  store: string;
+  storeMs: number;
+  storeError?: string;
+}
+
+/** The decide stage's result. `decision` is absent when the store could not decide. */
+export interface Verdict {
+  request: DecideRequest;
+  store: LimitStore;
+  decision: Decision | undefined;
+}
+
+/**
+ * Logs `outcome` and throws `error`: every refusal before the decision
+ * (no key, a bad key, a locked-out address, an unresolvable key).
+ *
+ * @throws {SluiceHttpError} always: `error`.
+ */
+export function refuse(
+  config: RateLimitConfig,
+  trace: Trace,
+  outcome: Outcome,
+  error: SluiceHttpError,
+): never {
+  log(config, trace, outcome);
+  throw error;
+}
+
+/** Forwards a shadow rule's request the store could not vouch for: shadow rules are never felt. */
+export function passShadow(
+  c: Context,
+  next: Next,
+  config: RateLimitConfig,
+  trace: Trace,
+): Promise<void> {
+  c.set("rateLimit", info(trace, undefined));
+  log(config, trace, "degraded-allowed");
+  return next();
+}
+
+/**
+ * Acts on the verdict: forward (with the RateLimit fields), refuse with 429,
+ * or apply the rule's `onStoreError` when there is no decision.
+ *
+ * @throws {SluiceHttpError} the 429 or 503 that refuses the request.
+ */
+export async function act(
+  c: Context,
+  next: Next,
+  config: RateLimitConfig,
+  trace: Trace,
+  verdict: Verdict,
+): Promise<void> {
+  const { rule } = trace;
+  const { decision } = verdict;
+  c.set("rateLimit", info(trace, decision));
+  // W3C Server Timing: how long the store took, for whoever debugs latency.
+  const timing: Header = ["Server-Timing", `sluice-store;dur=${trace.storeMs}`];
+  if (!decision) return withoutDecision(c, next, config, trace, timing);
+  if (rule.mode === "shadow") {
+    // Shadow rules are measured, never felt: no headers, no 429.
+    log(config, trace, decision.allowed ? "allowed" : "shadow-denied", decision);
+    return next();
+  }
+  const headers = [timing, ...rateLimitHeaders(decision, { legacy: config.policy.headers.legacy })];
+  if (!decision.allowed) {
+    log(config, trace, "denied", decision);
+    throw await denial(c, config, trace, decision, headers);
+  }
+  const event = log(config, trace, "allowed", decision);
+  await next();
+  addToContext(c, headers);
+  if (rule.countStatus && !statusCounts(c.res.status, rule.countStatus)) {
+    // Only some outcomes count (e.g. failed logins): give this one back.
+    refundAfter(c, verdict.store, verdict.request, config.sink, event);
+  }
+}
+
+async function withoutDecision(
+  c: Context,
+  next: Next,
+  config: RateLimitConfig,
+  trace: Trace,
+  timing: Header,
+): Promise<void> {
+  if (trace.rule.mode === "enforce" && trace.rule.onStoreError === "deny") {
+    log(config, trace, "store-denied");
+    throw storeUnavailable(trace.rule.name).withHeaders([timing]);
+  }
+  log(config, trace, "degraded-allowed");
+  await next();
+  const reason = trace.storeError?.startsWith("timeout") ? "store-timeout" : "store-error";
+  addToContext(c, [timing, ["Sluice-Degraded", reason]]);
+}
+
+/** The 429: the app's `handler` if it has one, else problem+json; RateLimit fields either way. */
+async function denial(
+  c: Context,
+  config: RateLimitConfig,
+  trace: Trace,
+  decision: Decision,
+  headers: readonly Header[],
+): Promise<SluiceHttpError> {
+  const fallback = tooManyRequests({
+    rule: trace.rule.name,
+    retryAfterMs: decision.retryAfterMs,
+    decision,
+  });
+  if (!config.handler) return fallback.withHeaders(headers);
+  const own = await config.handler(c, { ...info(trace, decision), decision });
+  const res = new Response(own.body, own);
+  addHeaders(res.headers, headers);
+  const retryAfter = fallback.res?.headers.get("retry-after");
+  if (retryAfter && !res.headers.has("retry-after")) res.headers.set("retry-after", retryAfter);
+  return new SluiceHttpError(res);
+}
+
+function info(trace: Trace, decision: Decision | undefined) {
+  return {
+    rule: trace.rule.name,
+    mode: trace.rule.mode,
+    identity: trace.identity,
+    ...(decision ? { decision } : {}),
+  };
+}
+
+/** Writes the decision's one log line (plain admissions only when `log.allowed`). */
+function log(
+  config: RateLimitConfig,
+  trace: Trace,
+  outcome: Outcome,
+  decision?: Decision,
+): DecisionEvent {
+  const { rule, identity } = trace;
+  const event: DecisionEvent = {
+    msg: "sluice.decision",
+    rule: rule.name,
+    outcome,
+    mode: rule.mode,
+    method: trace.method,
+    path: trace.path,
+    ipKey: identity.ipKey,
+    ...(trace.keyId ? { keyId: trace.keyId } : {}),
+    ...(trace.keyStale ? { keyStale: true } : {}),
+    ...(identity.tenant ? { tenant: identity.tenant } : {}),
+    ...(trace.keyProblem ? { keyProblem: trace.keyProblem } : {}),
+    limits: (decision?.limits ?? []).map((s) => ({
+      id: s.id,
+      by: countedBy(rule.limits, s.id),
+      allowed: s.allowed,
+      remaining: s.remaining,
+      resetMs: s.resetMs,
+    })),
+    retryAfterMs: decision?.retryAfterMs ?? 0,
+    store: trace.store,
+    storeMs: trace.storeMs,
+    ...(trace.storeError ? { storeError: trace.storeError } : {}),
+    policyVersion: config.policy.version,
+    policyHash: trace.policyHash,
+  };
+  if (outcome !== "allowed" || config.policy.log.allowed) config.sink(event);
+  return event;
+}
+
+/** What a decision's limit counted by (a plan limit's checks are named `<limit id>-<rate id>`). */
+function countedBy(limits: readonly Limit[], checkId: string): string {
+  const limit =
+    limits.find((l) => l.id === checkId) ??
+    limits.find((l) => l.fromPlan && checkId.startsWith(`${l.id}-`));
+  if (!limit) return "";
+  return limit.by.kind === "header" ? `header:${limit.by.name}` : limit.by.kind;
+}

@@ -1,0 +1,12 @@
+/** @module stores/backend — one backend holds both the limits and the tenant directory's documents. */
+import type { LimitStore } from "../limiter/types.ts";
+import type { DocumentStore } from "../tenants/document-store.ts";
+
+/**
+ * What the runtime needs from a backend; it picks one per isolate, so limits
+ * and the directory never live in two different stores.
+ */
+export interface Backend {
+  limits: LimitStore;
+  documents: DocumentStore;
+}

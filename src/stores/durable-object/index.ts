@@ -1,0 +1,23 @@
+/** @module stores/durable-object — the embedded backend: limits and directory documents in Durable Objects. */
+import type { Backend } from "../backend.ts";
+import { DurableObjectDocumentStore, type SluiceDirectory } from "./document-store.ts";
+import { DurableObjectStore, type SluiceStore } from "./limit-store.ts";
+
+/** The two namespaces wrangler.toml binds. */
+export interface DurableObjectBindings {
+  SLUICE_STORE: DurableObjectNamespace<SluiceStore>;
+  SLUICE_DIRECTORY: DurableObjectNamespace<SluiceDirectory>;
+}
+
+/**
+ * Both stores on the Worker's own Durable Objects, each call within `timeoutMs`.
+ *
+ * @example
+ * const backend = durableObjectBackend(env, 250);
+ */
+export function durableObjectBackend(env: DurableObjectBindings, timeoutMs: number): Backend {
+  return {
+    limits: new DurableObjectStore(env.SLUICE_STORE, { timeoutMs }),
+    documents: new DurableObjectDocumentStore(env.SLUICE_DIRECTORY, { timeoutMs }),
+  };
+}
