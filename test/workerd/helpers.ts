@@ -9,14 +9,22 @@ import {
   DurableObjectStore,
   type SluiceStore,
 } from "../../src/stores/durable-object/limit-store.ts";
+import { MemoryStore } from "../../src/stores/memory/limit-store.ts";
 import { createUpstashClient } from "../../src/stores/redis/client.ts";
 import { RedisStore } from "../../src/stores/redis/limit-store.ts";
 
 export type StoreKind = "redis" | "durable-object";
+/** The gateway's backends (the runtime contract picks one of these from env). */
 export const STORES: StoreKind[] = ["redis", "durable-object"];
+/** Every limit store, for the conformance suite: the backends and the in-isolate memory store. */
+export const LIMIT_STORES: Array<StoreKind | "memory"> = [...STORES, "memory"];
 
-/** A bare limit store of `kind` (no blocked cache), on the test Redis or the test Durable Object namespace. */
-export function limitStore(kind: StoreKind, timeoutMs = 1000): LimitStore {
+/**
+ * A bare limit store of `kind` (no blocked cache): on the test Redis, the test
+ * Durable Object namespace, or a fresh memory store.
+ */
+export function limitStore(kind: StoreKind | "memory", timeoutMs = 1000): LimitStore {
+  if (kind === "memory") return new MemoryStore();
   return kind === "redis"
     ? new RedisStore(createUpstashClient(env.TEST_REDIS_URL, env.TEST_REDIS_TOKEN, timeoutMs), {
         timeoutMs,

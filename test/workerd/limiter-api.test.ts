@@ -1,8 +1,8 @@
-/** @module test/workerd/limiter-api — peek, refund and reset on both stores. */
+/** @module test/workerd/limiter-api — the limit store conformance suite: every store decides, peeks, refunds and resets alike. */
 import { describe, expect, it } from "vitest";
 import type { DecideRequest, LimitCheck } from "../../src/limiter/types.ts";
 import type { Algorithm } from "../../src/policy/types.ts";
-import { limitStore, STORES, uniquePrefix } from "./helpers.ts";
+import { LIMIT_STORES, limitStore, uniquePrefix } from "./helpers.ts";
 
 const T0 = 1_780_000_000_000;
 
@@ -27,7 +27,7 @@ const ALGORITHMS: Algorithm[] = [
   "sliding-log",
 ];
 
-describe.each(STORES)("limiter API, %s store", (kind) => {
+describe.each(LIMIT_STORES)("limiter API, %s store", (kind) => {
   it.each(ALGORITHMS)(
     "%s: peek consumes nothing, refund gives back, reset clears",
     async (algo) => {
@@ -75,4 +75,55 @@ describe.each(STORES)("limiter API, %s store", (kind) => {
       expect((await store.decide(at(0))).allowed).toBe(false);
     },
   );
+
+  it.each(ALGORITHMS)(
+    "%s: of 200 concurrent decisions on a limit of 50, exactly 50 are admitted",
+    async (algo) => {
+      const store = limitStore(kind);
+      const key = `${uniquePrefix()}:${algo}`;
+      const check: LimitCheck = {
+        id: "l",
+        key,
+        algorithm: algo,
+        count: 50,
+        periodMs: 3_600_000,
+        burst: 50,
+        cost: 1,
+      };
+      const req: DecideRequest = {
+        rule: "api-test",
+        checks: [check],
+        nowMs: T0,
+        countRejected: false,
+      };
+      const decisions = await Promise.all(Array.from({ length: 200 }, () => store.decide(req)));
+      expect(decisions.filter((d) => d.allowed)).toHaveLength(50);
+    },
+  );
+
+  it("commits all of a decision's limits or none", async () => {
+    const store = limitStore(kind);
+    const prefix = uniquePrefix();
+    const limit = (id: string, count: number): LimitCheck => ({
+      id,
+      key: `${prefix}:${id}`,
+      algorithm: "gcra",
+      count,
+      periodMs: 3_600_000,
+      burst: count,
+      cost: 1,
+    });
+    const both: DecideRequest = {
+      rule: "api-test",
+      checks: [limit("wide", 10), limit("narrow", 2)],
+      nowMs: T0,
+      countRejected: false,
+    };
+    const results = [];
+    for (let i = 0; i < 4; i++) results.push((await store.decide(both)).allowed);
+    expect(results).toEqual([true, true, false, false]);
+    // The two denied requests took nothing from the wide limit.
+    const wide = await store.peek({ ...both, checks: [limit("wide", 10)] });
+    expect(wide.limits[0]?.remaining).toBe(8);
+  });
 });
