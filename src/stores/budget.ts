@@ -22,7 +22,7 @@ export async function withBudget<T>(work: Promise<T>, ms: number): Promise<T> {
     if (err instanceof StoreError) throw err;
     throw new StoreError(`store call failed: ${summarize(err)}`, "error", { cause: err });
   } finally {
-    clearTimeout(timer);
+    if (timer !== undefined) clearTimeout(timer);
   }
 }
 
