@@ -1,0 +1,56 @@
+/** @module cli/connect — where admin calls go (`--url`, `SLUICE_URL`) and with which token. */
+import { AdminApi } from "./api.ts";
+import { ADMIN_PATH, AdminClient } from "./client.ts";
+import { CliError, UsageError } from "./errors.ts";
+
+export const DEFAULT_URL = "http://127.0.0.1:8787";
+
+export interface ConnectOptions {
+  url?: string | undefined;
+  token?: string | undefined;
+  actor?: string | undefined;
+  env: Readonly<Record<string, string | undefined>>;
+  fetch?: typeof fetch | undefined;
+}
+
+/**
+ * The admin API of the gateway named by `--url` or `SLUICE_URL`, with the
+ * token from `--token` or `SLUICE_ADMIN_TOKEN`.
+ *
+ * @example
+ * const api = connect({ url: "https://api.example.com", env: process.env });
+ * // calls go to https://api.example.com/__sluice/admin/…
+ */
+export function connect(options: ConnectOptions): AdminApi {
+  const { env } = options;
+  const base = adminBase(options.url ?? env.SLUICE_URL ?? DEFAULT_URL);
+  const token = options.token ?? env.SLUICE_ADMIN_TOKEN;
+  if (!token) {
+    throw new CliError("auth", "no admin token: set SLUICE_ADMIN_TOKEN (or pass --token)");
+  }
+  const actor = options.actor ?? env.USER ?? "cli";
+  return new AdminApi(
+    new AdminClient({ base, token, actor, ...(options.fetch ? { fetch: options.fetch } : {}) }),
+  );
+}
+
+/**
+ * The admin API's base URL under a gateway URL.
+ *
+ * @example
+ * adminBase("http://127.0.0.1:8787").href; // → "http://127.0.0.1:8787/__sluice/admin/"
+ */
+export function adminBase(text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`--url ${JSON.stringify(text)} is not a URL like ${DEFAULT_URL}`, {
+      flag: "--url",
+    });
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new UsageError(`--url must be http or https, got ${url.protocol}`, { flag: "--url" });
+  }
+  return new URL(`/${ADMIN_PATH}`, url);
+}

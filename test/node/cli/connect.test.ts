@@ -1,0 +1,53 @@
+/** @module test/node/cli/connect — where the token goes: --url checks, no redirects. */
+import { describe, expect, it } from "vitest";
+import { adminBase } from "../../../src/cli/connect.ts";
+import { sluice } from "./helpers.ts";
+
+/** A fetch that records where it was asked to go and answers an empty tenant list. */
+function recordingFetch(calls: string[], answer = () => Response.json({ tenants: [] })) {
+  return (async (url: URL | RequestInfo, init?: RequestInit) => {
+    calls.push(`${String(url)} redirect=${init?.redirect}`);
+    return answer();
+  }) as typeof fetch;
+}
+
+describe("--url", () => {
+  it("builds the admin base from the gateway URL", () => {
+    expect(adminBase("http://127.0.0.1:8787").href).toBe("http://127.0.0.1:8787/__sluice/admin/");
+  });
+
+  it.each([
+    ["not a url", '--url "not a url" is not a URL like http://127.0.0.1:8787'],
+    ["ftp://127.0.0.1/", "--url must be http or https, got ftp:"],
+  ])("refuses %s with a usage error", async (url, message) => {
+    const calls: string[] = [];
+    const r = await sluice(
+      ["tenants", "list", "--url", url],
+      { SLUICE_ADMIN_TOKEN: "t" },
+      {
+        fetch: recordingFetch(calls),
+      },
+    );
+    expect(r).toEqual({ code: 2, out: "", err: `sluice: ${message}` });
+    expect(calls).toEqual([]);
+  });
+});
+
+describe("redirects", () => {
+  it("never follows a redirect with the token", async () => {
+    const calls: string[] = [];
+    const moved = () =>
+      new Response(null, { status: 302, headers: { location: "https://elsewhere.example/" } });
+    const r = await sluice(
+      ["tenants", "list"],
+      { SLUICE_ADMIN_TOKEN: "t" },
+      {
+        fetch: recordingFetch(calls, moved),
+      },
+    );
+    expect(calls).toEqual(["http://127.0.0.1:8787/__sluice/admin/tenants redirect=manual"]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("unexpected 302 answer");
+    expect(r.err).toContain("redirect to https://elsewhere.example/, not followed");
+  });
+});
