@@ -1,4 +1,4 @@
-/** @module cli/connect — where admin calls go (`--url`, `SLUICE_URL`) and with which token. */
+/** @module cli/connect — where admin calls go (`--url`, path prefix kept) and with which token. */
 import { AdminApi } from "./api.ts";
 import { ADMIN_PATH, AdminClient } from "./client.ts";
 import { CliError, UsageError } from "./errors.ts";
@@ -18,8 +18,8 @@ export interface ConnectOptions {
  * token from `--token` or `SLUICE_ADMIN_TOKEN`.
  *
  * @example
- * const api = connect({ url: "https://api.example.com", env: process.env });
- * // calls go to https://api.example.com/__sluice/admin/…
+ * const api = connect({ url: "https://api.example.com/edge", env: process.env });
+ * // calls go to https://api.example.com/edge/__sluice/admin/…
  */
 export function connect(options: ConnectOptions): AdminApi {
   const { env } = options;
@@ -35,10 +35,11 @@ export function connect(options: ConnectOptions): AdminApi {
 }
 
 /**
- * The admin API's base URL under a gateway URL.
+ * The admin API's base URL under a gateway URL. A path is a prefix the
+ * gateway is mounted under (behind a proxy), so it is kept.
  *
  * @example
- * adminBase("http://127.0.0.1:8787").href; // → "http://127.0.0.1:8787/__sluice/admin/"
+ * adminBase("http://127.0.0.1:8787/edge").href; // → "http://127.0.0.1:8787/edge/__sluice/admin/"
  */
 export function adminBase(text: string): URL {
   let url: URL;
@@ -49,8 +50,15 @@ export function adminBase(text: string): URL {
       flag: "--url",
     });
   }
+  const refuse = (why: string) => new UsageError(`--url ${why}`, { flag: "--url" });
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new UsageError(`--url must be http or https, got ${url.protocol}`, { flag: "--url" });
+    throw refuse(`must be http or https, got ${url.protocol}`);
   }
-  return new URL(`/${ADMIN_PATH}`, url);
+  if (url.username || url.password) throw refuse("must not carry a user or password");
+  if (url.search || url.hash) throw refuse("must not carry a query or fragment");
+  if (url.pathname.includes("/__sluice/")) {
+    throw refuse(`names the gateway, not its admin API: drop the /__sluice/… part`);
+  }
+  const prefix = url.pathname.endsWith("/") ? url.pathname : `${url.pathname}/`;
+  return new URL(`${prefix}${ADMIN_PATH}`, url);
 }

@@ -29,7 +29,7 @@ export const GLOBAL_OPTIONS = {
   url: {
     type: "string",
     value: "<url>",
-    help: "the gateway (default http://127.0.0.1:8787)",
+    help: "the gateway (default http://127.0.0.1:8787); a path in it is kept as a prefix",
   },
   token: {
     type: "string",
