@@ -1,4 +1,5 @@
-/** @module cli/connect — where admin calls go (`--url`, path prefix kept) and with which token. */
+/** @module cli/connect — where admin calls go (`--url`, path prefix kept) and whether the token may be sent there. */
+import { BlockList, isIP } from "node:net";
 import { AdminApi } from "./api.ts";
 import { ADMIN_PATH, AdminClient } from "./client.ts";
 import { CliError, UsageError } from "./errors.ts";
@@ -9,6 +10,7 @@ export interface ConnectOptions {
   url?: string | undefined;
   token?: string | undefined;
   actor?: string | undefined;
+  insecure?: boolean | undefined;
   env: Readonly<Record<string, string | undefined>>;
   fetch?: typeof fetch | undefined;
 }
@@ -24,6 +26,14 @@ export interface ConnectOptions {
 export function connect(options: ConnectOptions): AdminApi {
   const { env } = options;
   const base = adminBase(options.url ?? env.SLUICE_URL ?? DEFAULT_URL);
+  const insecure =
+    options.insecure || env.SLUICE_INSECURE === "1" || env.SLUICE_INSECURE === "true";
+  if (base.protocol === "http:" && !isLoopback(base.hostname) && !insecure) {
+    throw new UsageError(
+      `refusing to send the admin token over plain http to ${base.host}, which is not this machine; use https://, or pass --insecure (or set SLUICE_INSECURE=1) on a network you trust`,
+      { flag: "--url" },
+    );
+  }
   const token = options.token ?? env.SLUICE_ADMIN_TOKEN;
   if (!token) {
     throw new CliError("auth", "no admin token: set SLUICE_ADMIN_TOKEN (or pass --token)");
@@ -61,4 +71,26 @@ export function adminBase(text: string): URL {
   }
   const prefix = url.pathname.endsWith("/") ? url.pathname : `${url.pathname}/`;
   return new URL(`${prefix}${ADMIN_PATH}`, url);
+}
+
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet("127.0.0.0", 8, "ipv4");
+LOOPBACK.addAddress("::1", "ipv6");
+
+/**
+ * Is `hostname` (as `URL` gives it: IPv6 in brackets) this machine? Only
+ * literal loopback addresses and `localhost` count: a name could resolve anywhere.
+ *
+ * @example
+ * isLoopback("127.0.0.1"); // → true
+ * isLoopback("[::1]");     // → true
+ * isLoopback("10.0.0.5");  // → false
+ */
+export function isLoopback(hostname: string): boolean {
+  if (hostname === "localhost") return true;
+  const address = hostname.replace(/^\[(.*)\]$/, "$1");
+  const family = isIP(address);
+  if (family === 4) return LOOPBACK.check(address, "ipv4");
+  if (family === 6) return LOOPBACK.check(address, "ipv6");
+  return false;
 }

@@ -71,6 +71,7 @@ export function overview(commands: readonly Command[]): string {
     ...section("environment", [
       ["SLUICE_URL", "the gateway, as --url"],
       ["SLUICE_ADMIN_TOKEN", "the admin token, as --token"],
+      ["SLUICE_INSECURE=1", "as --insecure"],
     ]),
     ...section("exit codes", EXIT_CODES),
     "",

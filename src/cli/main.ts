@@ -72,6 +72,7 @@ async function run(command: Command, argv: readonly string[], io: MainIo, json: 
           url: str("url"),
           token: str("token"),
           actor: str("actor"),
+          insecure: values.insecure === true,
           env: io.env,
           fetch: io.fetch,
         }),

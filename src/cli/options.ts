@@ -37,6 +37,10 @@ export const GLOBAL_OPTIONS = {
     help: "the admin token; SLUICE_ADMIN_TOKEN is better: it stays out of shell history",
   },
   actor: { type: "string", value: "<name>", help: "your name in the audit trail (default $USER)" },
+  insecure: {
+    type: "boolean",
+    help: "allow sending the token over plain http:// to another host (or SLUICE_INSECURE=1)",
+  },
   json: { type: "boolean", help: 'print JSON; errors go to stderr as {"error": {…}}' },
   help: { type: "boolean", short: "h", help: "show help" },
   version: { type: "boolean", short: "v", help: "print the version" },

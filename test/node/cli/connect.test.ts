@@ -1,6 +1,6 @@
-/** @module test/node/cli/connect — where the token goes: --url with a path, no redirects. */
+/** @module test/node/cli/connect — where the token goes: --url with a path, plain http only to this machine, no redirects. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { adminBase } from "../../../src/cli/connect.ts";
+import { adminBase, isLoopback } from "../../../src/cli/connect.ts";
 import { type FakeAdmin, fakeAdmin, sluice } from "./helpers.ts";
 
 let admin: FakeAdmin;
@@ -62,6 +62,72 @@ describe("--url with a path", () => {
     );
     expect(r).toEqual({ code: 2, out: "", err: `sluice: ${message}` });
     expect(calls).toEqual([]);
+  });
+});
+
+describe("plain http only to this machine (S1)", () => {
+  const env = { SLUICE_ADMIN_TOKEN: "t" };
+
+  it("refuses http:// to another host in one line, sending nothing", async () => {
+    const calls: string[] = [];
+    const r = await sluice(["tenants", "list", "--url", "http://gateway.example:8787"], env, {
+      fetch: recordingFetch(calls),
+    });
+    expect(r).toEqual({
+      code: 2,
+      out: "",
+      err: "sluice: refusing to send the admin token over plain http to gateway.example:8787, which is not this machine; use https://, or pass --insecure (or set SLUICE_INSECURE=1) on a network you trust",
+    });
+    expect(calls).toEqual([]);
+    const json = await sluice(["tenants", "list", "--json"], {
+      ...env,
+      SLUICE_URL: "http://10.0.0.5",
+    });
+    expect(JSON.parse(json.err).error).toMatchObject({ kind: "usage", flag: "--url" });
+  });
+
+  it("sends it with --insecure or SLUICE_INSECURE=1, and always over https", async () => {
+    const calls: string[] = [];
+    const fetch = recordingFetch(calls);
+    const url = "http://gateway.example:8787/";
+    expect(
+      (await sluice(["tenants", "list", "--url", url, "--insecure"], env, { fetch })).code,
+    ).toBe(0);
+    expect(
+      (
+        await sluice(
+          ["tenants", "list"],
+          { ...env, SLUICE_URL: url, SLUICE_INSECURE: "1" },
+          { fetch },
+        )
+      ).code,
+    ).toBe(0);
+    const secure = "https://gateway.example/";
+    expect((await sluice(["tenants", "list", "--url", secure], env, { fetch })).code).toBe(0);
+    expect(calls.map((c) => c.split(" ")[0])).toEqual([
+      "http://gateway.example:8787/__sluice/admin/tenants",
+      "http://gateway.example:8787/__sluice/admin/tenants",
+      "https://gateway.example/__sluice/admin/tenants",
+    ]);
+  });
+
+  it("counts only loopback addresses and localhost as this machine", () => {
+    for (const host of ["127.0.0.1", "127.8.9.10", "[::1]", "localhost", "[::ffff:7f00:1]"]) {
+      expect(isLoopback(host), host).toBe(true);
+    }
+    for (const host of [
+      "10.0.0.5",
+      "128.0.0.1",
+      "[::2]",
+      "localhost.example",
+      "example.com",
+      "[fe80::1]",
+    ]) {
+      expect(isLoopback(host), host).toBe(false);
+    }
+    // The URL parser normalises other spellings of 127.0.0.1 before the check.
+    expect(isLoopback(new URL("http://127.1:8787").hostname)).toBe(true);
+    expect(isLoopback(new URL("http://0x7f000001/").hostname)).toBe(true);
   });
 });
 
