@@ -1,53 +1,56 @@
-/** @module cli/client — the admin API over HTTP, with errors a person can act on. */
-
-/** A JSON answer of the admin API; shapes are documented in the README's "Admin API". */
-// biome-ignore lint/suspicious/noExplicitAny: the CLI reads documented fields of untyped JSON.
-export type ApiBody = Record<string, any>;
-
-/** A failure talking to the gateway (exit code 1). */
-export class ApiError extends Error {
-  override readonly name = "ApiError";
-  readonly status: number | undefined;
-  readonly problem: Record<string, unknown> | undefined;
-  constructor(message: string, status?: number, problem?: Record<string, unknown>) {
-    super(message);
-    this.status = status;
-    this.problem = problem;
-  }
-}
+/** @module cli/client — one admin API call over HTTP, and each way it can fail as a CliError of the right kind. */
+import { CliError, type Problem } from "./errors.ts";
 
 export interface ClientOptions {
-  url: string;
+  /** Where the admin API lives, path prefix included: `https://host/prefix/__sluice/admin/`. */
+  base: URL;
   token: string;
   actor: string;
   timeoutMs?: number;
   fetch?: typeof fetch;
 }
 
-const ADMIN = "/__sluice/admin";
+/** The admin API's path under the gateway (and under any prefix given in `--url`). */
+export const ADMIN_PATH = "__sluice/admin/";
 
 /**
- * Calls `/__sluice/admin/*` with the bearer token.
+ * Calls the admin API with the bearer token and returns the JSON answer.
  *
  * @example
- * const api = new AdminClient({ url: "http://127.0.0.1:8787", token, actor: "ops" });
- * const { tenants } = await api.call("GET", "/tenants");
+ * const client = new AdminClient({ base: new URL("http://127.0.0.1:8787/__sluice/admin/"), token, actor: "ops" });
+ * const { tenants } = await client.call<{ tenants: Tenant[] }>("GET", "tenants", undefined, "tenants");
  */
 export class AdminClient {
-  readonly #base: URL;
   readonly #options: ClientOptions;
 
   constructor(options: ClientOptions) {
-    this.#base = new URL(options.url);
     this.#options = options;
   }
 
-  async call(method: string, path: string, body?: unknown): Promise<ApiBody> {
-    const url = new URL(ADMIN + path, this.#base);
+  /**
+   * `path` is relative to the admin base (no leading slash), so a prefix in
+   * `--url` is kept. `expect` is a member every good answer has: an answer
+   * without it is not from a Sluice admin API this CLI knows.
+   */
+  async call<T extends object>(
+    method: string,
+    path: string,
+    body: unknown,
+    expect: keyof T & string,
+  ): Promise<T> {
+    const url = new URL(path, this.#options.base);
+    const res = await this.#send(method, url, body);
+    const text = await res.text();
+    const json = parseObject(text);
+    if (res.ok && json && expect in json) return json as T;
+    const problem = json ? asProblem(res, json) : undefined;
+    throw failure(res, url, this.#options.base, problem);
+  }
+
+  async #send(method: string, url: URL, body: unknown): Promise<Response> {
     const doFetch = this.#options.fetch ?? fetch;
-    let res: Response;
     try {
-      res = await doFetch(url, {
+      return await doFetch(url, {
         method,
         headers: {
           authorization: `Bearer ${this.#options.token}`,
@@ -60,37 +63,74 @@ export class AdminClient {
         redirect: "manual",
       });
     } catch (err) {
-      throw new ApiError(`cannot reach ${this.#base.origin}: ${reason(err)}`);
+      throw new CliError("unreachable", `cannot reach ${url.origin}: ${reason(err)}`);
     }
-    const text = await res.text();
-    let json: ApiBody | undefined;
-    try {
-      json = text ? (JSON.parse(text) as ApiBody) : {};
-    } catch {
-      json = undefined;
-    }
-    const isProblem = res.headers.get("content-type")?.includes("application/problem+json");
-    if (res.ok && json && typeof json === "object" && !Array.isArray(json)) return json;
-    if (res.status === 401 && isProblem) {
-      throw new ApiError("the admin token was rejected (check SLUICE_ADMIN_TOKEN)", 401, json);
-    }
-    // Admin resources answer 404 with their own problem type; a gateway without
-    // the admin API answers every /__sluice/admin path with a plain one.
-    if (res.status === 404 && isProblem && json?.type === "about:blank") {
-      throw new ApiError(
-        `the admin API is not enabled at ${this.#base.origin} (set SLUICE_ADMIN_TOKEN on the gateway)`,
-        404,
-      );
-    }
-    if (isProblem && json) {
-      throw new ApiError(String(json.detail ?? json.title ?? res.statusText), res.status, json);
-    }
-    const location = res.headers.get("location");
-    throw new ApiError(
-      `unexpected ${res.status} answer from ${url.origin}${url.pathname}${location ? ` (redirect to ${location}, not followed)` : ""}; is this a Sluice gateway?`,
-      res.status,
+  }
+}
+
+function failure(res: Response, url: URL, base: URL, problem: Problem | undefined): CliError {
+  const { status } = res;
+  const gateway = base.href.slice(0, -ADMIN_PATH.length);
+  const details = { status, problem };
+  if (status === 401 || status === 403) {
+    const message = problem
+      ? "the admin token was rejected (check SLUICE_ADMIN_TOKEN)"
+      : `${url.origin} answered ${status} without a problem body; is this a Sluice gateway?`;
+    return new CliError("auth", message, details);
+  }
+  // Only a wrong token gets an address locked out, so this is an authentication failure too.
+  if (status === 429 && problem?.type.endsWith("/too-many-key-attempts")) {
+    return new CliError(
+      "auth",
+      `${problem.detail ?? problem.title} (check SLUICE_ADMIN_TOKEN)`,
+      details,
     );
   }
+  // Admin resources answer 404 with their own problem type; a gateway without
+  // the admin API answers every /__sluice/admin path with a plain one.
+  if (status === 404 && problem?.type === "about:blank") {
+    return new CliError(
+      "api",
+      `the admin API is not enabled at ${gateway} (set SLUICE_ADMIN_TOKEN on the gateway)`,
+      details,
+    );
+  }
+  if (problem) {
+    // A 400 means the request was malformed: the same mistake as a bad flag caught locally.
+    const kind = status === 400 ? "usage" : "api";
+    return new CliError(kind, problem.detail ?? problem.title, details);
+  }
+  const location = res.headers.get("location");
+  const redirect = location ? ` (redirect to ${location}, not followed)` : "";
+  return new CliError(
+    "internal",
+    `unexpected ${status} answer from ${url.origin}${url.pathname}${redirect}; is this a Sluice gateway?`,
+    { status },
+  );
+}
+
+function parseObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = text ? JSON.parse(text) : {};
+    return typeof value === "object" && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function asProblem(res: Response, json: Record<string, unknown>): Problem | undefined {
+  const { type, title, detail, field } = json;
+  const problemJson = res.headers.get("content-type")?.includes("application/problem+json");
+  if (!problemJson || typeof type !== "string" || typeof title !== "string") return undefined;
+  return {
+    type,
+    title,
+    status: res.status,
+    ...(typeof detail === "string" ? { detail } : {}),
+    ...(typeof field === "string" ? { field } : {}),
+  };
 }
 
 function reason(err: unknown): string {

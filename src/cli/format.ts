@@ -1,4 +1,4 @@
-/** @module cli/format — plain-text tables for people; `--json` prints the API's objects instead. */
+/** @module cli/format — plain-text building blocks: aligned tables and short durations. */
 
 /**
  * Left-aligned columns separated by two spaces; missing values print as "-".
@@ -27,7 +27,13 @@ function cell(value: unknown): string {
   return String(value);
 }
 
-/** "in 4 s", "in 2 min", "in 3 h" for a duration in ms. */
+/**
+ * A duration in ms, rounded up to the unit a person reads at a glance.
+ *
+ * @example
+ * duration(90_000); // → "90 s"
+ * duration(7_200_000); // → "2 h"
+ */
 export function duration(ms: number): string {
   if (ms < 1000) return `${ms} ms`;
   if (ms < 120_000) return `${Math.ceil(ms / 1000)} s`;

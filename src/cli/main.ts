@@ -1,16 +1,25 @@
-/** @module cli/main — `sluice …`: the admin API from a terminal. Exit codes: 0 ok, 1 failed, 2 bad usage. */
-import { isMain } from "../../tools/main.ts";
-import { GLOBAL_OPTIONS, parseArgs, UsageError } from "./args.ts";
-import { AdminClient, ApiError } from "./client.ts";
-import { COMMANDS, type Command, type Io } from "./commands.ts";
+/** @module cli/main — `sluice …`: finds the command, parses its options, runs it and turns any failure into an exit code. */
+import { type Command, Context, type Io, nameFlags } from "./command.ts";
+import { COMMANDS } from "./commands/index.ts";
+import { connect } from "./connect.ts";
+import { asCliError, EXIT, report, UsageError } from "./errors.ts";
+import { commandHelp, groupHelp, overview, synopsis, version } from "./help.ts";
+import { GLOBAL_OPTIONS, type OptionSpecs, type Parsed, parseOptions, scan } from "./options.ts";
+import { closest } from "./suggest.ts";
 
 export interface MainIo extends Io {
-  env: Record<string, string | undefined>;
+  env: Readonly<Record<string, string | undefined>>;
   now?: () => number;
   fetch?: typeof fetch;
 }
 
-const DEFAULT_URL = "http://127.0.0.1:8787";
+/** Every option any command knows, to find the command words before its own options are known. */
+const ALL_OPTIONS: OptionSpecs = Object.assign(
+  {},
+  GLOBAL_OPTIONS,
+  ...COMMANDS.map((c) => c.options),
+);
+const GROUPS = new Set(COMMANDS.filter((c) => c.words.length > 1).map((c) => c.words[0]));
 
 /**
  * Runs one CLI invocation and returns its exit code; all output goes through `io`.
@@ -19,125 +28,101 @@ const DEFAULT_URL = "http://127.0.0.1:8787";
  * process.exitCode = await main(process.argv.slice(2), { out: console.log, err: console.error, env: process.env });
  */
 export async function main(argv: readonly string[], io: MainIo): Promise<number> {
+  // Known before parsing, so that even a parse error is reported as JSON.
   const json = argv.includes("--json");
+  let command: Command | undefined;
   try {
-    const command = findCommand(argv);
-    if (!command) {
-      const help = argv.length === 0 || argv.includes("--help") || argv.includes("-h");
-      if (help) {
-        io.out(usage());
-        return 0;
-      }
-      const words = argv
-        .filter((a) => !a.startsWith("-"))
-        .slice(0, 2)
-        .join(" ");
-      throw new UsageError(`unknown command ${JSON.stringify(words)}`);
-    }
-    const parsed = parseArgs(argv.slice(command.words.length), {
-      ...GLOBAL_OPTIONS,
-      ...command.options,
-    });
-    if (parsed.options.help) {
-      io.out(commandUsage(command));
-      return 0;
-    }
-    const get = (name: string) => {
-      const v = parsed.options[name];
-      return typeof v === "string" ? v : undefined;
-    };
-    return await command.run({
-      args: parsed.words,
-      options: parsed.options,
+    const seen = scan(argv, ALL_OPTIONS);
+    const words = seen.positionals;
+    if (words[0] === "help") return help(words.slice(1), io);
+    command = COMMANDS.find((c) => c.words.every((w, i) => words[i] === w));
+    if (!command) return withoutCommand(argv, seen, io, json);
+    return await run(command, argv, io, json);
+  } catch (thrown) {
+    const error = command ? nameFlags(asCliError(thrown), command) : asCliError(thrown);
+    report(io.err, error, {
       json,
-      io,
-      now: (io.now ?? Date.now)(),
-      api: () => client(get("url"), get("token"), get("actor"), io),
+      synopsis: command && synopsis(command),
+      hint: command
+        ? `run "sluice ${command.words.join(" ")} --help" for its options and examples`
+        : `run "sluice help" for the commands`,
     });
-  } catch (err) {
-    if (err instanceof UsageError) {
-      report(io, json, "usage", err.message);
-      if (!json) io.err(`run "sluice --help" for the commands`);
-      return 2;
-    }
-    if (err instanceof ApiError) {
-      report(io, json, "api", err.message, err.status);
-      return 1;
-    }
-    // An answer of an unexpected shape, say from an older gateway: one line, not a stack.
-    report(io, json, "internal", err instanceof Error ? err.message : String(err));
-    return 1;
+    return error.exitCode;
   }
 }
 
-function client(
-  url: string | undefined,
-  token: string | undefined,
-  actor: string | undefined,
-  io: MainIo,
-): AdminClient {
-  const base = url ?? io.env.SLUICE_URL ?? DEFAULT_URL;
-  let parsed: URL;
-  try {
-    parsed = new URL(base);
-  } catch {
-    throw new UsageError(`--url ${JSON.stringify(base)} is not a URL like ${DEFAULT_URL}`);
-  }
-  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
-    throw new UsageError(`--url must be http or https, got ${parsed.protocol}`);
-  }
-  const secret = token ?? io.env.SLUICE_ADMIN_TOKEN;
-  if (!secret) throw new UsageError("no admin token: set SLUICE_ADMIN_TOKEN (or pass --token)");
-  return new AdminClient({
-    url: parsed.href,
-    token: secret,
-    actor: actor ?? io.env.USER ?? "cli",
-    ...(io.fetch ? { fetch: io.fetch } : {}),
-  });
-}
-
-function findCommand(argv: readonly string[]): Command | undefined {
-  return COMMANDS.find((c) => c.words.every((w, i) => argv[i] === w));
-}
-
-function report(io: Io, json: boolean, kind: string, message: string, status?: number): void {
-  if (json) {
-    io.err(JSON.stringify({ error: { kind, message, ...(status ? { status } : {}) } }));
-  } else {
-    io.err(`sluice: ${message}`);
-  }
-}
-
-function commandUsage(c: Command): string {
-  const opts = Object.entries(c.options).map(([k, v]) =>
-    v === "flag" ? `[--${k}]` : `[--${k} …]`,
+async function run(command: Command, argv: readonly string[], io: MainIo, json: boolean) {
+  const parsed = parseOptions(argv, { ...GLOBAL_OPTIONS, ...command.options });
+  const { values } = parsed;
+  if (values.help) return help(command.words, io);
+  if (values.version) return printVersion(io, json);
+  const str = (name: string) => {
+    const v = values[name];
+    return typeof v === "string" ? v : undefined;
+  };
+  const ctx = new Context(
+    command,
+    { positionals: parsed.positionals.slice(command.words.length), values },
+    {
+      io,
+      json,
+      now: (io.now ?? Date.now)(),
+      api: () =>
+        connect({
+          url: str("url"),
+          token: str("token"),
+          actor: str("actor"),
+          insecure: values.insecure === true,
+          env: io.env,
+          fetch: io.fetch,
+        }),
+    },
   );
-  return [
-    `usage: sluice ${[...c.words, c.params, ...opts].filter(Boolean).join(" ")}`,
-    "",
-    c.summary,
-  ].join("\n");
+  return await command.run(ctx);
 }
 
-export function usage(): string {
-  const width = Math.max(...COMMANDS.map((c) => [...c.words, c.params].join(" ").length));
-  return [
-    "usage: sluice <command> [options]",
-    "",
-    ...COMMANDS.map(
-      (c) => `  ${[...c.words, c.params].join(" ").trim().padEnd(width)}  ${c.summary}`,
-    ),
-    "",
-    "options: --url (or SLUICE_URL, default http://127.0.0.1:8787), --token (or SLUICE_ADMIN_TOKEN;",
-    "the variable keeps it out of shell history), --actor (audit name, default $USER), --json",
-    "exit codes: 0 ok, 1 the gateway refused or could not be reached, 2 bad usage",
-  ].join("\n");
+/** `sluice`, `sluice --help`, `sluice --version`, `sluice keys`, or a mistyped command. */
+function withoutCommand(argv: readonly string[], seen: Parsed, io: MainIo, json: boolean) {
+  const words = seen.positionals;
+  if (words.length === 0) {
+    const { values } = parseOptions(argv, GLOBAL_OPTIONS);
+    if (values.version) return printVersion(io, json);
+    io.out(overview(COMMANDS));
+    return EXIT.ok;
+  }
+  const group = words[0] ?? "";
+  if (GROUPS.has(group) && words.length === 1) {
+    if (seen.values.help) {
+      io.out(groupHelp(group, COMMANDS));
+      return EXIT.ok;
+    }
+    const subcommands = COMMANDS.filter((c) => c.words[0] === group).map((c) => c.words[1]);
+    throw new UsageError(
+      `"${group}" needs a command: ${subcommands.join(", ")} (see "sluice ${group} --help")`,
+    );
+  }
+  throw unknownCommand(words);
 }
 
-if (isMain(import.meta.filename)) {
-  process.exitCode = await main(process.argv.slice(2), {
-    out: (t) => process.stdout.write(`${t}\n`),
-    err: (t) => process.stderr.write(`${t}\n`),
-    env: process.env,
-  });
+function help(topic: readonly string[], io: Io): number {
+  const wanted = topic.join(" ");
+  const command = COMMANDS.find((c) => c.words.join(" ") === wanted);
+  if (topic.length === 0) io.out(overview(COMMANDS));
+  else if (command) io.out(commandHelp(command));
+  else if (topic.length === 1 && GROUPS.has(wanted)) io.out(groupHelp(wanted, COMMANDS));
+  else throw unknownCommand(topic);
+  return EXIT.ok;
+}
+
+function unknownCommand(words: readonly string[]): UsageError {
+  const typed = words.slice(0, 2).join(" ");
+  const names = COMMANDS.map((c) => c.words.join(" "));
+  const guess = closest(typed, names) ?? closest(words[0] ?? "", names);
+  const fix = guess ? `; did you mean "${guess}"?` : "";
+  return new UsageError(`unknown command ${JSON.stringify(typed)}${fix}`, { showUsage: true });
+}
+
+function printVersion(io: Io, json: boolean): number {
+  io.out(json ? JSON.stringify({ version: version() }) : version());
+  return EXIT.ok;
 }

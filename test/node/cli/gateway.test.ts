@@ -116,12 +116,12 @@ describe("the sluice CLI against a running gateway", () => {
   it("explains a plan clash, a wrong token, a wrong URL and an unknown tenant", async () => {
     await cli(["tenants", "create", "beta", "--plan", "free"]);
     const clash = await cli(["keys", "create", "--tenant", "beta", "--plan", "pro"]);
-    expect(clash.code).toBe(2);
+    expect(clash.code).toBe(1);
     expect(clash.err).toContain("sluice tenants update beta --plan pro");
 
     const wrongToken = await cli(["tenants", "list"], { SLUICE_ADMIN_TOKEN: "nope" });
     expect(wrongToken).toMatchObject({
-      code: 1,
+      code: 4,
       err: "sluice: the admin token was rejected (check SLUICE_ADMIN_TOKEN)",
     });
 
@@ -136,6 +136,28 @@ describe("the sluice CLI against a running gateway", () => {
     expect(missing.code).toBe(1);
     expect(JSON.parse(missing.err)).toEqual({
       error: { kind: "api", message: 'Tenant "ghost" does not exist.', status: 404 },
+    });
+  });
+
+  it("names the flag when the gateway rejects a value, and exits 2 as for a local mistake", async () => {
+    const past = await cli([
+      "keys",
+      "create",
+      "--tenant",
+      "beta",
+      "--expires",
+      "2020-01-01T00:00:00Z",
+    ]);
+    expect(past).toMatchObject({ code: 2, err: "sluice: --expires: must be in the future" });
+    const badId = await cli(["tenants", "create", "Bad_ID", "--plan", "free"]);
+    expect(badId).toMatchObject({
+      code: 2,
+      err: expect.stringMatching(/^sluice: <id>: expected 1–64/),
+    });
+    const limit = await cli(["usage", "acme"]);
+    expect(limit).toMatchObject({
+      code: 2,
+      err: expect.stringMatching(/^sluice: <subject>: expected/),
     });
   });
 

@@ -1,4 +1,4 @@
-/** @module test/node/policy/check-policy — the offline checker's output and exit codes, run as a real process. */
+/** @module test/node/policy/check-policy — `sluice policy check` (what `npm run check` runs): output and exit codes, as a real process. */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,14 +9,17 @@ import { loadPolicy } from "../../../src/policy/load.ts";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const node = join(root, "node_modules/.bin/node");
-const script = join(root, "scripts/check-policy.ts");
+const bin = join(root, "bin/sluice.js");
 const invalid = (name: string) => join(root, "test/fixtures/policy/invalid", name);
 const scratch = mkdtempSync(join(tmpdir(), "sluice-check-policy-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 function run(...args: string[]) {
-  // Another working directory proves the default file is found relative to the script.
-  const out = spawnSync(node, [script, ...args], { cwd: tmpdir(), encoding: "utf8" });
+  // Another working directory proves the default file is found relative to the CLI.
+  const out = spawnSync(node, [bin, "policy", "check", ...args], {
+    cwd: tmpdir(),
+    encoding: "utf8",
+  });
   return { code: out.status, stdout: out.stdout, stderr: out.stderr };
 }
 
@@ -26,7 +29,7 @@ function scratchFile(name: string, text: string): string {
   return file;
 }
 
-describe("scripts/check-policy.ts", () => {
+describe("sluice policy check", () => {
   it("checks the bundled policy by default and prints version, hash prefix and rule count", async () => {
     const bundled = JSON.parse(readFileSync(join(root, "src/sluice.policy.json"), "utf8"));
     const loaded = await loadPolicy(bundled, undefined);
@@ -92,7 +95,7 @@ describe("scripts/check-policy.ts", () => {
   });
 
   it("exits 2 with usage for bad arguments, 0 for --help", () => {
-    const usage = /^usage: node scripts\/check-policy\.ts \[policy\.json\]/;
+    const usage = /^usage: sluice policy check \[file\]/;
     const two = run("a.json", "b.json");
     expect(two.code).toBe(2);
     expect(two.stderr).toMatch(usage);
