@@ -1,6 +1,6 @@
 /** @module policy/limits — reads a rule's limits: rate notation, subject, burst and cost rules, limit ids. */
 
-import type { IssueCode } from "./codes.ts";
+import { capacity, checkPrecision, takesBurst } from "./fit.ts";
 import { checkPeriodMs, formatPeriod, type ParsedRate, parsePeriod, parseRate } from "./rate.ts";
 import {
   add,
@@ -30,8 +30,6 @@ const ALGORITHM_NAMES: Record<Algorithm, true> = {
   "sliding-log": true,
 };
 const ALGORITHMS = Object.keys(ALGORITHM_NAMES) as Algorithm[];
-/** Algorithms with a capacity of their own; the windows and the log admit exactly their count. */
-const BUCKETS: readonly Algorithm[] = ["gcra", "token-bucket"];
 const LIMIT_FIELDS = ["rate", "by", "algorithm", "burst", "cost", "name"];
 const RATE_OBJECT_FIELDS = ["count", "period", "burst"];
 // RFC 8941 §3.1.2 key: the limit id names an item of the RateLimit / RateLimit-Policy fields.
@@ -166,9 +164,8 @@ function readLimit(
       );
       continue;
     }
-    const bucket = BUCKETS.includes(algorithm);
     let burst = r.burst ?? r.count;
-    if (!bucket && burst !== r.count) {
+    if (!takesBurst(algorithm) && burst !== r.count) {
       add(
         report.issues,
         "ERR_SLUICE_BURST_UNSUPPORTED",
@@ -177,17 +174,21 @@ function readLimit(
       );
       burst = r.count;
     }
-    if (cost > burst) {
-      const what = bucket ? "burst" : "count";
+    const rate = { count: r.count, periodMs: r.periodMs, burst };
+    const { what, room } = capacity(algorithm, rate);
+    if (cost > room) {
       add(
         report.issues,
         "ERR_SLUICE_COST_EXCEEDS_BURST",
         `${path}.cost`,
-        `cost ${cost} is larger than ${what} ${burst} of limit ${describe(id)}, so no request could ever be admitted; raise the ${what} or lower the cost`,
+        `cost ${cost} is larger than ${what} ${room} of limit ${describe(id)}, so no request could ever be admitted; raise the ${what} or lower the cost`,
       );
     }
-    const precisionPath = algorithm === "token-bucket" ? r.burstPath : undefined;
-    checkPrecision(report, algorithm, { ...r, burst }, precisionPath ?? `${path}.rate`);
+    const imprecise = checkPrecision(algorithm, rate);
+    if (imprecise !== undefined) {
+      const precisionPath = algorithm === "token-bucket" ? r.burstPath : undefined;
+      add(report.issues, "ERR_SLUICE_RATE_PRECISION", precisionPath ?? `${path}.rate`, imprecise);
+    }
     warnLogSize(report, algorithm, r.count, `${path}.rate`);
     const limit: Limit = {
       id,
@@ -202,66 +203,6 @@ function readLimit(
     out.push({ limit, idPath: name === undefined ? `${path}.rate` : `${path}.name` });
   }
   return out;
-}
-
-/**
- * Why a rate taken from a plan or an override cannot serve `limit`, or
- * undefined when it can: windows and logs have no burst, every limit's cost
- * must fit, and the arithmetic must stay exact (see `checkPrecision`).
- *
- * @example
- * planRateProblem({ algorithm: "fixed-window", cost: 1 }, { count: 10, periodMs: 1000, burst: 20 });
- * // → { code: "ERR_SLUICE_BURST_UNSUPPORTED", message: "fixed-window has no burst, …" }
- */
-export function planRateProblem(
-  limit: { algorithm: Algorithm; cost: number },
-  rate: { count: number; periodMs: number; burst: number },
-): { code: IssueCode; message: string } | undefined {
-  const bucket = limit.algorithm === "gcra" || limit.algorithm === "token-bucket";
-  if (!bucket && rate.burst !== rate.count) {
-    return {
-      code: "ERR_SLUICE_BURST_UNSUPPORTED",
-      message: `${limit.algorithm} has no burst, but burst ${rate.burst} differs from count ${rate.count}`,
-    };
-  }
-  const room = bucket ? rate.burst : rate.count;
-  if (limit.cost > room) {
-    const what = bucket ? "burst" : "count";
-    return {
-      code: "ERR_SLUICE_COST_EXCEEDS_BURST",
-      message: `${what} ${room} is below cost ${limit.cost}, so no request could ever be admitted`,
-    };
-  }
-  const probe: Report = { issues: [], warnings: [] };
-  checkPrecision(probe, limit.algorithm, rate, "");
-  const issue = probe.issues[0];
-  return issue ? { code: "ERR_SLUICE_RATE_PRECISION", message: issue.message } : undefined;
-}
-
-/**
- * Token buckets count in 1/period of a token and sliding windows weigh counts
- * by the ms, so `burst × period` (resp. `count × period`) must be an exact
- * integer in a double — in the models and in Lua alike.
- */
-function checkPrecision(
-  report: Report,
-  algorithm: Algorithm,
-  rate: { count: number; periodMs: number; burst: number },
-  path: string,
-): void {
-  const factor =
-    algorithm === "token-bucket"
-      ? { name: "burst", value: rate.burst }
-      : algorithm === "sliding-window"
-        ? { name: "count", value: rate.count }
-        : undefined;
-  if (factor === undefined || factor.value * rate.periodMs <= Number.MAX_SAFE_INTEGER) return;
-  add(
-    report.issues,
-    "ERR_SLUICE_RATE_PRECISION",
-    path,
-    `${algorithm} computes with ${factor.name} × period in exact integers, but ${factor.value} × ${rate.periodMs} ms exceeds 2^53; lower the ${factor.name}, shorten the period or use "gcra"`,
-  );
 }
 
 /** Past this many units per period, a sliding log's state (one entry per ms used) gets heavy. */

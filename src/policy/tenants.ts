@@ -1,6 +1,6 @@
 /** @module policy/tenants — reads named plans and the tenants section, and checks the limits that use them. */
-import { planRateProblem } from "./limits.ts";
-import { formatPeriod, parseRate } from "./rate.ts";
+import { capacity, planRateProblem } from "./fit.ts";
+import { formatPeriod, type ParsedRate, parseRate } from "./rate.ts";
 import {
   add,
   describe,
@@ -143,7 +143,7 @@ export function readTenants(report: Report, root: Obj): TenantsConfig | null {
       `expected one rate like "10/min", got ${parsed.rates.length}`,
     );
   } else {
-    const r = parsed.rates[0] as { count: number; periodMs: number; burst?: number };
+    const r = parsed.rates[0] as ParsedRate;
     authFailures = { count: r.count, periodMs: r.periodMs, burst: r.burst ?? r.count };
   }
   const keyPrefix = readString(report, obj, "tenants", "keyPrefix", DEFAULTS.keyPrefix);
@@ -217,11 +217,8 @@ export function checkTenantLimits(
       for (const name of names) {
         for (const r of plans[name] ?? []) {
           const id = `${limit.id}-${r.id}`;
-          // Windows and the log admit `count` per period; only buckets have a burst.
-          const bucket = limit.algorithm === "gcra" || limit.algorithm === "token-bucket";
-          const room = bucket ? r.burst : r.count;
+          const { what, room } = capacity(limit.algorithm, r);
           if (limit.cost > room) {
-            const what = bucket ? "burst" : "count";
             add(
               report.issues,
               "ERR_SLUICE_COST_EXCEEDS_BURST",

@@ -31,12 +31,16 @@ export interface Limit {
   fromPlan: boolean;
 }
 
-/** One rate of a plan. `id` is its period (`"1s"`, `"1d"`), unique within the plan. */
-export interface PlanRate {
-  id: string;
+/** A rate in integers: `count` units per `periodMs` in the long run, at most `burst` at once. */
+export interface Rate {
   count: number;
   periodMs: number;
   burst: number;
+}
+
+/** One rate of a plan. `id` is its period (`"1s"`, `"1d"`), unique within the plan. */
+export interface PlanRate extends Rate {
+  id: string;
 }
 
 /** Per-tenant API keys: issued by the admin API, resolved on the hot path. */
@@ -56,7 +60,7 @@ export interface TenantsConfig {
    */
   staleIfErrorMs: number;
   /** Unknown or revoked key attempts admitted per IP before it is locked out for a while. */
-  authFailures: { count: number; periodMs: number; burst: number };
+  authFailures: Rate;
   /** Start of every issued key, e.g. `sk_live_`. */
   keyPrefix: string;
 }
