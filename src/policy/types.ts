@@ -46,6 +46,11 @@ export interface PlanRate extends Rate {
 /** Per-tenant API keys: issued by the admin API, resolved on the hot path. */
 export interface TenantsConfig {
   /**
+   * The policy has a `tenants` section: API keys must be issued ones. Off, any API key is
+   * accepted as is (limits count per key hash); the other fields still hold their defaults.
+   */
+  enabled: boolean;
+  /**
    * Starts every directory key (tenants, keys, audit). Separate from `prefix`
    * on purpose: bumping `prefix` resets counters, never issued keys.
    */
@@ -112,8 +117,8 @@ export interface Policy {
   rules: Rule[];
   /** Named plans: their rates, for limits with `rate: "plan"`. */
   plans: Record<string, PlanRate[]>;
-  /** Absent: any API key is accepted as is (limits count per key hash). */
-  tenants: TenantsConfig | null;
+  /** Issued keys; `enabled` is false when the policy has no `tenants` section. */
+  tenants: TenantsConfig;
   headers: {
     /** Also emit X-RateLimit-Limit/Remaining/Reset. */
     legacy: boolean;
