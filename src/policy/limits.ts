@@ -2,12 +2,14 @@
 
 import { capacity, checkPrecision, takesBurst } from "./fit.ts";
 import { checkPeriodMs, formatPeriod, type ParsedRate, parsePeriod, parseRate } from "./rate.ts";
+import type { RawLimit, RawRateObject } from "./raw.ts";
 import {
   add,
   describe,
   headerMessage,
   isObject,
   isPositiveInt,
+  keysOf,
   type Obj,
   type Report,
   readEnum,
@@ -30,8 +32,15 @@ const ALGORITHM_NAMES: Record<Algorithm, true> = {
   "sliding-log": true,
 };
 const ALGORITHMS = Object.keys(ALGORITHM_NAMES) as Algorithm[];
-const LIMIT_FIELDS = ["rate", "by", "algorithm", "burst", "cost", "name"];
-const RATE_OBJECT_FIELDS = ["count", "period", "burst"];
+const LIMIT_FIELDS = keysOf<RawLimit>({
+  rate: true,
+  by: true,
+  algorithm: true,
+  burst: true,
+  cost: true,
+  name: true,
+});
+const RATE_OBJECT_FIELDS = keysOf<RawRateObject>({ count: true, period: true, burst: true });
 // RFC 8941 §3.1.2 key: the limit id names an item of the RateLimit / RateLimit-Policy fields.
 const SF_KEY = /^[a-z*][a-z0-9_.*-]*$/;
 

@@ -22,6 +22,18 @@ export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
 /**
+ * The field names of `T` in the order written, for {@link readObject}. The parameter's type makes
+ * the compiler refuse a list that leaves out a field of `T` or names one `T` does not have
+ * (express-rate-limit's `KeysEnum` trick), so the reader cannot drift from the raw types.
+ *
+ * @example
+ * const MATCH_FIELDS = keysOf<RawMatch>({ path: true, methods: true }); // → ["path", "methods"]
+ */
+export function keysOf<T>(fields: Record<keyof T, true>): readonly string[] {
+  return Object.keys(fields);
+}
+
+/**
  * Checks that `value` is a JSON object and reports each key outside `fields` as an unknown field.
  *
  * @example

@@ -1,12 +1,14 @@
 /** @module policy/tenants — reads named plans and the tenants section, and checks the limits that use them. */
 import { capacity, planRateProblem } from "./fit.ts";
 import { formatPeriod, parseRate, type RateError } from "./rate.ts";
+import type { RawTenants } from "./raw.ts";
 import {
   add,
   describe,
   headerMessage,
   isObject,
   join,
+  keysOf,
   type Obj,
   type Report,
   readInt,
@@ -16,14 +18,14 @@ import {
 } from "./read.ts";
 import type { PlanRate, Rate, Rule, TenantsConfig } from "./types.ts";
 
-const TENANTS_FIELDS = [
-  "header",
-  "cacheTtlSeconds",
-  "staleIfErrorSeconds",
-  "authFailures",
-  "keyPrefix",
-  "namespace",
-];
+const TENANTS_FIELDS = keysOf<RawTenants>({
+  header: true,
+  cacheTtlSeconds: true,
+  staleIfErrorSeconds: true,
+  authFailures: true,
+  keyPrefix: true,
+  namespace: true,
+});
 /** Plan names and tenant ids: part of store keys and URLs. */
 export const TENANT_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 const KEY_PREFIX = /^[a-z][a-z0-9]*_([a-z0-9]+_)?$/;
@@ -42,7 +44,7 @@ export const TENANTS_DEFAULTS = {
   authFailures: "10/min",
   keyPrefix: "sk_live_",
   namespace: "sluice-dir",
-} as const;
+} as const satisfies Required<RawTenants>;
 const NAMESPACE = /^[a-z0-9_-]+$/;
 
 /**

@@ -1,10 +1,23 @@
 /** @module policy/validate — turns user JSON into a fully defaulted Policy, reporting every problem with its path. */
 import { readLimits } from "./limits.ts";
 import { checkPathPattern, shadows } from "./match.ts";
+import type {
+  RawApiKey,
+  RawHeaders,
+  RawIdentity,
+  RawIp,
+  RawLog,
+  RawMatch,
+  RawOrigin,
+  RawPolicy,
+  RawRule,
+  RawStore,
+} from "./raw.ts";
 import {
   add,
   describe,
   headerMessage,
+  keysOf,
   type Obj,
   type Report,
   readBoolean,
@@ -27,31 +40,35 @@ export type ValidationResult =
   | { ok: true; policy: Policy; warnings: PolicyIssue[] }
   | { ok: false; issues: PolicyIssue[]; warnings: PolicyIssue[] };
 
-const TOP_FIELDS = [
-  "version",
-  "prefix",
-  "identity",
-  "headers",
-  "log",
-  "store",
-  "origin",
-  "plans",
-  "tenants",
-  "rules",
-];
-const IDENTITY_FIELDS = ["ip", "apiKey"];
-const IP_FIELDS = ["source", "trustedHops", "ipv6Subnet"];
-const API_KEY_FIELDS = ["header", "bearer"];
-const RULE_FIELDS = [
-  "name",
-  "match",
-  "limits",
-  "onStoreError",
-  "mode",
-  "countRejected",
-  "countStatus",
-];
-const MATCH_FIELDS = ["path", "methods"];
+const TOP_FIELDS = keysOf<RawPolicy>({
+  version: true,
+  prefix: true,
+  identity: true,
+  headers: true,
+  log: true,
+  store: true,
+  origin: true,
+  plans: true,
+  tenants: true,
+  rules: true,
+});
+const IDENTITY_FIELDS = keysOf<RawIdentity>({ ip: true, apiKey: true });
+const IP_FIELDS = keysOf<RawIp>({ source: true, trustedHops: true, ipv6Subnet: true });
+const API_KEY_FIELDS = keysOf<RawApiKey>({ header: true, bearer: true });
+const HEADERS_FIELDS = keysOf<RawHeaders>({ legacy: true });
+const LOG_FIELDS = keysOf<RawLog>({ allowed: true });
+const STORE_FIELDS = keysOf<RawStore>({ timeoutMs: true });
+const ORIGIN_FIELDS = keysOf<RawOrigin>({ timeoutMs: true });
+const RULE_FIELDS = keysOf<RawRule>({
+  name: true,
+  match: true,
+  limits: true,
+  onStoreError: true,
+  mode: true,
+  countRejected: true,
+  countStatus: true,
+});
+const MATCH_FIELDS = keysOf<RawMatch>({ path: true, methods: true });
 
 const PREFIX = /^[a-z0-9_-]+$/;
 const RULE_NAME = /^[a-z0-9][a-z0-9_-]*$/;
@@ -93,11 +110,11 @@ export function validatePolicy(raw: unknown): ValidationResult {
   }
 
   const identity = readIdentity(report, root.identity);
-  const headersObj = readOptionalObject(report, root.headers, "headers", ["legacy"]);
-  const storeObj = readOptionalObject(report, root.store, "store", ["timeoutMs"]);
-  const originObj = readOptionalObject(report, root.origin, "origin", ["timeoutMs"]);
+  const headersObj = readOptionalObject(report, root.headers, "headers", HEADERS_FIELDS);
+  const storeObj = readOptionalObject(report, root.store, "store", STORE_FIELDS);
+  const originObj = readOptionalObject(report, root.origin, "origin", ORIGIN_FIELDS);
   const headers = { legacy: readBoolean(report, headersObj, "headers", "legacy", false) };
-  const logObj = readOptionalObject(report, root.log, "log", ["allowed"]);
+  const logObj = readOptionalObject(report, root.log, "log", LOG_FIELDS);
   const log = { allowed: readBoolean(report, logObj, "log", "allowed", true) };
   const store = {
     timeoutMs: readInt(report, storeObj, "store", "timeoutMs", 10, 5000, DEFAULTS.storeTimeoutMs),
