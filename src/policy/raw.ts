@@ -7,6 +7,12 @@
 /** A Sluice policy: how clients are identified and which limits apply to which requests. */
 export interface RawPolicy {
   /**
+   * The JSON Schema this file follows, for editors; ignored by Sluice.
+   *
+   * @example "./sluice.policy.schema.json"
+   */
+  $schema?: string;
+  /**
    * Free-form label, reported in logs and /__sluice/health.
    *
    * @minLength 1

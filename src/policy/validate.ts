@@ -17,6 +17,7 @@ import {
   add,
   describe,
   headerMessage,
+  isObject,
   keysOf,
   type Obj,
   type Report,
@@ -40,7 +41,8 @@ export type ValidationResult =
   | { ok: true; policy: Policy; warnings: PolicyIssue[] }
   | { ok: false; issues: PolicyIssue[]; warnings: PolicyIssue[] };
 
-const TOP_FIELDS = keysOf<RawPolicy>({
+// `$schema` is read apart: it is not part of the policy, so no message lists it.
+const TOP_FIELDS = keysOf<Omit<RawPolicy, "$schema">>({
   version: true,
   prefix: true,
   identity: true,
@@ -94,7 +96,13 @@ const DEFAULTS = {
  */
 export function validatePolicy(raw: unknown): ValidationResult {
   const report: Report = { issues: [], warnings: [] };
-  const root = readObject(report, raw, "", TOP_FIELDS, "a JSON object (the policy)");
+  const root = readObject(
+    report,
+    withoutSchemaRef(report, raw),
+    "",
+    TOP_FIELDS,
+    "a JSON object (the policy)",
+  );
   if (root === undefined) return { ok: false, issues: report.issues, warnings: report.warnings };
 
   const version = readString(report, root, "", "version", DEFAULTS.version);
@@ -152,6 +160,24 @@ export function validatePolicy(raw: unknown): ValidationResult {
     origin,
   };
   return { ok: true, policy, warnings: report.warnings };
+}
+
+/**
+ * Drops a top-level `$schema` after checking it is a string: it only points editors at the JSON
+ * Schema, so it changes neither the defaulted policy nor its hash.
+ */
+function withoutSchemaRef(report: Report, raw: unknown): unknown {
+  if (!isObject(raw) || !Object.hasOwn(raw, "$schema")) return raw;
+  const { $schema, ...rest } = raw;
+  if (typeof $schema !== "string") {
+    add(
+      report.issues,
+      "ERR_SLUICE_TYPE",
+      "$schema",
+      `expected a string (where the policy's JSON Schema is), got ${describe($schema)}`,
+    );
+  }
+  return rest;
 }
 
 function readIdentity(report: Report, value: unknown): IdentityConfig {

@@ -438,3 +438,28 @@ describe("tenants defaults", () => {
     expect(DEFAULT_AUTH_FAILURES).toEqual({ count: 10, periodMs: 60_000, burst: 10 });
   });
 });
+
+describe("a top-level $schema", () => {
+  const policy = withLimits({ rate: "1/s" });
+
+  it("is accepted and leaves the defaulted policy as it was", () => {
+    expect(ok({ $schema: "./sluice.policy.schema.json", ...policy })).toEqual(ok(policy));
+  });
+
+  it("must be a string", () => {
+    expect(issuesOf({ $schema: 1, ...policy })).toEqual([
+      {
+        code: "ERR_SLUICE_TYPE",
+        path: "$schema",
+        message: "expected a string (where the policy's JSON Schema is), got 1",
+      },
+    ]);
+  });
+
+  it("is only ignored at the top level", () => {
+    const nested = { rules: [{ ...policy.rules[0], $schema: "x" }] };
+    expect(issuesOf(nested).map((i) => [i.code, i.path])).toEqual([
+      ["ERR_SLUICE_UNKNOWN_FIELD", "rules[0].$schema"],
+    ]);
+  });
+});
