@@ -41,8 +41,8 @@ const LIMIT_FIELDS = keysOf<RawLimit>({
   name: true,
 });
 const RATE_OBJECT_FIELDS = keysOf<RawRateObject>({ count: true, period: true, burst: true });
-// RFC 8941 §3.1.2 key: the limit id names an item of the RateLimit / RateLimit-Policy fields.
-const SF_KEY = /^[a-z*][a-z0-9_.*-]*$/;
+/** RFC 8941 §3.1.2 key: the limit id names an item of the RateLimit / RateLimit-Policy fields. */
+export const SF_KEY = /^[a-z*][a-z0-9_.*-]*$/;
 
 /**
  * Reads `rules[i].limits`, expanding multi-rate strings into several limits and checking that ids

@@ -1,8 +1,12 @@
 /** @module policy/raw — the policy file as users write it: the one schema the reader's field lists and the JSON Schema come from. */
 
-// Types only, no runtime cost. The reader in validate.ts, limits.ts and
-// tenants.ts ties its field lists to them with `keysOf`, so a field added here
-// and not read there (or the reverse) fails to compile.
+// Types only, no runtime cost. `npm run schema` turns them into
+// src/sluice.policy.schema.json: JSDoc text becomes descriptions, and @default,
+// @pattern, @minimum/@maximum and @asType integer become schema keywords. The
+// reader in validate.ts, limits.ts and tenants.ts ties its field lists to these
+// types with `keysOf`, so a field added here and not read there (or the
+// reverse) fails to compile. Patterns and defaults copy the reader's;
+// test/node/policy/schema.test.ts holds them equal.
 
 /** A Sluice policy: how clients are identified and which limits apply to which requests. */
 export interface RawPolicy {

@@ -28,7 +28,8 @@ const TENANTS_FIELDS = keysOf<RawTenants>({
 });
 /** Plan names and tenant ids: part of store keys and URLs. */
 export const TENANT_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
-const KEY_PREFIX = /^[a-z][a-z0-9]*_([a-z0-9]+_)?$/;
+/** Issued keys' prefixes: lower-case words, each ending in "_". */
+export const KEY_PREFIX = /^[a-z][a-z0-9]*_([a-z0-9]+_)?$/;
 
 /**
  * What an absent field of `tenants` reads as: the only place these defaults are written. The
@@ -45,7 +46,8 @@ export const TENANTS_DEFAULTS = {
   keyPrefix: "sk_live_",
   namespace: "sluice-dir",
 } as const satisfies Required<RawTenants>;
-const NAMESPACE = /^[a-z0-9_-]+$/;
+/** Directory namespaces: they start every directory key. */
+export const NAMESPACE = /^[a-z0-9_-]+$/;
 
 /**
  * Reads `plans`: each a rate string like `"5/s; 1000/day"`. A plan rate's id

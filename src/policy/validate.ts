@@ -72,8 +72,10 @@ const RULE_FIELDS = keysOf<RawRule>({
 });
 const MATCH_FIELDS = keysOf<RawMatch>({ path: true, methods: true });
 
-const PREFIX = /^[a-z0-9_-]+$/;
-const RULE_NAME = /^[a-z0-9][a-z0-9_-]*$/;
+/** Store key prefixes: they start every store key. */
+export const PREFIX = /^[a-z0-9_-]+$/;
+/** Rule names: part of store keys and logs. */
+export const RULE_NAME = /^[a-z0-9][a-z0-9_-]*$/;
 
 const DEFAULTS = {
   version: "0",
