@@ -15,6 +15,7 @@ import {
   readOptionalObject,
   readString,
   TOKEN,
+  typeError,
 } from "./read.ts";
 import type { PlanRate, Rate, Rule, TenantsConfig } from "./types.ts";
 
@@ -60,12 +61,7 @@ export function readPlans(report: Report, root: Obj): Record<string, PlanRate[]>
   const plans: Record<string, PlanRate[]> = {};
   if (root.plans === undefined) return plans;
   if (!isObject(root.plans)) {
-    add(
-      report.issues,
-      "ERR_SLUICE_TYPE",
-      "plans",
-      `expected an object like {"free": "5/s; 1000/day"}, got ${describe(root.plans)}`,
-    );
+    typeError(report, "plans", 'an object like {"free": "5/s; 1000/day"}', root.plans);
     return plans;
   }
   for (const [name, value] of Object.entries(root.plans)) {
@@ -82,12 +78,7 @@ export function readPlans(report: Report, root: Obj): Record<string, PlanRate[]>
       continue;
     }
     if (typeof value !== "string") {
-      add(
-        report.issues,
-        "ERR_SLUICE_TYPE",
-        path,
-        `expected a rate string like "5/s; 1000/day", got ${describe(value)}`,
-      );
+      typeError(report, path, 'a rate string like "5/s; 1000/day"', value);
       continue;
     }
     const parsed = parseRate(value);

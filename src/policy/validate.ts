@@ -30,6 +30,7 @@ import {
   readRequiredString,
   readString,
   TOKEN,
+  typeError,
 } from "./read.ts";
 import { checkTenantLimits, readPlans, readTenants } from "./tenants.ts";
 import type { IdentityConfig, Policy, PolicyIssue, Rule } from "./types.ts";
@@ -172,12 +173,7 @@ function withoutSchemaRef(report: Report, raw: unknown): unknown {
   if (!isObject(raw) || !Object.hasOwn(raw, "$schema")) return raw;
   const { $schema, ...rest } = raw;
   if (typeof $schema !== "string") {
-    add(
-      report.issues,
-      "ERR_SLUICE_TYPE",
-      "$schema",
-      `expected a string (where the policy's JSON Schema is), got ${describe($schema)}`,
-    );
+    typeError(report, "$schema", "a string (where the policy's JSON Schema is)", $schema);
   }
   return rest;
 }
@@ -349,12 +345,7 @@ const STATUS_PATTERN = /^[1-5](xx|\d\d)$/;
 function readCountStatus(report: Report, value: unknown, path: string): string[] | null {
   if (value === undefined) return null;
   if (!Array.isArray(value) || value.length === 0) {
-    add(
-      report.issues,
-      "ERR_SLUICE_TYPE",
-      path,
-      `expected a non-empty list like ["4xx"], got ${describe(value)}`,
-    );
+    typeError(report, path, 'a non-empty list like ["4xx"]', value);
     return null;
   }
   const out: string[] = [];
@@ -376,12 +367,7 @@ function readCountStatus(report: Report, value: unknown, path: string): string[]
 function readMethods(report: Report, value: unknown, path: string): string[] | null {
   if (value === undefined) return null;
   if (!Array.isArray(value)) {
-    add(
-      report.issues,
-      "ERR_SLUICE_TYPE",
-      path,
-      `expected a list of methods like ["GET", "POST"], got ${describe(value)}`,
-    );
+    typeError(report, path, 'a list of methods like ["GET", "POST"]', value);
     return null;
   }
   if (value.length === 0) {
@@ -397,12 +383,7 @@ function readMethods(report: Report, value: unknown, path: string): string[] | n
   for (const [i, item] of value.entries()) {
     const itemPath = `${path}[${i}]`;
     if (typeof item !== "string") {
-      add(
-        report.issues,
-        "ERR_SLUICE_TYPE",
-        itemPath,
-        `expected a method name like "GET", got ${describe(item)}`,
-      );
+      typeError(report, itemPath, 'a method name like "GET"', item);
       continue;
     }
     if (!TOKEN.test(item)) {
