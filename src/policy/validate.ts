@@ -1,6 +1,6 @@
 /** @module policy/validate — turns user JSON into a fully defaulted Policy, reporting every problem with its path. */
 import { readLimits } from "./limits.ts";
-import { checkPathPattern, shadows } from "./match.ts";
+import { checkPathPattern } from "./match.ts";
 import type {
   RawApiKey,
   RawHeaders,
@@ -32,6 +32,7 @@ import {
   TOKEN,
   typeError,
 } from "./read.ts";
+import { firstShadows } from "./shadow.ts";
 import { checkTenantLimits, readPlans, readTenants } from "./tenants.ts";
 import type { IdentityConfig, Policy, PolicyIssue, Rule } from "./types.ts";
 
@@ -411,8 +412,9 @@ function readMethods(report: Report, value: unknown, path: string): string[] | n
 }
 
 function warnUnreachable(report: Report, rules: Rule[]): void {
+  const firsts = firstShadows(rules.map((rule) => rule.match));
   for (const [j, later] of rules.entries()) {
-    const i = rules.findIndex((earlier, k) => k < j && shadows(earlier.match, later.match));
+    const i = firsts[j] ?? -1;
     const earlier = rules[i];
     if (earlier === undefined) continue;
     add(
