@@ -31,6 +31,8 @@ const TENANTS_FIELDS = keysOf<RawTenants>({
 export const TENANT_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 /** Issued keys' prefixes: lower-case words, each ending in "_". */
 export const KEY_PREFIX = /^[a-z][a-z0-9]*_([a-z0-9]+_)?$/;
+/** Directory namespaces: they start every directory key. */
+export const NAMESPACE = /^[a-z0-9_-]+$/;
 
 /**
  * What an absent field of `tenants` reads as: the only place these defaults are written. The
@@ -47,8 +49,6 @@ export const TENANTS_DEFAULTS = {
   keyPrefix: "sk_live_",
   namespace: "sluice-dir",
 } as const satisfies Required<RawTenants>;
-/** Directory namespaces: they start every directory key. */
-export const NAMESPACE = /^[a-z0-9_-]+$/;
 
 /**
  * Reads `plans`: each a rate string like `"5/s; 1000/day"`. A plan rate's id
