@@ -2,6 +2,7 @@
 import { createMiddleware } from "hono/factory";
 import { timingSafeEqual } from "hono/utils/buffer";
 import { ipKey } from "../identity/ip.ts";
+import { DEFAULT_AUTH_FAILURES } from "../policy/tenants.ts";
 import { keyAttemptsLocked, unauthorized } from "../respond/problem.ts";
 import { ADMIN_AUTH_RULE } from "../tenants/guard.ts";
 import { type AdminEnv, auditEntry } from "./context.ts";
@@ -9,8 +10,8 @@ import { type AdminEnv, auditEntry } from "./context.ts";
 // RFC 6750 §2.1: `Authorization: Bearer <token>`; the scheme is case-insensitive (RFC 9110 §11.1).
 const BEARER = /^bearer[ \t]+(\S+)[ \t]*$/i;
 
-/** Wrong admin tokens admitted per address before it is locked out. */
-export const ADMIN_AUTH_FAILURES = { count: 10, periodMs: 60_000, burst: 10 };
+/** Wrong admin tokens admitted per address before it is locked out: the wrong-key default. */
+export const ADMIN_AUTH_FAILURES = DEFAULT_AUTH_FAILURES;
 
 /**
  * Does the `Authorization` header carry the admin token? Compared in

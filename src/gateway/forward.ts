@@ -8,9 +8,6 @@ import type { GatewayEnv } from "./env.ts";
 /** The connecting peer's address, as Cloudflare's edge reports it. */
 const PEER = { source: "cf-connecting-ip", trustedHops: 1, ipv6Subnet: 128 } as const;
 
-/** Tenant header when the policy has no `tenants` section (still stripped from clients). */
-const DEFAULT_TENANT_HEADER = "x-sluice-tenant";
-
 /**
  * Forwards the request with the headers the origin may see: X-Forwarded-For
  * with the right address, the resolved tenant (never a client's copy), and
@@ -21,7 +18,7 @@ const DEFAULT_TENANT_HEADER = "x-sluice-tenant";
 export function forwardToOrigin(c: Context<GatewayEnv>): Promise<Response> {
   const { origin, loaded } = c.var.runtime;
   const { identity, tenants } = loaded.policy;
-  const tenantHeader = tenants?.header ?? DEFAULT_TENANT_HEADER;
+  const tenantHeader = tenants.header;
   const seen = c.get("rateLimit")?.identity;
   const headers = c.req.raw.headers;
   const trustsChain = identity.ip.source === "x-forwarded-for";
@@ -39,7 +36,7 @@ export function forwardToOrigin(c: Context<GatewayEnv>): Promise<Response> {
     // The tenant header is ours alone: a client-sent copy never reaches the origin.
     // With issued keys the key is Sluice's credential, not the origin's: the
     // origin learns the tenant id and never sees the secret.
-    dropHeaders: tenants
+    dropHeaders: tenants.enabled
       ? [tenantHeader, ...apiKeyCarriers(headers, identity.apiKey, tenants.keyPrefix)]
       : [tenantHeader],
     ...(tenant ? { setHeaders: { [tenantHeader]: tenant } } : {}),

@@ -124,7 +124,7 @@ export async function buildRuntime(
     url && token ? redisBackend(url, token, timeoutMs) : durableObjectBackend(env, timeoutMs);
   // Per isolate: blocked subjects are answered without a store call.
   const store = new BlockedCache(backend.limits);
-  const directory = new Directory(backend.documents, policy.tenants?.namespace ?? "sluice-dir");
+  const directory = new Directory(backend.documents, policy.tenants.namespace);
   const tenants = tenantServices(policy, store, directory);
   return {
     loaded,
@@ -147,7 +147,7 @@ function tenantServices(
   store: LimitStore,
   directory: Directory,
 ): TenantServices | undefined {
-  if (!policy.tenants) return undefined;
+  if (!policy.tenants.enabled) return undefined;
   return {
     resolver: new KeyResolver(directory, {
       ttlMs: policy.tenants.cacheTtlMs,

@@ -1,13 +1,16 @@
 /** @module policy/limits — reads a rule's limits: rate notation, subject, burst and cost rules, limit ids. */
 
 import type { IssueCode } from "./codes.ts";
+import { capacity, checkPrecision, takesBurst } from "./fit.ts";
 import { checkPeriodMs, formatPeriod, type ParsedRate, parsePeriod, parseRate } from "./rate.ts";
+import type { RawLimit, RawRateObject } from "./raw.ts";
 import {
   add,
   describe,
   headerMessage,
   isObject,
   isPositiveInt,
+  keysOf,
   type Obj,
   type Report,
   readEnum,
@@ -18,8 +21,9 @@ import {
   readOptionalString,
   suggest,
   TOKEN,
+  typeError,
 } from "./read.ts";
-import type { Algorithm, Limit, Subject } from "./types.ts";
+import type { Algorithm, Limit, Rate, Subject } from "./types.ts";
 
 // Keyed by Algorithm so that a new algorithm cannot be left out of validation.
 const ALGORITHM_NAMES: Record<Algorithm, true> = {
@@ -30,12 +34,17 @@ const ALGORITHM_NAMES: Record<Algorithm, true> = {
   "sliding-log": true,
 };
 const ALGORITHMS = Object.keys(ALGORITHM_NAMES) as Algorithm[];
-/** Algorithms with a capacity of their own; the windows and the log admit exactly their count. */
-const BUCKETS: readonly Algorithm[] = ["gcra", "token-bucket"];
-const LIMIT_FIELDS = ["rate", "by", "algorithm", "burst", "cost", "name"];
-const RATE_OBJECT_FIELDS = ["count", "period", "burst"];
-// RFC 8941 §3.1.2 key: the limit id names an item of the RateLimit / RateLimit-Policy fields.
-const SF_KEY = /^[a-z*][a-z0-9_.*-]*$/;
+const LIMIT_FIELDS = keysOf<RawLimit>({
+  rate: true,
+  by: true,
+  algorithm: true,
+  burst: true,
+  cost: true,
+  name: true,
+});
+const RATE_OBJECT_FIELDS = keysOf<RawRateObject>({ count: true, period: true, burst: true });
+/** RFC 8941 §3.1.2 key: the limit id names an item of the RateLimit / RateLimit-Policy fields. */
+export const SF_KEY = /^[a-z*][a-z0-9_.*-]*$/;
 
 /**
  * Reads `rules[i].limits`, expanding multi-rate strings into several limits and checking that ids
@@ -82,21 +91,42 @@ interface RateSource extends ParsedRate {
   burstPath?: string;
 }
 
-function readLimit(
-  report: Report,
-  value: unknown,
-  path: string,
-): Array<{ limit: Limit; idPath: string }> {
+/** One limit read, with the path its id came from (for duplicate-id messages). */
+interface LimitEntry {
+  limit: Limit;
+  idPath: string;
+}
+
+/** A limit's fields as written, before its rates become limits. */
+interface LimitFields {
+  /** `rate: "plan"`: the rates come from the tenant's plan at request time (see policy/tenants.ts). */
+  fromPlan: boolean;
+  rates: RateSource[];
+  by: Subject;
+  algorithm: Algorithm;
+  /** The limit-level `burst`, which applies to a single rate. */
+  burst: number | undefined;
+  cost: number;
+  name: string | undefined;
+}
+
+function readLimit(report: Report, value: unknown, path: string): LimitEntry[] {
   const obj = readObject(report, value, path, LIMIT_FIELDS, 'an object like {"rate": "10/s"}');
   if (obj === undefined) return [];
   const before = report.issues.length;
+  const fields = readLimitFields(report, obj, path);
+  placeBurstAndName(report, fields, path);
+  if (report.issues.length > before) return [];
+  if (fields.fromPlan) return [planLimit(fields, path)];
+  return fields.rates.flatMap((rate) => rateLimit(report, fields, rate, path) ?? []);
+}
 
-  // `"plan"`: the rates come from the tenant's plan at request time (see policy/tenants.ts).
+function readLimitFields(report: Report, obj: Obj, path: string): LimitFields {
   const fromPlan = obj.rate === "plan";
   const rates = fromPlan ? [] : readRateValue(report, obj.rate, `${path}.rate`);
   const by = readSubject(report, obj.by, `${path}.by`);
   const algorithm = readEnum<Algorithm>(report, obj, path, "algorithm", ALGORITHMS, "gcra");
-  const limitBurst = readOptionalInt(report, obj, path, "burst", 1, Number.MAX_SAFE_INTEGER);
+  const burst = readOptionalInt(report, obj, path, "burst", 1, Number.MAX_SAFE_INTEGER);
   const cost = readInt(report, obj, path, "cost", 1, Number.MAX_SAFE_INTEGER, 1);
   const name = readOptionalString(report, obj, path, "name");
   if (name !== undefined && name !== "" && !SF_KEY.test(name)) {
@@ -107,8 +137,16 @@ function readLimit(
       `expected an RFC 8941 key (a lower-case letter or "*", then a-z, 0-9, "_", "-", ".", "*") because it names the RateLimit header item, got ${describe(name)}`,
     );
   }
+  return { fromPlan, rates, by, algorithm, burst, cost, name };
+}
 
-  if (limitBurst !== undefined && rates.length > 0) {
+/**
+ * The limit-level `burst` and `name` each describe one rate: checks they have exactly one to go
+ * to, and moves the burst onto it.
+ */
+function placeBurstAndName(report: Report, fields: LimitFields, path: string): void {
+  const { rates, burst, name } = fields;
+  if (burst !== undefined && rates.length > 0) {
     const inline = rates.find((r) => r.burst !== undefined);
     if (rates.length > 1) {
       add(
@@ -122,11 +160,11 @@ function readLimit(
         report.issues,
         "ERR_SLUICE_BURST_CONFLICT",
         `${path}.burst`,
-        `burst is set both here (${limitBurst}) and in "rate" (${inline.burst}); keep one`,
+        `burst is set both here (${burst}) and in "rate" (${inline.burst}); keep one`,
       );
     } else {
       for (const r of rates) {
-        r.burst = limitBurst;
+        r.burst = burst;
         r.burstPath = `${path}.burst`;
       }
     }
@@ -139,7 +177,7 @@ function readLimit(
       `"name" would name all ${rates.length} rates of "rate" alike; split them into limits, each with its own "name"`,
     );
   }
-  if (fromPlan && limitBurst !== undefined) {
+  if (fields.fromPlan && burst !== undefined) {
     add(
       report.issues,
       "ERR_SLUICE_BURST_CONFLICT",
@@ -147,121 +185,62 @@ function readLimit(
       'a limit with rate "plan" takes its bursts from the plans; write them there, like "50/s burst 100"',
     );
   }
-  if (report.issues.length > before) return [];
-  if (fromPlan) {
-    const id = name ?? subjectId(by);
-    const limit: Limit = { id, count: 0, periodMs: 0, burst: 0, cost, algorithm, by, fromPlan };
-    return [{ limit, idPath: name === undefined ? `${path}.rate` : `${path}.name` }];
-  }
-
-  const out: Array<{ limit: Limit; idPath: string }> = [];
-  for (const r of rates) {
-    const id = name ?? `${subjectId(by)}-${formatPeriod(r.periodMs)}`;
-    if (name === undefined && !SF_KEY.test(id)) {
-      add(
-        report.issues,
-        "ERR_SLUICE_LIMIT_NAME_SYNTAX",
-        `${path}.by`,
-        `the default id ${describe(id)} is not an RFC 8941 key; set "name" like "per-user"`,
-      );
-      continue;
-    }
-    const bucket = BUCKETS.includes(algorithm);
-    let burst = r.burst ?? r.count;
-    if (!bucket && burst !== r.count) {
-      add(
-        report.issues,
-        "ERR_SLUICE_BURST_UNSUPPORTED",
-        r.burstPath ?? `${path}.rate`,
-        `${algorithm} has no burst (its count is both the rate and the most admitted at once), but burst ${burst} differs from count ${r.count}; remove the burst or use "gcra" or "token-bucket"`,
-      );
-      burst = r.count;
-    }
-    if (cost > burst) {
-      const what = bucket ? "burst" : "count";
-      add(
-        report.issues,
-        "ERR_SLUICE_COST_EXCEEDS_BURST",
-        `${path}.cost`,
-        `cost ${cost} is larger than ${what} ${burst} of limit ${describe(id)}, so no request could ever be admitted; raise the ${what} or lower the cost`,
-      );
-    }
-    const precisionPath = algorithm === "token-bucket" ? r.burstPath : undefined;
-    checkPrecision(report, algorithm, { ...r, burst }, precisionPath ?? `${path}.rate`);
-    warnLogSize(report, algorithm, r.count, `${path}.rate`);
-    const limit: Limit = {
-      id,
-      count: r.count,
-      periodMs: r.periodMs,
-      burst,
-      cost,
-      algorithm,
-      by,
-      fromPlan: false,
-    };
-    out.push({ limit, idPath: name === undefined ? `${path}.rate` : `${path}.name` });
-  }
-  return out;
 }
 
-/**
- * Why a rate taken from a plan or an override cannot serve `limit`, or
- * undefined when it can: windows and logs have no burst, every limit's cost
- * must fit, and the arithmetic must stay exact (see `checkPrecision`).
- *
- * @example
- * planRateProblem({ algorithm: "fixed-window", cost: 1 }, { count: 10, periodMs: 1000, burst: 20 });
- * // → { code: "ERR_SLUICE_BURST_UNSUPPORTED", message: "fixed-window has no burst, …" }
- */
-export function planRateProblem(
-  limit: { algorithm: Algorithm; cost: number },
-  rate: { count: number; periodMs: number; burst: number },
-): { code: IssueCode; message: string } | undefined {
-  const bucket = limit.algorithm === "gcra" || limit.algorithm === "token-bucket";
-  if (!bucket && rate.burst !== rate.count) {
-    return {
-      code: "ERR_SLUICE_BURST_UNSUPPORTED",
-      message: `${limit.algorithm} has no burst, but burst ${rate.burst} differs from count ${rate.count}`,
-    };
-  }
-  const room = bucket ? rate.burst : rate.count;
-  if (limit.cost > room) {
-    const what = bucket ? "burst" : "count";
-    return {
-      code: "ERR_SLUICE_COST_EXCEEDS_BURST",
-      message: `${what} ${room} is below cost ${limit.cost}, so no request could ever be admitted`,
-    };
-  }
-  const probe: Report = { issues: [], warnings: [] };
-  checkPrecision(probe, limit.algorithm, rate, "");
-  const issue = probe.issues[0];
-  return issue ? { code: "ERR_SLUICE_RATE_PRECISION", message: issue.message } : undefined;
+/** A `rate: "plan"` limit: its rates are filled in per tenant, so count, period and burst are 0. */
+function planLimit(fields: LimitFields, path: string): LimitEntry {
+  const { name, by, cost, algorithm } = fields;
+  const id = name ?? subjectId(by);
+  const limit: Limit = { id, count: 0, periodMs: 0, burst: 0, cost, algorithm, by, fromPlan: true };
+  return { limit, idPath: name === undefined ? `${path}.rate` : `${path}.name` };
 }
 
-/**
- * Token buckets count in 1/period of a token and sliding windows weigh counts
- * by the ms, so `burst × period` (resp. `count × period`) must be an exact
- * integer in a double — in the models and in Lua alike.
- */
-function checkPrecision(
+/** One rate of the limit as a limit: its id, and whether its burst and cost fit its algorithm. */
+function rateLimit(
   report: Report,
-  algorithm: Algorithm,
-  rate: { count: number; periodMs: number; burst: number },
+  fields: LimitFields,
+  r: RateSource,
   path: string,
-): void {
-  const factor =
-    algorithm === "token-bucket"
-      ? { name: "burst", value: rate.burst }
-      : algorithm === "sliding-window"
-        ? { name: "count", value: rate.count }
-        : undefined;
-  if (factor === undefined || factor.value * rate.periodMs <= Number.MAX_SAFE_INTEGER) return;
-  add(
-    report.issues,
-    "ERR_SLUICE_RATE_PRECISION",
-    path,
-    `${algorithm} computes with ${factor.name} × period in exact integers, but ${factor.value} × ${rate.periodMs} ms exceeds 2^53; lower the ${factor.name}, shorten the period or use "gcra"`,
-  );
+): LimitEntry | undefined {
+  const { name, by, cost, algorithm } = fields;
+  const id = name ?? `${subjectId(by)}-${formatPeriod(r.periodMs)}`;
+  if (name === undefined && !SF_KEY.test(id)) {
+    add(
+      report.issues,
+      "ERR_SLUICE_LIMIT_NAME_SYNTAX",
+      `${path}.by`,
+      `the default id ${describe(id)} is not an RFC 8941 key; set "name" like "per-user"`,
+    );
+    return undefined;
+  }
+  let burst = r.burst ?? r.count;
+  if (!takesBurst(algorithm) && burst !== r.count) {
+    add(
+      report.issues,
+      "ERR_SLUICE_BURST_UNSUPPORTED",
+      r.burstPath ?? `${path}.rate`,
+      `${algorithm} has no burst (its count is both the rate and the most admitted at once), but burst ${burst} differs from count ${r.count}; remove the burst or use "gcra" or "token-bucket"`,
+    );
+    burst = r.count;
+  }
+  const rate: Rate = { count: r.count, periodMs: r.periodMs, burst };
+  const { what, room } = capacity(algorithm, rate);
+  if (cost > room) {
+    add(
+      report.issues,
+      "ERR_SLUICE_COST_EXCEEDS_BURST",
+      `${path}.cost`,
+      `cost ${cost} is larger than ${what} ${room} of limit ${describe(id)}, so no request could ever be admitted; raise the ${what} or lower the cost`,
+    );
+  }
+  const imprecise = checkPrecision(algorithm, rate);
+  if (imprecise !== undefined) {
+    const precisionPath = algorithm === "token-bucket" ? r.burstPath : undefined;
+    add(report.issues, "ERR_SLUICE_RATE_PRECISION", precisionPath ?? `${path}.rate`, imprecise);
+  }
+  warnLogSize(report, algorithm, r.count, `${path}.rate`);
+  const limit: Limit = { ...rate, id, cost, algorithm, by, fromPlan: false };
+  return { limit, idPath: name === undefined ? `${path}.rate` : `${path}.name` };
 }
 
 /** Past this many units per period, a sliding log's state (one entry per ms used) gets heavy. */
@@ -296,71 +275,23 @@ function readRateValue(report: Report, value: unknown, path: string): RateSource
     return parsed.rates.map((r) => (r.burst === undefined ? { ...r } : { ...r, burstPath: path }));
   }
   if (!isObject(value)) {
-    add(
-      report.issues,
-      "ERR_SLUICE_TYPE",
-      path,
-      `expected a rate like "10/s" or {"count": 10, "period": "1s"}, got ${describe(value)}`,
-    );
+    typeError(report, path, 'a rate like "10/s" or {"count": 10, "period": "1s"}', value);
     return [];
   }
+  return readRateObject(report, value, path);
+}
+
+/** `{"count": 10, "period": "1s", "burst": 20}`: the object form of one rate. */
+function readRateObject(report: Report, value: Obj, path: string): RateSource[] {
   const obj = readObject(report, value, path, RATE_OBJECT_FIELDS, "an object");
   if (obj === undefined) return [];
   const before = report.issues.length;
-
-  let count = 0;
-  if (obj.count === undefined) {
-    add(
-      report.issues,
-      "ERR_SLUICE_REQUIRED",
-      `${path}.count`,
-      'expected "count", a positive integer',
-    );
-  } else if (isPositiveInt(obj.count)) {
-    count = obj.count;
-  } else {
-    add(
-      report.issues,
-      "ERR_SLUICE_RATE_COUNT",
-      `${path}.count`,
-      `expected a positive integer, got ${describe(obj.count)}`,
-    );
-  }
-
-  let periodMs = 0;
-  const periodPath = `${path}.period`;
-  if (obj.period === undefined) {
-    add(
-      report.issues,
-      "ERR_SLUICE_REQUIRED",
-      periodPath,
-      'expected "period" like "1s", "2 minutes" or 60000 (ms)',
-    );
-  } else if (typeof obj.period === "string" || typeof obj.period === "number") {
-    const period =
-      typeof obj.period === "string" ? parsePeriod(obj.period) : checkPeriodMs(obj.period);
-    if (period.ok) periodMs = period.periodMs;
-    else add(report.issues, period.error.code, periodPath, period.error.message);
-  } else {
-    add(
-      report.issues,
-      "ERR_SLUICE_RATE_PERIOD",
-      periodPath,
-      `expected a period like "1s", "2 minutes" or 60000 (ms), got ${describe(obj.period)}`,
-    );
-  }
-
+  const count = readRateCount(report, obj.count, `${path}.count`);
+  const periodMs = readRatePeriod(report, obj.period, `${path}.period`);
   let burst: number | undefined;
   if (obj.burst !== undefined) {
     if (isPositiveInt(obj.burst)) burst = obj.burst;
-    else {
-      add(
-        report.issues,
-        "ERR_SLUICE_RATE_BURST",
-        `${path}.burst`,
-        `expected a positive integer, got ${describe(obj.burst)}`,
-      );
-    }
+    else positiveIntError(report, "ERR_SLUICE_RATE_BURST", `${path}.burst`, obj.burst);
   }
   if (report.issues.length > before) return [];
   return [
@@ -370,11 +301,43 @@ function readRateValue(report: Report, value: unknown, path: string): RateSource
   ];
 }
 
+function readRateCount(report: Report, value: unknown, path: string): number {
+  if (value === undefined) {
+    add(report.issues, "ERR_SLUICE_REQUIRED", path, 'expected "count", a positive integer');
+    return 0;
+  }
+  if (isPositiveInt(value)) return value;
+  positiveIntError(report, "ERR_SLUICE_RATE_COUNT", path, value);
+  return 0;
+}
+
+/** A period as text (`"1s"`, `"2 minutes"`) or as milliseconds. */
+function readRatePeriod(report: Report, value: unknown, path: string): number {
+  if (value === undefined) {
+    const message = 'expected "period" like "1s", "2 minutes" or 60000 (ms)';
+    add(report.issues, "ERR_SLUICE_REQUIRED", path, message);
+    return 0;
+  }
+  if (typeof value !== "string" && typeof value !== "number") {
+    const message = `expected a period like "1s", "2 minutes" or 60000 (ms), got ${describe(value)}`;
+    add(report.issues, "ERR_SLUICE_RATE_PERIOD", path, message);
+    return 0;
+  }
+  const period = typeof value === "string" ? parsePeriod(value) : checkPeriodMs(value);
+  if (period.ok) return period.periodMs;
+  add(report.issues, period.error.code, path, period.error.message);
+  return 0;
+}
+
+function positiveIntError(report: Report, code: IssueCode, path: string, value: unknown): void {
+  add(report.issues, code, path, `expected a positive integer, got ${describe(value)}`);
+}
+
 function readSubject(report: Report, value: unknown, path: string): Subject {
   if (value === undefined) return { kind: "ip" };
-  const expected = 'expected "ip", "apiKey", "tenant", "global" or "header:<name>"';
+  const expected = '"ip", "apiKey", "tenant", "global" or "header:<name>"';
   if (typeof value !== "string") {
-    add(report.issues, "ERR_SLUICE_TYPE", path, `${expected}, got ${describe(value)}`);
+    typeError(report, path, expected, value);
     return { kind: "ip" };
   }
   if (value === "ip" || value === "apiKey" || value === "tenant" || value === "global") {
@@ -395,7 +358,7 @@ function readSubject(report: Report, value: unknown, path: string): Subject {
     report.issues,
     "ERR_SLUICE_ENUM",
     path,
-    `${expected}, got ${describe(value)}${suggest(value, ["ip", "apiKey", "tenant", "global", "header:"])}`,
+    `expected ${expected}, got ${describe(value)}${suggest(value, ["ip", "apiKey", "tenant", "global", "header:"])}`,
   );
   return { kind: "ip" };
 }

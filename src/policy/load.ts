@@ -71,10 +71,8 @@ export function parsePolicyJson(
  * @example
  * await hashPolicy(policy); // → "3f5a…" (64 hex digits)
  */
-export async function hashPolicy(policy: Policy): Promise<string> {
-  const bytes = new TextEncoder().encode(canonicalJson(policy));
-  const digest = await crypto.subtle.digest("SHA-256", bytes);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+export function hashPolicy(policy: Policy): Promise<string> {
+  return sha256Hex(canonicalJson(policy));
 }
 
 /**
@@ -107,6 +105,12 @@ export function formatIssues(issues: readonly PolicyIssue[]): string {
   return issues
     .map((i) => `${i.code} at ${i.path === "" ? "(root)" : i.path}: ${i.message}`)
     .join("\n");
+}
+
+/** Hex SHA-256 of UTF-8 text. */
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 function deepFreeze<T>(value: T): T {

@@ -4,9 +4,11 @@ import type { Rule, RuleMatch } from "./types.ts";
 /** Finds the rule for a request; `undefined` means no rule applies (the request is not limited). */
 export type Matcher = (method: string, path: string) => Rule | undefined;
 
-type Segment = { param: true } | { param: false; text: string };
+/** One segment of a compiled pattern: a `:name` parameter or normalised literal text. */
+export type Segment = { param: true } | { param: false; text: string };
 
-interface Pattern {
+/** A compiled path pattern (see {@link compilePattern}). */
+export interface Pattern {
   /** `*` alone: every path. */
   all: boolean;
   /** Ends in `/*`: the segments below may be anything, including nothing. */
@@ -159,7 +161,14 @@ export function pathSegments(path: string): string[] {
   return out;
 }
 
-function compilePattern(path: string): Pattern {
+/**
+ * Compiles a valid path pattern: literal segments normalised as request paths are, so they compare
+ * by string equality.
+ *
+ * @example
+ * compilePattern("/api/:id/*"); // → { all: false, prefix: true, segments: [{ param: false, text: "api" }, { param: true }] }
+ */
+export function compilePattern(path: string): Pattern {
   if (path === "*") return { all: true, prefix: false, segments: [] };
   const parts = path.split("/").filter((p) => p !== "");
   const prefix = parts.at(-1) === "*";

@@ -1,4 +1,5 @@
 /** @module policy/rate — parses rate notation such as "10/s burst 20; 1000/h" into integer counts and periods. */
+import { describe } from "./read.ts";
 
 /** One rate read from the notation. */
 export interface ParsedRate {
@@ -276,11 +277,9 @@ function splitWords(text: string): string[] {
   return text.split(/\s+/).filter((w) => w !== "");
 }
 
-/** Quotes what the user wrote, shortened so one bad field cannot flood a log line. */
+/** Quotes what the user wrote as every policy message does; an empty part reads as "nothing". */
 function got(text: string | undefined): string {
-  if (text === undefined || text === "") return "nothing";
-  const short = text.length > 60 ? `${text.slice(0, 57)}...` : text;
-  return JSON.stringify(short);
+  return text === "" ? "nothing" : describe(text);
 }
 
 function error(code: RateErrorCode, message: string): RateError {

@@ -22,6 +22,18 @@ export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
 /**
+ * The field names of `T` in the order written, for {@link readObject}. The parameter's type makes
+ * the compiler refuse a list that leaves out a field of `T` or names one `T` does not have
+ * (express-rate-limit's `KeysEnum` trick), so the reader cannot drift from the raw types.
+ *
+ * @example
+ * const MATCH_FIELDS = keysOf<RawMatch>({ path: true, methods: true }); // → ["path", "methods"]
+ */
+export function keysOf<T>(fields: Record<keyof T, true>): readonly string[] {
+  return Object.keys(fields);
+}
+
+/**
  * Checks that `value` is a JSON object and reports each key outside `fields` as an unknown field.
  *
  * @example
@@ -35,7 +47,7 @@ export function readObject(
   what: string,
 ): Obj | undefined {
   if (!isObject(value)) {
-    add(report.issues, "ERR_SLUICE_TYPE", path, `expected ${what}, got ${describe(value)}`);
+    typeError(report, path, what, value);
     return undefined;
   }
   for (const key of Object.keys(value)) {
@@ -92,12 +104,7 @@ export function readList(
     return [];
   }
   if (!Array.isArray(value)) {
-    add(
-      report.issues,
-      "ERR_SLUICE_TYPE",
-      path,
-      `expected a list of ${what}s, got ${describe(value)}`,
-    );
+    typeError(report, path, `a list of ${what}s`, value);
     return [];
   }
   if (value.length === 0) {
@@ -127,7 +134,7 @@ export function readOptionalString(
   if (value === undefined) return undefined;
   const path = join(parent, key);
   if (typeof value !== "string") {
-    add(report.issues, "ERR_SLUICE_TYPE", path, `expected a string, got ${describe(value)}`);
+    typeError(report, path, "a string", value);
     return "";
   }
   if (value === "") {
@@ -182,12 +189,7 @@ export function readBoolean(
   const value = obj?.[key];
   if (value === undefined) return fallback;
   if (typeof value === "boolean") return value;
-  add(
-    report.issues,
-    "ERR_SLUICE_TYPE",
-    join(parent, key),
-    `expected true or false, got ${describe(value)}`,
-  );
+  typeError(report, join(parent, key), "true or false", value);
   return fallback;
 }
 
@@ -210,12 +212,7 @@ export function readOptionalInt(
   const path = join(parent, key);
   const range = max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`;
   if (typeof value !== "number" || !Number.isSafeInteger(value)) {
-    add(
-      report.issues,
-      "ERR_SLUICE_TYPE",
-      path,
-      `expected an integer ${range}, got ${describe(value)}`,
-    );
+    typeError(report, path, `an integer ${range}`, value);
     return undefined;
   }
   if (value < min || value > max) {
@@ -281,6 +278,17 @@ export function add(
   message: string,
 ): void {
   list.push({ code, path, message });
+}
+
+/**
+ * Records a value of the wrong JSON type, saying what was expected and what came.
+ *
+ * @example
+ * typeError(report, "plans", 'an object like {"free": "5/s"}', []);
+ * // → ERR_SLUICE_TYPE at plans: expected an object like {"free": "5/s"}, got a list
+ */
+export function typeError(report: Report, path: string, expected: string, value: unknown): void {
+  add(report.issues, "ERR_SLUICE_TYPE", path, `expected ${expected}, got ${describe(value)}`);
 }
 
 /**

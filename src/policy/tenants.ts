@@ -1,42 +1,54 @@
 /** @module policy/tenants — reads named plans and the tenants section, and checks the limits that use them. */
-import { planRateProblem } from "./limits.ts";
-import { formatPeriod, parseRate } from "./rate.ts";
+import { capacity, planRateProblem } from "./fit.ts";
+import { formatPeriod, parseRate, type RateError } from "./rate.ts";
+import type { RawTenants } from "./raw.ts";
 import {
   add,
   describe,
   headerMessage,
   isObject,
   join,
+  keysOf,
   type Obj,
   type Report,
   readInt,
   readOptionalObject,
   readString,
   TOKEN,
+  typeError,
 } from "./read.ts";
-import type { PlanRate, Rule, TenantsConfig } from "./types.ts";
+import type { PlanRate, Rate, Rule, TenantsConfig } from "./types.ts";
 
-const TENANTS_FIELDS = [
-  "header",
-  "cacheTtlSeconds",
-  "staleIfErrorSeconds",
-  "authFailures",
-  "keyPrefix",
-  "namespace",
-];
+const TENANTS_FIELDS = keysOf<RawTenants>({
+  header: true,
+  cacheTtlSeconds: true,
+  staleIfErrorSeconds: true,
+  authFailures: true,
+  keyPrefix: true,
+  namespace: true,
+});
 /** Plan names and tenant ids: part of store keys and URLs. */
 export const TENANT_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
-const KEY_PREFIX = /^[a-z][a-z0-9]*_([a-z0-9]+_)?$/;
+/** Issued keys' prefixes: lower-case words, each ending in "_". */
+export const KEY_PREFIX = /^[a-z][a-z0-9]*_([a-z0-9]+_)?$/;
+/** Directory namespaces: they start every directory key. */
+export const NAMESPACE = /^[a-z0-9_-]+$/;
 
-const DEFAULTS = {
+/**
+ * What an absent field of `tenants` reads as: the only place these defaults are written. The
+ * gateway, the admin API and the middleware read them from the defaulted `Policy.tenants`.
+ *
+ * @example
+ * TENANTS_DEFAULTS.header; // → "x-sluice-tenant"
+ */
+export const TENANTS_DEFAULTS = {
   header: "x-sluice-tenant",
   cacheTtlSeconds: 30,
   staleIfErrorSeconds: 60,
   authFailures: "10/min",
   keyPrefix: "sk_live_",
   namespace: "sluice-dir",
-} as const;
-const NAMESPACE = /^[a-z0-9_-]+$/;
+} as const satisfies Required<RawTenants>;
 
 /**
  * Reads `plans`: each a rate string like `"5/s; 1000/day"`. A plan rate's id
@@ -49,12 +61,7 @@ export function readPlans(report: Report, root: Obj): Record<string, PlanRate[]>
   const plans: Record<string, PlanRate[]> = {};
   if (root.plans === undefined) return plans;
   if (!isObject(root.plans)) {
-    add(
-      report.issues,
-      "ERR_SLUICE_TYPE",
-      "plans",
-      `expected an object like {"free": "5/s; 1000/day"}, got ${describe(root.plans)}`,
-    );
+    typeError(report, "plans", 'an object like {"free": "5/s; 1000/day"}', root.plans);
     return plans;
   }
   for (const [name, value] of Object.entries(root.plans)) {
@@ -71,12 +78,7 @@ export function readPlans(report: Report, root: Obj): Record<string, PlanRate[]>
       continue;
     }
     if (typeof value !== "string") {
-      add(
-        report.issues,
-        "ERR_SLUICE_TYPE",
-        path,
-        `expected a rate string like "5/s; 1000/day", got ${describe(value)}`,
-      );
+      typeError(report, path, 'a rate string like "5/s; 1000/day"', value);
       continue;
     }
     const parsed = parseRate(value);
@@ -104,22 +106,32 @@ export function readPlans(report: Report, root: Obj): Record<string, PlanRate[]>
 }
 
 /**
- * Reads `tenants`. Its presence switches on issued keys: API keys must then
- * be known to the store (see the admin API), and limits may count by tenant.
+ * Reads `tenants`, applying every default. Its presence switches on issued keys (`enabled`): API
+ * keys must then be known to the store (see the admin API), and limits may count by tenant.
+ * Without it the same defaults apply, so the tenant header is still reserved and stripped.
  *
  * @example
- * readTenants(report, { tenants: {} }); // → { header: "x-sluice-tenant", cacheTtlMs: 30000, … }
+ * readTenants(report, { tenants: {} }); // → { enabled: true, header: "x-sluice-tenant", cacheTtlMs: 30000, … }
+ * readTenants(report, {}).enabled;      // → false
  */
-export function readTenants(report: Report, root: Obj): TenantsConfig | null {
-  if (root.tenants === undefined) return null;
+export function readTenants(report: Report, root: Obj): TenantsConfig {
+  const enabled = root.tenants !== undefined;
   const obj = readOptionalObject(report, root.tenants, "tenants", TENANTS_FIELDS);
-  let header = readString(report, obj, "tenants", "header", DEFAULTS.header);
+  let header = readString(report, obj, "tenants", "header", TENANTS_DEFAULTS.header);
   if (!TOKEN.test(header)) {
     add(report.issues, "ERR_SLUICE_HEADER_SYNTAX", "tenants.header", headerMessage(header));
-    header = DEFAULTS.header;
+    header = TENANTS_DEFAULTS.header;
   }
   // 30 s at most: the README promises revocation within that.
-  const ttl = readInt(report, obj, "tenants", "cacheTtlSeconds", 0, 30, DEFAULTS.cacheTtlSeconds);
+  const ttl = readInt(
+    report,
+    obj,
+    "tenants",
+    "cacheTtlSeconds",
+    0,
+    30,
+    TENANTS_DEFAULTS.cacheTtlSeconds,
+  );
   // An hour at most: a key revoked just before an outage must not live on for long.
   const stale = readInt(
     report,
@@ -128,25 +140,20 @@ export function readTenants(report: Report, root: Obj): TenantsConfig | null {
     "staleIfErrorSeconds",
     0,
     3600,
-    DEFAULTS.staleIfErrorSeconds,
+    TENANTS_DEFAULTS.staleIfErrorSeconds,
   );
-  const failures = readString(report, obj, "tenants", "authFailures", DEFAULTS.authFailures);
-  const parsed = parseRate(failures);
-  let authFailures = { count: 10, periodMs: 60_000, burst: 10 };
-  if (!parsed.ok) {
-    add(report.issues, parsed.error.code, "tenants.authFailures", parsed.error.message);
-  } else if (parsed.rates.length !== 1) {
-    add(
-      report.issues,
-      "ERR_SLUICE_RATE_SYNTAX",
-      "tenants.authFailures",
-      `expected one rate like "10/min", got ${parsed.rates.length}`,
-    );
-  } else {
-    const r = parsed.rates[0] as { count: number; periodMs: number; burst?: number };
-    authFailures = { count: r.count, periodMs: r.periodMs, burst: r.burst ?? r.count };
+  const failures = readString(
+    report,
+    obj,
+    "tenants",
+    "authFailures",
+    TENANTS_DEFAULTS.authFailures,
+  );
+  const authFailures = oneRate(failures);
+  if ("code" in authFailures) {
+    add(report.issues, authFailures.code, "tenants.authFailures", authFailures.message);
   }
-  const keyPrefix = readString(report, obj, "tenants", "keyPrefix", DEFAULTS.keyPrefix);
+  const keyPrefix = readString(report, obj, "tenants", "keyPrefix", TENANTS_DEFAULTS.keyPrefix);
   if (!KEY_PREFIX.test(keyPrefix)) {
     add(
       report.issues,
@@ -155,7 +162,7 @@ export function readTenants(report: Report, root: Obj): TenantsConfig | null {
       `expected lower-case words each ending in "_", like "sk_live_", got ${describe(keyPrefix)}`,
     );
   }
-  const namespace = readString(report, obj, "tenants", "namespace", DEFAULTS.namespace);
+  const namespace = readString(report, obj, "tenants", "namespace", TENANTS_DEFAULTS.namespace);
   if (!NAMESPACE.test(namespace)) {
     add(
       report.issues,
@@ -165,14 +172,40 @@ export function readTenants(report: Report, root: Obj): TenantsConfig | null {
     );
   }
   return {
+    enabled,
     namespace,
     header: header.toLowerCase(),
     cacheTtlMs: ttl * 1000,
     staleIfErrorMs: stale * 1000,
-    authFailures,
+    authFailures: "code" in authFailures ? DEFAULT_AUTH_FAILURES : authFailures,
     keyPrefix,
   };
 }
+
+/** Exactly one rate, its burst defaulting to its count; or why `text` is not that. */
+function oneRate(text: string): Rate | RateError {
+  const parsed = parseRate(text);
+  if (!parsed.ok) return parsed.error;
+  const [only] = parsed.rates;
+  if (only === undefined || parsed.rates.length !== 1) {
+    return {
+      code: "ERR_SLUICE_RATE_SYNTAX",
+      message: `expected one rate like "10/min", got ${parsed.rates.length}`,
+    };
+  }
+  return { count: only.count, periodMs: only.periodMs, burst: only.burst ?? only.count };
+}
+
+/**
+ * `TENANTS_DEFAULTS.authFailures` as a rate. The admin API also admits this many wrong admin
+ * tokens per address before locking it out.
+ *
+ * @example
+ * DEFAULT_AUTH_FAILURES; // → { count: 10, periodMs: 60000, burst: 10 }
+ */
+export const DEFAULT_AUTH_FAILURES: Readonly<Rate> = Object.freeze(
+  oneRate(TENANTS_DEFAULTS.authFailures) as Rate, // the default parses: tests pin its value
+);
 
 /**
  * Checks the limits that depend on tenants: `by: "tenant"` and `rate: "plan"`
@@ -183,12 +216,12 @@ export function checkTenantLimits(
   report: Report,
   rules: readonly Rule[],
   plans: Record<string, PlanRate[]>,
-  tenants: TenantsConfig | null,
+  tenants: TenantsConfig,
 ): void {
   rules.forEach((rule, i) => {
     rule.limits.forEach((limit, j) => {
       const path = `rules[${i}].limits[${j}]`;
-      if ((limit.by.kind === "tenant" || limit.fromPlan) && tenants === null) {
+      if ((limit.by.kind === "tenant" || limit.fromPlan) && !tenants.enabled) {
         add(
           report.issues,
           "ERR_SLUICE_TENANTS_MISSING",
@@ -217,11 +250,8 @@ export function checkTenantLimits(
       for (const name of names) {
         for (const r of plans[name] ?? []) {
           const id = `${limit.id}-${r.id}`;
-          // Windows and the log admit `count` per period; only buckets have a burst.
-          const bucket = limit.algorithm === "gcra" || limit.algorithm === "token-bucket";
-          const room = bucket ? r.burst : r.count;
+          const { what, room } = capacity(limit.algorithm, r);
           if (limit.cost > room) {
-            const what = bucket ? "burst" : "count";
             add(
               report.issues,
               "ERR_SLUICE_COST_EXCEEDS_BURST",

@@ -31,16 +31,25 @@ export interface Limit {
   fromPlan: boolean;
 }
 
-/** One rate of a plan. `id` is its period (`"1s"`, `"1d"`), unique within the plan. */
-export interface PlanRate {
-  id: string;
+/** A rate in integers: `count` units per `periodMs` in the long run, at most `burst` at once. */
+export interface Rate {
   count: number;
   periodMs: number;
   burst: number;
 }
 
+/** One rate of a plan. `id` is its period (`"1s"`, `"1d"`), unique within the plan. */
+export interface PlanRate extends Rate {
+  id: string;
+}
+
 /** Per-tenant API keys: issued by the admin API, resolved on the hot path. */
 export interface TenantsConfig {
+  /**
+   * The policy has a `tenants` section: API keys must be issued ones. Off, any API key is
+   * accepted as is (limits count per key hash); the other fields still hold their defaults.
+   */
+  enabled: boolean;
   /**
    * Starts every directory key (tenants, keys, audit). Separate from `prefix`
    * on purpose: bumping `prefix` resets counters, never issued keys.
@@ -56,7 +65,7 @@ export interface TenantsConfig {
    */
   staleIfErrorMs: number;
   /** Unknown or revoked key attempts admitted per IP before it is locked out for a while. */
-  authFailures: { count: number; periodMs: number; burst: number };
+  authFailures: Rate;
   /** Start of every issued key, e.g. `sk_live_`. */
   keyPrefix: string;
 }
@@ -108,8 +117,8 @@ export interface Policy {
   rules: Rule[];
   /** Named plans: their rates, for limits with `rate: "plan"`. */
   plans: Record<string, PlanRate[]>;
-  /** Absent: any API key is accepted as is (limits count per key hash). */
-  tenants: TenantsConfig | null;
+  /** Issued keys; `enabled` is false when the policy has no `tenants` section. */
+  tenants: TenantsConfig;
   headers: {
     /** Also emit X-RateLimit-Limit/Remaining/Reset. */
     legacy: boolean;

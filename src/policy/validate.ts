@@ -1,10 +1,24 @@
 /** @module policy/validate — turns user JSON into a fully defaulted Policy, reporting every problem with its path. */
 import { readLimits } from "./limits.ts";
-import { checkPathPattern, shadows } from "./match.ts";
+import { checkPathPattern } from "./match.ts";
+import type {
+  RawApiKey,
+  RawHeaders,
+  RawIdentity,
+  RawIp,
+  RawLog,
+  RawMatch,
+  RawOrigin,
+  RawPolicy,
+  RawRule,
+  RawStore,
+} from "./raw.ts";
 import {
   add,
   describe,
   headerMessage,
+  isObject,
+  keysOf,
   type Obj,
   type Report,
   readBoolean,
@@ -16,7 +30,9 @@ import {
   readRequiredString,
   readString,
   TOKEN,
+  typeError,
 } from "./read.ts";
+import { firstShadows } from "./shadow.ts";
 import { checkTenantLimits, readPlans, readTenants } from "./tenants.ts";
 import type { IdentityConfig, Policy, PolicyIssue, Rule } from "./types.ts";
 
@@ -27,34 +43,41 @@ export type ValidationResult =
   | { ok: true; policy: Policy; warnings: PolicyIssue[] }
   | { ok: false; issues: PolicyIssue[]; warnings: PolicyIssue[] };
 
-const TOP_FIELDS = [
-  "version",
-  "prefix",
-  "identity",
-  "headers",
-  "log",
-  "store",
-  "origin",
-  "plans",
-  "tenants",
-  "rules",
-];
-const IDENTITY_FIELDS = ["ip", "apiKey"];
-const IP_FIELDS = ["source", "trustedHops", "ipv6Subnet"];
-const API_KEY_FIELDS = ["header", "bearer"];
-const RULE_FIELDS = [
-  "name",
-  "match",
-  "limits",
-  "onStoreError",
-  "mode",
-  "countRejected",
-  "countStatus",
-];
-const MATCH_FIELDS = ["path", "methods"];
+// `$schema` is read apart: it is not part of the policy, so no message lists it.
+const TOP_FIELDS = keysOf<Omit<RawPolicy, "$schema">>({
+  version: true,
+  prefix: true,
+  identity: true,
+  headers: true,
+  log: true,
+  store: true,
+  origin: true,
+  plans: true,
+  tenants: true,
+  rules: true,
+});
+const IDENTITY_FIELDS = keysOf<RawIdentity>({ ip: true, apiKey: true });
+const IP_FIELDS = keysOf<RawIp>({ source: true, trustedHops: true, ipv6Subnet: true });
+const API_KEY_FIELDS = keysOf<RawApiKey>({ header: true, bearer: true });
+const HEADERS_FIELDS = keysOf<RawHeaders>({ legacy: true });
+const LOG_FIELDS = keysOf<RawLog>({ allowed: true });
+const STORE_FIELDS = keysOf<RawStore>({ timeoutMs: true });
+const ORIGIN_FIELDS = keysOf<RawOrigin>({ timeoutMs: true });
+const RULE_FIELDS = keysOf<RawRule>({
+  name: true,
+  match: true,
+  limits: true,
+  onStoreError: true,
+  mode: true,
+  countRejected: true,
+  countStatus: true,
+});
+const MATCH_FIELDS = keysOf<RawMatch>({ path: true, methods: true });
 
-const PREFIX = /^[a-z0-9_-]+$/;
-const RULE_NAME = /^[a-z0-9][a-z0-9_-]*$/;
+/** Store key prefixes: they start every store key. */
+export const PREFIX = /^[a-z0-9_-]+$/;
+/** Rule names: part of store keys and logs. */
+export const RULE_NAME = /^[a-z0-9][a-z0-9_-]*$/;
 
 const DEFAULTS = {
   version: "0",
@@ -77,7 +100,13 @@ const DEFAULTS = {
  */
 export function validatePolicy(raw: unknown): ValidationResult {
   const report: Report = { issues: [], warnings: [] };
-  const root = readObject(report, raw, "", TOP_FIELDS, "a JSON object (the policy)");
+  const root = readObject(
+    report,
+    withoutSchemaRef(report, raw),
+    "",
+    TOP_FIELDS,
+    "a JSON object (the policy)",
+  );
   if (root === undefined) return { ok: false, issues: report.issues, warnings: report.warnings };
 
   const version = readString(report, root, "", "version", DEFAULTS.version);
@@ -93,11 +122,11 @@ export function validatePolicy(raw: unknown): ValidationResult {
   }
 
   const identity = readIdentity(report, root.identity);
-  const headersObj = readOptionalObject(report, root.headers, "headers", ["legacy"]);
-  const storeObj = readOptionalObject(report, root.store, "store", ["timeoutMs"]);
-  const originObj = readOptionalObject(report, root.origin, "origin", ["timeoutMs"]);
+  const headersObj = readOptionalObject(report, root.headers, "headers", HEADERS_FIELDS);
+  const storeObj = readOptionalObject(report, root.store, "store", STORE_FIELDS);
+  const originObj = readOptionalObject(report, root.origin, "origin", ORIGIN_FIELDS);
   const headers = { legacy: readBoolean(report, headersObj, "headers", "legacy", false) };
-  const logObj = readOptionalObject(report, root.log, "log", ["allowed"]);
+  const logObj = readOptionalObject(report, root.log, "log", LOG_FIELDS);
   const log = { allowed: readBoolean(report, logObj, "log", "allowed", true) };
   const store = {
     timeoutMs: readInt(report, storeObj, "store", "timeoutMs", 10, 5000, DEFAULTS.storeTimeoutMs),
@@ -135,6 +164,19 @@ export function validatePolicy(raw: unknown): ValidationResult {
     origin,
   };
   return { ok: true, policy, warnings: report.warnings };
+}
+
+/**
+ * Drops a top-level `$schema` after checking it is a string: it only points editors at the JSON
+ * Schema, so it changes neither the defaulted policy nor its hash.
+ */
+function withoutSchemaRef(report: Report, raw: unknown): unknown {
+  if (!isObject(raw) || !Object.hasOwn(raw, "$schema")) return raw;
+  const { $schema, ...rest } = raw;
+  if (typeof $schema !== "string") {
+    typeError(report, "$schema", "a string (where the policy's JSON Schema is)", $schema);
+  }
+  return rest;
 }
 
 function readIdentity(report: Report, value: unknown): IdentityConfig {
@@ -304,12 +346,7 @@ const STATUS_PATTERN = /^[1-5](xx|\d\d)$/;
 function readCountStatus(report: Report, value: unknown, path: string): string[] | null {
   if (value === undefined) return null;
   if (!Array.isArray(value) || value.length === 0) {
-    add(
-      report.issues,
-      "ERR_SLUICE_TYPE",
-      path,
-      `expected a non-empty list like ["4xx"], got ${describe(value)}`,
-    );
+    typeError(report, path, 'a non-empty list like ["4xx"]', value);
     return null;
   }
   const out: string[] = [];
@@ -331,12 +368,7 @@ function readCountStatus(report: Report, value: unknown, path: string): string[]
 function readMethods(report: Report, value: unknown, path: string): string[] | null {
   if (value === undefined) return null;
   if (!Array.isArray(value)) {
-    add(
-      report.issues,
-      "ERR_SLUICE_TYPE",
-      path,
-      `expected a list of methods like ["GET", "POST"], got ${describe(value)}`,
-    );
+    typeError(report, path, 'a list of methods like ["GET", "POST"]', value);
     return null;
   }
   if (value.length === 0) {
@@ -352,12 +384,7 @@ function readMethods(report: Report, value: unknown, path: string): string[] | n
   for (const [i, item] of value.entries()) {
     const itemPath = `${path}[${i}]`;
     if (typeof item !== "string") {
-      add(
-        report.issues,
-        "ERR_SLUICE_TYPE",
-        itemPath,
-        `expected a method name like "GET", got ${describe(item)}`,
-      );
+      typeError(report, itemPath, 'a method name like "GET"', item);
       continue;
     }
     if (!TOKEN.test(item)) {
@@ -385,8 +412,9 @@ function readMethods(report: Report, value: unknown, path: string): string[] | n
 }
 
 function warnUnreachable(report: Report, rules: Rule[]): void {
+  const firsts = firstShadows(rules.map((rule) => rule.match));
   for (const [j, later] of rules.entries()) {
-    const i = rules.findIndex((earlier, k) => k < j && shadows(earlier.match, later.match));
+    const i = firsts[j] ?? -1;
     const earlier = rules[i];
     if (earlier === undefined) continue;
     add(

@@ -17,7 +17,7 @@ keyRoutes.post("/", async (c) => {
   const tenant = await tenantOr404(c, requiredString(input, "tenant", 64));
   const name = optionalString(input, "name", 200);
   const expiresAt = optionalFutureTime(input, "expiresAt", clock());
-  const minted = await mintKey(policy.tenants?.keyPrefix ?? "sk_live_");
+  const minted = await mintKey(policy.tenants.keyPrefix);
   const key: KeyRecord = {
     id: minted.id,
     tenant: tenant.id,

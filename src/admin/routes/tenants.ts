@@ -1,6 +1,6 @@
 /** @module admin/routes/tenants — tenants: list, create, read, update, and per-limit overrides. */
 import { Hono } from "hono";
-import { planRateProblem } from "../../policy/limits.ts";
+import { planRateProblem } from "../../policy/fit.ts";
 import { TENANT_ID } from "../../policy/tenants.ts";
 import type { Limit, Policy } from "../../policy/types.ts";
 import { badRequest, conflict, missing } from "../../respond/problem.ts";

@@ -98,7 +98,7 @@ export class RateLimitConfigError extends Error {
 export function configure(options: RateLimitOptions): RateLimitConfig {
   const { policy, hash } = resolvePolicy(options.policy);
   const tenants = options.tenants;
-  if (policy.tenants && !tenants) {
+  if (policy.tenants.enabled && !tenants) {
     throw new RateLimitConfigError(
       'the policy has "tenants" (issued keys) but rateLimit() was given no `tenants` resolver',
     );

@@ -107,7 +107,7 @@ async function requester(
     );
   }
   const services = config.tenants(c);
-  if (!config.policy.tenants || !services) return base;
+  if (!config.policy.tenants.enabled || !services) return base;
   const auth = await authenticate(services, identity.apiKeyHash, identity.ipKey, nowMs);
   if (!auth.ok) {
     if ("keyProblem" in auth && auth.keyProblem) trace.keyProblem = auth.keyProblem;

@@ -122,6 +122,14 @@ describe("the policy hash", () => {
     expect(await hashOf(explicit)).toBe(await hashOf(bundled));
   });
 
+  it("ignores a top-level $schema, in the bundled policy and in SLUICE_POLICY", async () => {
+    const withSchema = { $schema: "./sluice.policy.schema.json", ...bundled };
+    expect(await hashOf(withSchema)).toBe(await hashOf(bundled));
+    const result = await loadPolicy(bundled, JSON.stringify(withSchema));
+    expect(result.ok && result.source).toBe("SLUICE_POLICY");
+    expect(result.ok && result.loaded.hash).toBe(await hashOf(bundled));
+  });
+
   it("changes when a limit changes", async () => {
     const changed = {
       ...bundled,

@@ -1,6 +1,7 @@
 /** @module test/node/policy/validate — defaults, rate expansion, limit ids and warnings of validatePolicy. */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { DEFAULT_AUTH_FAILURES, TENANTS_DEFAULTS } from "../../../src/policy/tenants.ts";
 import type { Limit, Policy, Rule } from "../../../src/policy/types.ts";
 import { validatePolicy } from "../../../src/policy/validate.ts";
 
@@ -73,7 +74,15 @@ describe("the minimal example from the design brief", () => {
           },
         ],
         plans: {},
-        tenants: null,
+        tenants: {
+          enabled: false,
+          namespace: "sluice-dir",
+          header: "x-sluice-tenant",
+          cacheTtlMs: 30_000,
+          staleIfErrorMs: 60_000,
+          authFailures: { count: 10, periodMs: 60_000, burst: 10 },
+          keyPrefix: "sk_live_",
+        },
         headers: { legacy: false },
         log: { allowed: true },
         store: { timeoutMs: 250 },
@@ -408,5 +417,49 @@ describe("warnings", () => {
     });
     expect(result.ok).toBe(false);
     expect(result.warnings.map((w) => w.code)).toEqual(["WARN_SLUICE_XFF_TRUSTED"]);
+  });
+});
+
+describe("tenants defaults", () => {
+  it("are applied without a tenants section, with issued keys off", () => {
+    const { tenants } = ok(withLimits({ rate: "1/s" }));
+    expect(tenants.enabled).toBe(false);
+    expect(tenants.header).toBe(TENANTS_DEFAULTS.header);
+    expect(tenants.authFailures).toEqual(DEFAULT_AUTH_FAILURES);
+  });
+
+  it("are the same for an empty section, which turns issued keys on", () => {
+    const without = ok(withLimits({ rate: "1/s" })).tenants;
+    const empty = ok({ ...withLimits({ rate: "1/s" }), tenants: {} }).tenants;
+    expect(empty).toEqual({ ...without, enabled: true });
+  });
+
+  it("admit 10 wrong keys a minute", () => {
+    expect(DEFAULT_AUTH_FAILURES).toEqual({ count: 10, periodMs: 60_000, burst: 10 });
+  });
+});
+
+describe("a top-level $schema", () => {
+  const policy = withLimits({ rate: "1/s" });
+
+  it("is accepted and leaves the defaulted policy as it was", () => {
+    expect(ok({ $schema: "./sluice.policy.schema.json", ...policy })).toEqual(ok(policy));
+  });
+
+  it("must be a string", () => {
+    expect(issuesOf({ $schema: 1, ...policy })).toEqual([
+      {
+        code: "ERR_SLUICE_TYPE",
+        path: "$schema",
+        message: "expected a string (where the policy's JSON Schema is), got 1",
+      },
+    ]);
+  });
+
+  it("is only ignored at the top level", () => {
+    const nested = { rules: [{ ...policy.rules[0], $schema: "x" }] };
+    expect(issuesOf(nested).map((i) => [i.code, i.path])).toEqual([
+      ["ERR_SLUICE_UNKNOWN_FIELD", "rules[0].$schema"],
+    ]);
   });
 });

@@ -91,6 +91,7 @@ describe("plans and tenants in the policy", () => {
       { id: "1d", count: 100_000, periodMs: 86_400_000, burst: 100_000 },
     ]);
     expect(result.policy.tenants).toEqual({
+      enabled: true,
       namespace: "sluice-dir",
       header: "x-sluice-tenant",
       cacheTtlMs: 30_000,

@@ -1,0 +1,397 @@
+/** @module policy/raw — the policy file as users write it: the one schema the reader's field lists and the JSON Schema come from. */
+
+// Types only, no runtime cost. `npm run schema` turns them into
+// src/sluice.policy.schema.json: JSDoc text becomes descriptions, and @default,
+// @pattern, @minimum/@maximum and @asType integer become schema keywords. The
+// reader in validate.ts, limits.ts and tenants.ts ties its field lists to these
+// types with `keysOf`, so a field added here and not read there (or the
+// reverse) fails to compile. Patterns and defaults copy the reader's;
+// test/node/policy/schema.test.ts holds them equal.
+
+/** A Sluice policy: how clients are identified and which limits apply to which requests. */
+export interface RawPolicy {
+  /**
+   * The JSON Schema this file follows, for editors; ignored by Sluice.
+   *
+   * @example "./sluice.policy.schema.json"
+   */
+  $schema?: string;
+  /**
+   * Free-form label, reported in logs and /__sluice/health.
+   *
+   * @minLength 1
+   * @default "0"
+   */
+  version?: string;
+  /**
+   * Store key prefix; changing it resets every counter.
+   *
+   * @pattern ^[a-z0-9_-]+$
+   * @default "sluice"
+   */
+  prefix?: string;
+  /** How clients are identified. */
+  identity?: RawIdentity;
+  /** Response headers. */
+  headers?: RawHeaders;
+  /** Decision logging. */
+  log?: RawLog;
+  /** The limit store. */
+  store?: RawStore;
+  /** The origin behind Sluice. */
+  origin?: RawOrigin;
+  /**
+   * Named plans for issued keys, each a rate string. A plan's rates are named by their periods
+   * ("1s", "1d"), so each rate of a plan needs its own period.
+   *
+   * @propertyNames { "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$" }
+   * @example { "free": "5/s; 1000/day", "pro": "50/s burst 100; 100000/day" }
+   */
+  plans?: Record<string, RateText>;
+  /**
+   * Turns on issued keys: API keys must then be issued by the admin API, and limits may count by
+   * tenant or take their rates from the tenant's plan. May be empty ({}).
+   */
+  tenants?: RawTenants;
+  /**
+   * Evaluated in order; the first rule whose path and method match decides. A request no rule
+   * matches is forwarded with no limit.
+   *
+   * @minItems 1
+   */
+  rules: RawRule[];
+}
+
+/** How clients are identified. */
+export interface RawIdentity {
+  /** Where the client address comes from. */
+  ip?: RawIp;
+  /** Where an API key comes from. */
+  apiKey?: RawApiKey;
+}
+
+/** Where the client address comes from. */
+export interface RawIp {
+  /**
+   * "cf-connecting-ip" is set by Cloudflare's edge and cannot be forged by the client;
+   * "x-forwarded-for" trusts that header, read from the right: use it only behind your own proxy.
+   *
+   * @default "cf-connecting-ip"
+   */
+  source?: "cf-connecting-ip" | "x-forwarded-for";
+  /**
+   * With "x-forwarded-for": how many proxies on the right are yours; the entry this many places
+   * from the right is the client.
+   *
+   * @asType integer
+   * @minimum 1
+   * @default 1
+   */
+  trustedHops?: number;
+  /**
+   * IPv6 clients are keyed by this prefix length (one customer site usually owns a /56).
+   *
+   * @asType integer
+   * @minimum 1
+   * @maximum 128
+   * @default 56
+   */
+  ipv6Subnet?: number;
+}
+
+/** Where an API key comes from. */
+export interface RawApiKey {
+  /**
+   * Header carrying the API key (case-insensitive).
+   *
+   * @pattern ^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$
+   * @default "x-api-key"
+   */
+  header?: string;
+  /**
+   * Also accept "Authorization: Bearer <key>".
+   *
+   * @default true
+   */
+  bearer?: boolean;
+}
+
+/** Response headers. */
+export interface RawHeaders {
+  /**
+   * Also send X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset.
+   *
+   * @default false
+   */
+  legacy?: boolean;
+}
+
+/** Decision logging. */
+export interface RawLog {
+  /**
+   * Log plain "allowed" decisions too. Off, every other outcome is still logged: denials,
+   * degraded decisions, refused keys, shadow denials.
+   *
+   * @default true
+   */
+  allowed?: boolean;
+}
+
+/** The limit store. */
+export interface RawStore {
+  /**
+   * Time budget of one store call in milliseconds; past it the rule's onStoreError applies.
+   *
+   * @asType integer
+   * @minimum 10
+   * @maximum 5000
+   * @default 250
+   */
+  timeoutMs?: number;
+}
+
+/** The origin behind Sluice. */
+export interface RawOrigin {
+  /**
+   * The origin must send its response headers within this many milliseconds, else 504.
+   *
+   * @asType integer
+   * @minimum 100
+   * @maximum 600000
+   * @default 30000
+   */
+  timeoutMs?: number;
+}
+
+/** Issued keys: API keys issued to tenants by the admin API or the CLI. */
+export interface RawTenants {
+  /**
+   * The origin gets the tenant id in this header; a client-sent copy is always removed.
+   *
+   * @pattern ^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$
+   * @default "x-sluice-tenant"
+   */
+  header?: string;
+  /**
+   * How long an isolate trusts a resolved key: a revoked key is refused within this.
+   *
+   * @asType integer
+   * @minimum 0
+   * @maximum 30
+   * @default 30
+   */
+  cacheTtlSeconds?: number;
+  /**
+   * When the store cannot be read, a key this isolate found valid no longer ago than this keeps
+   * working; 0 turns this off.
+   *
+   * @asType integer
+   * @minimum 0
+   * @maximum 3600
+   * @default 60
+   */
+  staleIfErrorSeconds?: number;
+  /**
+   * Unknown, revoked or expired key attempts admitted per address (IPv6: per subnet), as one rate.
+   *
+   * @default "10/min"
+   */
+  authFailures?: RateText;
+  /**
+   * Start of every issued key: lower-case words, each ending in "_".
+   *
+   * @pattern ^[a-z][a-z0-9]*_([a-z0-9]+_)?$
+   * @default "sk_live_"
+   */
+  keyPrefix?: string;
+  /**
+   * Starts the directory's store keys; separate from prefix, so resetting counters never drops
+   * issued keys.
+   *
+   * @pattern ^[a-z0-9_-]+$
+   * @default "sluice-dir"
+   */
+  namespace?: string;
+}
+
+/** One rule: which requests it matches and the limits they must all pass. */
+export interface RawRule {
+  /**
+   * Unique; part of store keys and logs.
+   *
+   * @pattern ^[a-z0-9][a-z0-9_-]*$
+   */
+  name: string;
+  /** Which requests the rule takes. */
+  match: RawMatch;
+  /**
+   * Every limit is enforced together: a request passes only if all admit it.
+   *
+   * @minItems 1
+   */
+  limits: RawLimit[];
+  /**
+   * The store is down or slow: "allow" forwards the request (marked Sluice-Degraded), "deny"
+   * answers 503.
+   *
+   * @default "allow"
+   */
+  onStoreError?: "allow" | "deny";
+  /**
+   * "shadow" computes and logs decisions but never limits or adds headers.
+   *
+   * @default "enforce"
+   */
+  mode?: "enforce" | "shadow";
+  /**
+   * Denied requests consume too (brute-force protection: hammering keeps you locked out).
+   *
+   * @default false
+   */
+  countRejected?: boolean;
+  /**
+   * Count only admitted requests whose response status is listed (e.g. ["4xx"] on /login counts
+   * failed logins only); the others get their cost back. Absent: every admitted request counts.
+   *
+   * @minItems 1
+   */
+  countStatus?: StatusText[];
+}
+
+/** Which requests a rule takes. */
+export interface RawMatch {
+  /**
+   * "/login" exact; "/users/:id" one segment; "/api/*" /api and everything below it (not /apix);
+   * "*" everything.
+   *
+   * @pattern ^(\*|/[^?#]*)$
+   * @example "/api/*"
+   */
+  path: string;
+  /**
+   * HTTP methods, compared exactly (HEAD does not match GET). Absent: every method.
+   *
+   * @minItems 1
+   * @example ["POST"]
+   */
+  methods?: MethodText[];
+}
+
+/** One limit of a rule. */
+export interface RawLimit {
+  /**
+   * "plan" (the tenant's plan rates), a rate string like "10/s", "600/minute burst 50" or
+   * "10/s; 1000/day" (one limit per rate), or an object { count, period, burst }.
+   *
+   * @example "10/s burst 20"
+   */
+  rate: "plan" | RateText | RawRateObject;
+  /**
+   * What the limit counts by: the client address, the API key, the key's tenant (needs tenants),
+   * one bucket for everyone, or a request header.
+   *
+   * @default "ip"
+   */
+  by?: "ip" | "apiKey" | "tenant" | "global" | HeaderSubject;
+  /**
+   * The limiter algorithm.
+   *
+   * @default "gcra"
+   */
+  algorithm?: "gcra" | "token-bucket" | "fixed-window" | "sliding-window" | "sliding-log";
+  /**
+   * Most requests admitted at once from idle (the bucket's capacity). Only gcra and token-bucket
+   * take a burst different from the count. Default: the rate's count.
+   *
+   * @asType integer
+   * @minimum 1
+   */
+  burst?: number;
+  /**
+   * Units one request spends; must not exceed the burst (the count for windows and the log).
+   *
+   * @asType integer
+   * @minimum 1
+   * @default 1
+   */
+  cost?: number;
+  /**
+   * The limit's id (default "<by>-<period>", like "ip-1m"): names the RateLimit header item and
+   * the store key. An RFC 8941 key.
+   *
+   * @pattern ^[a-z*][a-z0-9_.*-]*$
+   */
+  name?: string;
+}
+
+/** A rate as an object. */
+export interface RawRateObject {
+  /**
+   * Requests (cost units) admitted per period.
+   *
+   * @asType integer
+   * @minimum 1
+   */
+  count: number;
+  /**
+   * A period like "1s", "2 minutes" or "1d", or a number of milliseconds (at most 366 days).
+   *
+   * @example "1s"
+   */
+  period: PeriodText | PeriodMs;
+  /**
+   * Most requests admitted at once from idle; only gcra and token-bucket take one different from
+   * the count.
+   *
+   * @asType integer
+   * @minimum 1
+   */
+  burst?: number;
+}
+
+/**
+ * Rate notation: "<count>/<period>" with an optional "burst <n>", several rates joined by ";".
+ * Units: ms, s, sec, second(s), m, min, minute(s), h, hr, hour(s), d, day(s).
+ *
+ * @minLength 1
+ * @example "10/s burst 20; 1000/h"
+ */
+export type RateText = string;
+
+/**
+ * A period: "<unit>", "<n><unit>" or "<n> <unit>", at most 366 days.
+ *
+ * @minLength 1
+ */
+export type PeriodText = string;
+
+/**
+ * A period in milliseconds, at most 366 days.
+ *
+ * @asType integer
+ * @minimum 1
+ * @maximum 31622400000
+ */
+export type PeriodMs = number;
+
+/**
+ * "header:<name>": counts by the value of that request header.
+ *
+ * @pattern ^header:[!#$%&'*+\-.^_`|~0-9A-Za-z]+$
+ * @example "header:x-user-id"
+ */
+export type HeaderSubject = `header:${string}`;
+
+/**
+ * A status class like "4xx" or a status code like "401".
+ *
+ * @pattern ^[1-5]([xX]{2}|[0-9]{2})$
+ */
+export type StatusText = string;
+
+/**
+ * An HTTP method token like "GET".
+ *
+ * @pattern ^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$
+ */
+export type MethodText = string;
