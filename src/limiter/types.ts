@@ -43,6 +43,8 @@ export interface Decision {
  *   (unless `countRejected`, which commits the cost even on denial).
  * - Time: `nowMs` is the caller's clock; per key the store uses max(now, last seen).
  * - Not retry-safe: a retried call may consume twice, so callers do not retry.
+ * - Batching: a store may carry concurrent decisions in one call; each is
+ *   still decided atomically and in arrival order, exactly as one at a time.
  * - Failure: rejects (never hangs past the store's own time budget); the caller
  *   applies the rule's `onStoreError`.
  * - Safe for concurrent use.
@@ -69,13 +71,26 @@ export interface DecideRequest {
   checks: LimitCheck[];
   nowMs: number;
   countRejected: boolean;
+  /**
+   * Keeps the caller's request alive until `work` settles (Workers'
+   * `ctx.waitUntil`): a store that batches may send a call carrying other
+   * requests' decisions from this request, and it must not be cancelled
+   * when this request has its answer.
+   */
+  waitUntil?: (work: Promise<unknown>) => void;
 }
 
-/** A store call failed or ran out of time. */
+/**
+ * Why a store could not decide: it ran out of time, failed, was skipped
+ * (down: not asked until its next probe), or had too many decisions waiting.
+ */
+export type StoreFailure = "timeout" | "error" | "skipped" | "overload";
+
+/** A store call failed or ran out of time, or was not made. */
 export class StoreError extends Error {
   override readonly name = "StoreError";
-  readonly reason: "timeout" | "error";
-  constructor(message: string, reason: "timeout" | "error", options?: { cause?: unknown }) {
+  readonly reason: StoreFailure;
+  constructor(message: string, reason: StoreFailure, options?: { cause?: unknown }) {
     super(message, options);
     this.reason = reason;
   }

@@ -18,15 +18,17 @@ const LUA: Record<Algorithm, LuaAlgorithm> = {
 };
 
 const PRELUDE = `#!lua flags=allow-key-locking
-local now_ms = tonumber(ARGV[1])
-local mode = ARGV[2]
+local now_ms = 0
 local function ceil_ms(us) return math.ceil(us / 1000) end
 local algos = {}
 `;
 
-const DRIVER = `local function limit_args(i)
-  local a = 2 + (i - 1) * 5
-  return algos[ARGV[a + 1]], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5])
+const DRIVER = `local arg_at = 1
+local key_at = 1
+local function next_arg()
+  local v = ARGV[arg_at]
+  arg_at = arg_at + 1
+  return v
 end
 
 local function get(key)
@@ -35,59 +37,86 @@ local function get(key)
   return nil
 end
 
-if mode == 'r' then
-  for i = 1, #KEYS do
-    local algo, count, period, burst, cost = limit_args(i)
-    local value, ttl = algo.refund(get(KEYS[i]), count, period, burst, cost)
-    if value then redis.call('SET', KEYS[i], value, 'PX', ttl) end
+local function read_limits(k)
+  local limits = {}
+  for i = 1, k do
+    limits[i] = {
+      key = KEYS[key_at],
+      algo = algos[next_arg()],
+      count = tonumber(next_arg()),
+      period = tonumber(next_arg()),
+      burst = tonumber(next_arg()),
+      cost = tonumber(next_arg()),
+    }
+    key_at = key_at + 1
   end
-  return { 1 }
+  return limits
 end
 
-local steps = {}
-local all = true
-for i = 1, #KEYS do
-  local algo, count, period, burst, cost = limit_args(i)
-  local s = algo.step(get(KEYS[i]), count, period, burst, cost)
-  steps[i] = s
-  if not s.allowed then all = false end
+local function refund(limits, out)
+  for _, l in ipairs(limits) do
+    local value, ttl = l.algo.refund(get(l.key), l.count, l.period, l.burst, l.cost)
+    if value then redis.call('SET', l.key, value, 'PX', ttl) end
+  end
+  table.insert(out, 1)
 end
 
-local commit = mode ~= 'p' and (all or mode == 'c')
-local out = { all and 1 or 0 }
-for i = 1, #KEYS do
-  local s = steps[i]
-  local allowed = s.allowed and 1 or 0
-  if commit then
-    redis.call('SET', KEYS[i], s.value, 'PX', s.ttl)
-    local reset = s.c_reset
-    if not s.allowed then reset = s.c_retry end
-    table.insert(out, allowed)
-    table.insert(out, s.c_remaining)
-    table.insert(out, reset)
-    table.insert(out, s.c_retry)
-  else
-    table.insert(out, allowed)
-    table.insert(out, s.remaining)
-    table.insert(out, s.reset)
-    table.insert(out, s.retry)
+local function decide(limits, mode, out)
+  local steps = {}
+  local all = true
+  for i, l in ipairs(limits) do
+    local s = l.algo.step(get(l.key), l.count, l.period, l.burst, l.cost)
+    steps[i] = s
+    if not s.allowed then all = false end
   end
+  local commit = mode ~= 'p' and (all or mode == 'c')
+  table.insert(out, all and 1 or 0)
+  for i, l in ipairs(limits) do
+    local s = steps[i]
+    table.insert(out, s.allowed and 1 or 0)
+    if commit then
+      redis.call('SET', l.key, s.value, 'PX', s.ttl)
+      local reset = s.c_reset
+      if not s.allowed then reset = s.c_retry end
+      table.insert(out, s.c_remaining)
+      table.insert(out, reset)
+      table.insert(out, s.c_retry)
+    else
+      table.insert(out, s.remaining)
+      table.insert(out, s.reset)
+      table.insert(out, s.retry)
+    end
+  end
+end
+
+local out = {}
+local n = tonumber(next_arg())
+for _ = 1, n do
+  now_ms = tonumber(next_arg())
+  local mode = next_arg()
+  local limits = read_limits(tonumber(next_arg()))
+  if mode == 'r' then refund(limits, out) else decide(limits, mode, out) end
 end
 return out
 `;
+
 /**
- * Evaluates every limit of one rule in one call, then commits all or none.
- * Line for line the same arithmetic as the models in `algorithms/` (GCRA in
- * integer µs, the others in ms); numbers are formatted with %d because Lua's
- * tostring keeps only 14 significant digits. Every value stays an integer
- * below 2^53, where Lua's doubles are exact.
+ * Evaluates a batch of decisions in one call, in order, each atomically and
+ * all-or-nothing across its limits: the same decisions, one at a time, would
+ * decide exactly the same (the script runs alone, and each decision sees the
+ * writes of those before it). Line for line the same arithmetic as the
+ * models in `limiter/algorithms/` (GCRA in integer µs, the others in ms);
+ * numbers are formatted with %d because Lua's tostring keeps only 14
+ * significant digits. Every value stays an integer below 2^53, where Lua's
+ * doubles are exact.
  *
- * KEYS[i]: state key of limit i (one GET and at most one SET each).
- * ARGV: now_ms, mode, then per limit: algo (see ALGORITHM_CODE), count,
- * period_ms, burst, cost.
+ * KEYS: every decision's state keys, in order (one GET and at most one SET each).
+ * ARGV: n, then per decision: now_ms, mode, k, then per limit: algo (see
+ * ALGORITHM_CODE), count, period_ms, burst, cost.
  * Modes: `d` decide, `c` decide counting rejected requests, `p` peek (write
- * nothing), `r` refund (give each cost back; replies `{1}`).
- * Returns: allowed, then per limit: allowed, remaining, reset_ms, wait_ms.
+ * nothing), `r` refund (give each cost back).
+ * Returns, per decision in order: `r` → 1; otherwise allowed, then per
+ * limit: allowed, remaining, reset_ms, wait_ms.
  *
  * The `allow-key-locking` flag lets Upstash lock only the declared keys.
  */
@@ -127,7 +156,7 @@ return 1
 
 /** Every script the stores use, by name, with the SHA-1 of its exact text. */
 export const SCRIPTS = {
-  decide: { text: DECIDE_SCRIPT, sha1: "4992ab6cbefce06e19395081d3f31a388e0fc985" },
+  decide: { text: DECIDE_SCRIPT, sha1: "2644dfa1f720a902b05491d18b7c838d6d59632c" },
   write: { text: WRITE_SCRIPT, sha1: "25729d0a1fd43c51f36e9a3761a7d2cc7b9822b0" },
 } as const;
 

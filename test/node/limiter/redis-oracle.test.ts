@@ -140,6 +140,84 @@ describe("Redis store agrees with the reference model", () => {
   });
 });
 
+/** Events of one trace sent concurrently in bursts: group commit batches them. */
+const burstsArb = fc.record({
+  limits: fc.array(limitArb, { minLength: 1, maxLength: 3 }),
+  countRejected: fc.boolean(),
+  bursts: fc.array(
+    fc.array(
+      fc.record({
+        stepMs: fc.oneof(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: 700 })),
+        subject: fc.integer({ min: 0, max: 2 }),
+        cost: fc.integer({ min: 1, max: 3 }),
+        op: fc.constantFrom("decide", "decide", "decide", "peek", "refund"),
+      }),
+      { minLength: 1, maxLength: 12 },
+    ),
+    { minLength: 1, maxLength: 8 },
+  ),
+});
+
+describe("batched decisions agree with the same decisions one at a time", () => {
+  it("on random traces sent in concurrent bursts (one script call carries many)", async () => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(burstsArb, async (trace) => {
+        run += 1;
+        const store = new RedisStore(client, { timeoutMs: 2000 });
+        const model = new Map<string, string>();
+        let offset = 0;
+        for (const burst of trace.bursts) {
+          const real = Date.now();
+          const sent = burst.map((event) => {
+            offset += event.stepMs;
+            const now = real + offset;
+            const checks: LimitCheck[] = trace.limits.map((l, i) => {
+              const burstSize = HAS_BURST.has(l.algorithm) ? l.count + l.extraBurst : l.count;
+              return {
+                id: `l${i}`,
+                key: `batch:${run}:l${i}:s${event.subject}`,
+                algorithm: l.algorithm,
+                count: l.count,
+                periodMs: l.periodMs,
+                burst: burstSize,
+                cost: Math.min(event.cost, burstSize),
+              };
+            });
+            const req = { rule: "oracle", checks, nowMs: now, countRejected: trace.countRejected };
+            // The model decides them one at a time, in the order they are sent.
+            const states = checks.map((c) => model.get(c.key));
+            let expected: unknown;
+            let writes: Write[];
+            if (event.op === "refund") {
+              writes = refundWrites(checks, states, now);
+              expected = undefined;
+            } else {
+              const e = evaluate(checks, states, now, trace.countRejected, event.op === "peek");
+              writes = e.writes;
+              expected = e.decision;
+            }
+            for (const w of writes) model.set(w.key, w.value);
+            const actual =
+              event.op === "refund"
+                ? store.refund(req)
+                : event.op === "peek"
+                  ? store.peek(req)
+                  : store.decide(req);
+            return { actual, expected };
+          });
+          const answers = await Promise.all(sent.map((s) => s.actual));
+          expect(answers).toEqual(sent.map((s) => s.expected));
+        }
+        // Bursts were really carried by fewer calls than decisions.
+        const decisions = trace.bursts.reduce((n, b) => n + b.length, 0);
+        if (trace.bursts.some((b) => b.length > 2)) expect(store.calls).toBeLessThan(decisions);
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
+
 /** Redis holds exactly the state strings the model wrote (those not about to expire). */
 async function expectStored(writes: readonly Write[]): Promise<void> {
   const lasting = writes.filter((w) => w.ttlMs >= 50);

@@ -1,0 +1,311 @@
+/** @module stores/group-commit — decisions that arrive while a store call is in flight go out together in the next call. */
+import { StoreError } from "../limiter/types.ts";
+import { withBudget } from "./budget.ts";
+
+export interface GroupCommitOptions {
+  /** Most items one call carries. */
+  maxBatch: number;
+  /** Most calls in flight at once; the adaptive limit moves between 1 and this. */
+  maxInFlight: number;
+  /** Most items waiting; past it a caller is refused at once (`overload`) and falls back. */
+  maxQueue: number;
+  /** Each caller's time budget, waiting included; also each call's. */
+  timeoutMs: number;
+  /** Consecutive failed calls after which the store is skipped. */
+  failuresToSkip: number;
+  /** While skipped, one caller is let through as a probe at most this often. */
+  probeEveryMs: number;
+  /**
+   * Store round trip that earns one more call in flight: with round trips of
+   * R ms, up to R / this calls overlap. Near stores (R below it) get one call
+   * at a time and the largest batches; far ones get staggered calls, so a
+   * waiter seldom waits a whole round trip for a free slot.
+   */
+  msPerCallInFlight: number;
+  /** Clock for round trips and the skip window (tests inject one). */
+  now: () => number;
+}
+
+/** Defaults sized for a store on the other end of a fetch (Upstash REST, a Durable Object). */
+export const GROUP_COMMIT_DEFAULTS: Omit<GroupCommitOptions, "timeoutMs"> = {
+  maxBatch: 64,
+  maxInFlight: 8,
+  maxQueue: 2048,
+  failuresToSkip: 3,
+  probeEveryMs: 1000,
+  msPerCallInFlight: 2,
+  now: Date.now,
+};
+
+/** Keeps the caller's request alive until `work` settles (Workers' `ctx.waitUntil`). */
+export type KeepAlive = (work: Promise<unknown>) => void;
+
+interface Waiter<T, R> {
+  item: T;
+  keepAlive: KeepAlive | undefined;
+  settled: boolean;
+  resolve(result: R): void;
+  reject(err: StoreError): void;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  batch: Batch<T, R> | undefined;
+  /** Called in the waiter's own request when it is chosen to send a batch. */
+  lead(batch: Batch<T, R>): void;
+}
+
+interface Batch<T, R> {
+  members: Waiter<T, R>[];
+  /** When its slot was taken. */
+  reservedAt: number;
+  sent: boolean;
+  /** Its slot was given back before it was sent (its members gave up waiting, or its leader's request is gone). */
+  abandoned: boolean;
+}
+
+/**
+ * Group commit over a store call that takes many items at once.
+ *
+ * - A lone item goes out at once, in its caller's request; items that arrive
+ *   while calls are in flight wait and go together in the next call, in
+ *   arrival order, at most `maxBatch` per call.
+ * - Workers rules on I/O across requests: a batch is sent by one of its own
+ *   members (the newest, whose budget ends last), from its own request, and
+ *   kept alive with `keepAlive` so it is not cancelled when that request
+ *   ends; results are handed to the others. Every waiter keeps its own
+ *   budget timer pending, so the runtime never takes it for hung.
+ * - Bounded: at most `maxQueue` items wait, each at most its budget; past
+ *   that, callers get a `StoreError` at once and fall back.
+ * - A dead store is skipped after `failuresToSkip` failed calls in a row:
+ *   callers get `StoreError("skipped")` at once, one probe goes through at
+ *   most every `probeEveryMs`, and the first call that answers ends it.
+ *
+ * @example
+ * const commit = new GroupCommit((items) => store.callMany(items), { ...GROUP_COMMIT_DEFAULTS, timeoutMs: 250 });
+ * const result = await commit.run(item, (p) => ctx.waitUntil(p));
+ */
+export class GroupCommit<T, R> {
+  readonly #send: (items: T[]) => Promise<R[]>;
+  readonly #options: GroupCommitOptions;
+  readonly #queue: Waiter<T, R>[] = [];
+  #inFlight = 0;
+  /** Batches whose slot is taken but which their leader has not sent yet. */
+  readonly #unsent = new Set<Batch<T, R>>();
+  #rttMs = 0;
+  #failures = 0;
+  #skipUntil = 0;
+  #calls = 0;
+
+  constructor(send: (items: T[]) => Promise<R[]>, options: GroupCommitOptions) {
+    this.#send = send;
+    this.#options = options;
+  }
+
+  /** Items waiting for a call (for tests and metrics). */
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  /** Calls made so far (for tests and metrics). */
+  get calls(): number {
+    return this.#calls;
+  }
+
+  /** Calls in flight now. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** How many calls may be in flight now, from the measured round trip. */
+  get limit(): number {
+    const { maxInFlight, msPerCallInFlight } = this.#options;
+    return Math.max(1, Math.min(maxInFlight, Math.floor(this.#rttMs / msPerCallInFlight)));
+  }
+
+  /**
+   * Runs `item` in the next call and settles with its result.
+   *
+   * @throws {StoreError} `timeout` past the budget, `error` when the call failed,
+   * `skipped` while the store is skipped, `overload` when the queue is full.
+   */
+  run(item: T, keepAlive?: KeepAlive): Promise<R> {
+    const skipped = this.#skipped();
+    if (skipped) return Promise.reject(skipped);
+    this.#reclaim();
+    return new Promise<R>((resolve, reject) => {
+      const waiter: Waiter<T, R> = {
+        item,
+        keepAlive,
+        settled: false,
+        resolve,
+        reject,
+        timer: undefined,
+        batch: undefined,
+        lead: () => {},
+      };
+      if (this.#inFlight < this.limit && this.#queue.length === 0) {
+        // A lone item goes out at once; the call's own budget is its budget.
+        this.#inFlight++;
+        this.#dispatch(waiter, this.#reserve([waiter]));
+        return;
+      }
+      if (this.#queue.length >= this.#options.maxQueue) {
+        reject(
+          new StoreError(`${this.#queue.length} decisions already wait for the store`, "overload"),
+        );
+        return;
+      }
+      // Resolved from whichever request frees a slot, but continued here, in
+      // this caller's own request: the batch is sent with this request's I/O.
+      new Promise<Batch<T, R>>((chosen) => {
+        waiter.lead = chosen;
+      }).then((batch) => this.#dispatch(waiter, batch));
+      waiter.timer = setTimeout(() => this.#expire(waiter), this.#options.timeoutMs);
+      this.#queue.push(waiter);
+    });
+  }
+
+  /** While skipped, a `StoreError` for callers; once a probe is due, undefined (let one through). */
+  #skipped(): StoreError | undefined {
+    if (this.#failures < this.#options.failuresToSkip) return undefined;
+    const now = this.#options.now();
+    if (now >= this.#skipUntil) {
+      this.#skipUntil = now + this.#options.probeEveryMs;
+      return undefined;
+    }
+    return new StoreError(
+      "store skipped after repeated failures; probing once a second",
+      "skipped",
+    );
+  }
+
+  /** Sends `batch` from `leader`'s request, then hands every member its result. */
+  #dispatch(leader: Waiter<T, R>, batch: Batch<T, R>): void {
+    // The slot was given back meanwhile; its members are queued again.
+    if (batch.abandoned) return;
+    batch.sent = true;
+    this.#unsent.delete(batch);
+    this.#calls++;
+    const started = this.#options.now();
+    const call = withBudget(
+      this.#call(batch.members.map((m) => m.item)),
+      this.#options.timeoutMs,
+    ).then(
+      (results) => {
+        // The slot is free before anyone hears back: a caller's next item goes straight out.
+        this.#inFlight--;
+        this.#succeeded(this.#options.now() - started);
+        batch.members.forEach((m, i) => {
+          const result = results[i];
+          if (result === undefined)
+            settle(m, new StoreError("store reply is missing an item", "error"));
+          else settle(m, result);
+        });
+        this.#pump();
+      },
+      (err: unknown) => {
+        this.#inFlight--;
+        this.#failed();
+        const error = err instanceof StoreError ? err : new StoreError(String(err), "error");
+        for (const m of batch.members) settle(m, error);
+        this.#pump();
+      },
+    );
+    leader.keepAlive?.(call);
+  }
+
+  /** Starts as many queued batches as free slots allow. */
+  #pump(): void {
+    while (this.#inFlight < this.limit) {
+      const members: Waiter<T, R>[] = [];
+      while (members.length < this.#options.maxBatch && this.#queue.length > 0) {
+        const next = this.#queue.shift() as Waiter<T, R>;
+        if (!next.settled) members.push(next);
+      }
+      if (members.length === 0) return;
+      this.#inFlight++;
+      // The newest member's budget ends last: it can wait for the call longest.
+      (members.at(-1) as Waiter<T, R>).lead(this.#reserve(members));
+    }
+  }
+
+  #reserve(members: Waiter<T, R>[]): Batch<T, R> {
+    const batch: Batch<T, R> = {
+      members,
+      reservedAt: this.#options.now(),
+      sent: false,
+      abandoned: false,
+    };
+    for (const m of members) m.batch = batch;
+    this.#unsent.add(batch);
+    return batch;
+  }
+
+  /** The send function may throw before it returns a promise: that is a failed call too. */
+  #call(items: T[]): Promise<R[]> {
+    try {
+      return this.#send(items);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Gives back the slots of batches never sent: all their members gave up,
+   * or their leader's request ended before it could send (a cancelled request
+   * runs nothing more). Their members still waiting queue again.
+   */
+  #reclaim(): void {
+    const tooOld = this.#options.now() - this.#options.timeoutMs;
+    for (const batch of this.#unsent) {
+      if (batch.reservedAt > tooOld && !batch.members.every((m) => m.settled)) continue;
+      this.#abandon(batch);
+    }
+  }
+
+  #abandon(batch: Batch<T, R>): void {
+    if (batch.sent || batch.abandoned) return;
+    batch.abandoned = true;
+    this.#unsent.delete(batch);
+    this.#inFlight--;
+    const leader = batch.members.at(-1) as Waiter<T, R>;
+    // A leader that never sent is gone or stuck: it leads nothing again.
+    settle(leader, new StoreError("batch was never sent", "error"));
+    for (const m of batch.members.toReversed()) {
+      m.batch = undefined;
+      if (!m.settled) this.#queue.unshift(m);
+    }
+    this.#pump();
+  }
+
+  #expire(waiter: Waiter<T, R>): void {
+    const { timeoutMs } = this.#options;
+    settle(waiter, new StoreError(`store did not answer within ${timeoutMs} ms`, "timeout"));
+    const batch = waiter.batch;
+    if (batch) {
+      if (batch.members.every((m) => m.settled)) this.#abandon(batch);
+      return;
+    }
+    const at = this.#queue.indexOf(waiter);
+    if (at >= 0) this.#queue.splice(at, 1);
+  }
+
+  #succeeded(rttMs: number): void {
+    this.#failures = 0;
+    // A slow-moving average: one odd round trip does not swing the limit.
+    this.#rttMs = this.#rttMs === 0 ? rttMs : this.#rttMs * 0.8 + rttMs * 0.2;
+  }
+
+  #failed(): void {
+    this.#failures++;
+    if (this.#failures === this.#options.failuresToSkip) {
+      this.#skipUntil = this.#options.now() + this.#options.probeEveryMs;
+    }
+  }
+}
+
+function settle<R>(waiter: Waiter<unknown, R>, outcome: R | StoreError): void {
+  if (waiter.settled) return;
+  waiter.settled = true;
+  if (waiter.timer !== undefined) clearTimeout(waiter.timer);
+  if (outcome instanceof StoreError) waiter.reject(outcome);
+  else waiter.resolve(outcome);
+}

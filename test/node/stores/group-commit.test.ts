@@ -1,0 +1,181 @@
+/** @module test/node/stores/group-commit — batching, bounds, budgets and skipping of the group commit. */
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { StoreError } from "../../../src/limiter/types.ts";
+import {
+  GROUP_COMMIT_DEFAULTS,
+  GroupCommit,
+  type GroupCommitOptions,
+} from "../../../src/stores/group-commit.ts";
+
+/** A store whose calls the test answers by hand. */
+class ManualStore {
+  calls: Array<{ items: number[]; answer: (ok: boolean) => void }> = [];
+  send = (items: number[]): Promise<number[]> =>
+    new Promise((resolve, reject) => {
+      this.calls.push({
+        items,
+        answer: (ok) => (ok ? resolve(items.map((i) => i * 10)) : reject(new Error("boom"))),
+      });
+    });
+}
+
+let clock = 0;
+const options = (over: Partial<GroupCommitOptions> = {}): GroupCommitOptions => ({
+  ...GROUP_COMMIT_DEFAULTS,
+  timeoutMs: 250,
+  now: () => clock,
+  ...over,
+});
+
+/** Lets pending promise callbacks run. */
+const flush = () => vi.advanceTimersByTimeAsync(0);
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  clock = 0;
+});
+afterEach(() => vi.useRealTimers());
+
+describe("GroupCommit", () => {
+  it("sends a lone item at once, in its caller's turn", async () => {
+    const store = new ManualStore();
+    const commit = new GroupCommit(store.send, options());
+    const result = commit.run(1);
+    expect(store.calls.map((c) => c.items)).toEqual([[1]]);
+    store.calls[0]?.answer(true);
+    expect(await result).toBe(10);
+  });
+
+  it("sends items that arrive during a call together in the next call, in arrival order", async () => {
+    const store = new ManualStore();
+    const commit = new GroupCommit(store.send, options());
+    const results = [1, 2, 3, 4].map((i) => commit.run(i));
+    expect(store.calls.map((c) => c.items)).toEqual([[1]]);
+    expect(commit.queued).toBe(3);
+    store.calls[0]?.answer(true);
+    await flush();
+    expect(store.calls.map((c) => c.items)).toEqual([[1], [2, 3, 4]]);
+    store.calls[1]?.answer(true);
+    expect(await Promise.all(results)).toEqual([10, 20, 30, 40]);
+    expect(commit.calls).toBe(2);
+  });
+
+  it("carries at most maxBatch items per call", async () => {
+    const store = new ManualStore();
+    const commit = new GroupCommit(store.send, options({ maxBatch: 2 }));
+    const results = [1, 2, 3, 4, 5].map((i) => commit.run(i));
+    store.calls[0]?.answer(true);
+    await flush();
+    expect(store.calls.map((c) => c.items)).toEqual([[1], [2, 3]]);
+    store.calls[1]?.answer(true);
+    await flush();
+    expect(store.calls.map((c) => c.items)).toEqual([[1], [2, 3], [4, 5]]);
+    store.calls[2]?.answer(true);
+    expect(await Promise.all(results)).toEqual([10, 20, 30, 40, 50]);
+  });
+
+  it("the newest member sends the batch and keeps its request alive until the call settles", async () => {
+    const store = new ManualStore();
+    const commit = new GroupCommit(store.send, options());
+    const kept: string[] = [];
+    const keep = (name: string) => (p: Promise<unknown>) => {
+      void p.then(() => kept.push(name));
+    };
+    const results = ["a", "b", "c"].map((n, i) => commit.run(i, keep(n)));
+    store.calls[0]?.answer(true);
+    await flush();
+    store.calls[1]?.answer(true);
+    await Promise.all(results);
+    await flush();
+    expect(kept).toEqual(["a", "c"]);
+  });
+
+  it("allows more calls in flight when the store is far, one when it is near", async () => {
+    const store = new ManualStore();
+    const commit = new GroupCommit(store.send, options({ msPerCallInFlight: 2, maxInFlight: 8 }));
+    expect(commit.limit).toBe(1);
+    for (let i = 0; i < 20; i++) {
+      const r = commit.run(i);
+      clock += 12;
+      store.calls.at(-1)?.answer(true);
+      await r;
+    }
+    expect(commit.limit).toBe(6);
+    const near = new GroupCommit(store.send, options({ msPerCallInFlight: 2 }));
+    for (let i = 0; i < 20; i++) {
+      const r = near.run(i);
+      clock += 1;
+      store.calls.at(-1)?.answer(true);
+      await r;
+    }
+    expect(near.limit).toBe(1);
+  });
+
+  it("gives a waiter up at its budget, as a timeout, and forgets it", async () => {
+    const store = new ManualStore();
+    const commit = new GroupCommit(store.send, options());
+    void commit.run(1).catch(() => {});
+    const waiting = commit.run(2);
+    const outcome = waiting.catch((e: unknown) => e);
+    expect(commit.queued).toBe(1);
+    await vi.advanceTimersByTimeAsync(250);
+    const err = await outcome;
+    expect(err).toBeInstanceOf(StoreError);
+    expect((err as StoreError).reason).toBe("timeout");
+    expect(commit.queued).toBe(0);
+  });
+
+  it("refuses at once, as overload, when the queue is full", async () => {
+    const store = new ManualStore();
+    const commit = new GroupCommit(store.send, options({ maxQueue: 2 }));
+    void commit.run(0).catch(() => {});
+    void commit.run(1).catch(() => {});
+    void commit.run(2).catch(() => {});
+    await expect(commit.run(3)).rejects.toMatchObject({ reason: "overload" });
+    expect(commit.queued).toBe(2);
+  });
+
+  it("skips a store that failed three calls in a row, probes it once a second, and uses it again once it answers", async () => {
+    const store = new ManualStore();
+    const commit = new GroupCommit(store.send, options());
+    for (let i = 0; i < 3; i++) {
+      const r = commit.run(i);
+      store.calls.at(-1)?.answer(false);
+      await expect(r).rejects.toMatchObject({ reason: "error" });
+    }
+    await expect(commit.run(9)).rejects.toMatchObject({ reason: "skipped" });
+    expect(store.calls).toHaveLength(3);
+    clock += 1000;
+    const probe = commit.run(10);
+    await expect(commit.run(11)).rejects.toMatchObject({ reason: "skipped" });
+    expect(store.calls).toHaveLength(4);
+    store.calls.at(-1)?.answer(true);
+    expect(await probe).toBe(100);
+    const back = commit.run(12);
+    store.calls.at(-1)?.answer(true);
+    expect(await back).toBe(120);
+  });
+
+  it("holds a bounded queue while a dead store swallows a flood", async () => {
+    // The store never answers: every call runs out its budget.
+    const commit = new GroupCommit<number, number>(
+      () => new Promise(() => {}),
+      options({ maxQueue: 600 }),
+    );
+    const outcomes: Promise<unknown>[] = [];
+    let most = 0;
+    for (let round = 0; round < 20; round++) {
+      for (let i = 0; i < 500; i++) outcomes.push(commit.run(i).catch((e: unknown) => e));
+      most = Math.max(most, commit.queued);
+      await vi.advanceTimersByTimeAsync(100);
+      clock += 100;
+    }
+    await vi.advanceTimersByTimeAsync(1000);
+    const reasons = new Set((await Promise.all(outcomes)).map((e) => (e as StoreError).reason));
+    expect(most).toBe(600);
+    expect(commit.queued).toBe(0);
+    expect(commit.inFlight).toBe(0);
+    // Every caller got an answer it can fall back on, and most were not even queued.
+    expect([...reasons].sort()).toEqual(["overload", "skipped", "timeout"]);
+  });
+});
