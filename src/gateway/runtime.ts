@@ -121,7 +121,9 @@ export async function buildRuntime(
   const timeoutMs = policy.store.timeoutMs;
   // The one place a backend is chosen: limits and the directory live together.
   const backend: Backend =
-    url && token ? redisBackend(url, token, timeoutMs) : durableObjectBackend(env, timeoutMs);
+    url && token
+      ? redisBackend(url, token, { timeoutMs, now: options.clock })
+      : durableObjectBackend(env, { timeoutMs, now: options.clock });
   // Per isolate: blocked subjects are answered without a store call.
   const store = new BlockedCache(backend.limits);
   const directory = new Directory(backend.documents, policy.tenants.namespace);

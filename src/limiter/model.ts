@@ -4,7 +4,7 @@ import { fixedWindow } from "./algorithms/fixed-window.ts";
 import { gcra } from "./algorithms/gcra.ts";
 import { slidingLog } from "./algorithms/sliding-log.ts";
 import { slidingWindow } from "./algorithms/sliding-window.ts";
-import type { AlgorithmModel } from "./algorithms/step.ts";
+import type { AlgorithmModel, Step } from "./algorithms/step.ts";
 import { tokenBucket } from "./algorithms/token-bucket.ts";
 import type { Decision, LimitCheck, LimitState } from "./types.ts";
 
@@ -30,7 +30,7 @@ export interface Write {
  * `countRejected` asks that denied requests count too. With `peek` nothing
  * is committed: the decision describes the current state.
  *
- * The Durable Object store runs this directly; the Redis script mirrors it.
+ * The Durable Object and memory stores run this directly; the Redis script mirrors it.
  *
  * @example
  * const { decision, writes } = evaluate(checks, [null, null], Date.now(), false);
@@ -42,29 +42,68 @@ export function evaluate(
   countRejected: boolean,
   peek = false,
 ): { decision: Decision; writes: Write[] } {
-  const results = checks.map((check, i) =>
-    ALGORITHMS[check.algorithm].step(states[i], nowMs, check),
-  );
-  const allowed = results.every((r) => r.allowed);
+  const steps = stepAll(checks, states, nowMs);
+  const { decision, commit } = combine(checks, steps, countRejected, peek);
+  const writes: Write[] = commit
+    ? steps.map((r, i) => ({
+        key: (checks[i] as LimitCheck).key,
+        value: r.consumed.value,
+        ttlMs: r.consumed.ttlMs,
+      }))
+    : [];
+  return { decision, writes };
+}
+
+/**
+ * Each check's step on its own state, before the rule decides to commit.
+ *
+ * @example
+ * const steps = stepAll(checks, [null], Date.now());
+ */
+export function stepAll(
+  checks: readonly LimitCheck[],
+  states: ReadonlyArray<string | null | undefined>,
+  nowMs: number,
+): Step[] {
+  return checks.map((check, i) => ALGORITHMS[check.algorithm].step(states[i], nowMs, check));
+}
+
+/** What a step says of the request, without the state to store (it travels between stores). */
+export type StepView = Omit<Step, "consumed"> & {
+  consumed: Omit<Step["consumed"], "value" | "ttlMs">;
+};
+
+/**
+ * The rule's decision from its limits' steps: allowed only if every limit
+ * admits; committed if allowed (or `countRejected`) and not a peek. A store
+ * that holds a rule's limits in several places steps each part where it
+ * lives and combines them here, exactly as one place would.
+ *
+ * @example
+ * const { decision, commit } = combine(checks, stepAll(checks, states, now), false, false);
+ */
+export function combine(
+  checks: readonly LimitCheck[],
+  steps: readonly StepView[],
+  countRejected: boolean,
+  peek: boolean,
+): { decision: Decision; commit: boolean } {
+  const allowed = steps.every((r) => r.allowed);
   const commit = !peek && (allowed || countRejected);
-  const limits: LimitState[] = [];
-  const writes: Write[] = [];
   let retryAfterMs = 0;
-  results.forEach((r, i) => {
+  const limits: LimitState[] = steps.map((r, i) => {
     const check = checks[i] as LimitCheck;
-    const wait = commit ? r.consumed.retryMs : r.retryMs;
-    if (!allowed) retryAfterMs = Math.max(retryAfterMs, wait);
-    if (commit) writes.push({ key: check.key, value: r.consumed.value, ttlMs: r.consumed.ttlMs });
-    limits.push({
+    if (!allowed) retryAfterMs = Math.max(retryAfterMs, commit ? r.consumed.retryMs : r.retryMs);
+    return {
       id: check.id,
       count: check.count,
       periodMs: check.periodMs,
       allowed: r.allowed,
       remaining: commit ? r.consumed.remaining : r.remaining,
       resetMs: commit ? (r.allowed ? r.consumed.resetMs : r.consumed.retryMs) : r.resetMs,
-    });
+    };
   });
-  return { decision: { allowed, retryAfterMs, limits }, writes };
+  return { decision: { allowed, retryAfterMs, limits }, commit };
 }
 
 /** The writes that give each check's cost back; keys with nothing to give back are left alone. */

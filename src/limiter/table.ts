@@ -1,6 +1,6 @@
 /** @module limiter/table — the reference engine run over a table of key states (the Durable Object's SQLite, the memory store's map). */
-import { evaluate, refundWrites, type Write } from "./model.ts";
-import type { DecideRequest, Decision } from "./types.ts";
+import { evaluate, refundWrites, type StepView, stepAll, type Write } from "./model.ts";
+import type { DecideRequest, Decision, LimitCheck } from "./types.ts";
 
 /** One key's stored state. `seen`: the latest caller time for the key. */
 export type StateRow = {
@@ -17,6 +17,7 @@ export type StateRow = {
 export interface StateTable {
   read(key: string): StateRow | undefined;
   write(key: string, row: StateRow): void;
+  remove(key: string): void;
 }
 
 /**
@@ -42,6 +43,84 @@ export function peekOnTable(table: StateTable, req: DecideRequest): Decision {
 export function refundOnTable(table: StateTable, req: DecideRequest): void {
   const { states, seen } = readStates(table, req);
   writeStates(table, refundWrites(req.checks, states, req.nowMs), seen, req.nowMs);
+}
+
+/** How to take back one write of a reservation: what the key held before, and what was written. */
+export interface UndoEntry {
+  key: string;
+  previous: StateRow | null;
+  written: string;
+}
+
+/** One place's part of a decision whose limits live in several places. */
+export interface Reservation {
+  steps: StepView[];
+  /** The part was written: it admitted its checks, or denied requests count. */
+  committed: boolean;
+  undo: UndoEntry[];
+}
+
+/**
+ * Steps this part's checks and, when they all admit (or `countRejected`),
+ * commits them at once. The caller combines every part's steps with
+ * `combine`; if the whole decision denies, it takes committed parts back
+ * with `undoOnTable`. A part never admits more than its own limits allow,
+ * so no interleaving can admit a request some limit would refuse.
+ *
+ * @example
+ * const part = reserveOnTable(table, { rule, checks: theseChecks, nowMs, countRejected: false });
+ */
+export function reserveOnTable(table: StateTable, req: DecideRequest): Reservation {
+  const { states, seen } = readStates(table, req);
+  const steps = stepAll(req.checks, states, req.nowMs);
+  const committed = req.countRejected || steps.every((s) => s.allowed);
+  const undo: UndoEntry[] = [];
+  if (committed) {
+    const writes = steps.map((s, i) => ({
+      key: (req.checks[i] as LimitCheck).key,
+      value: s.consumed.value,
+      ttlMs: s.consumed.ttlMs,
+    }));
+    for (const w of writes)
+      undo.push({ key: w.key, previous: table.read(w.key) ?? null, written: w.value });
+    writeStates(table, writes, seen, req.nowMs);
+  }
+  return {
+    steps: steps.map(({ consumed: { value: _v, ttlMs: _t, ...view }, ...step }) => ({
+      ...step,
+      consumed: view,
+    })),
+    committed,
+    undo,
+  };
+}
+
+/** Steps this part's checks, writing nothing (a peek of a decision spread over several places). */
+export function stepsOnTable(table: StateTable, req: DecideRequest): StepView[] {
+  return stepAll(req.checks, readStates(table, req).states, req.nowMs);
+}
+
+/**
+ * Takes a reservation back: a key nobody wrote since gets its previous state
+ * exactly; one written meanwhile gets the check's cost refunded instead.
+ */
+export function undoOnTable(
+  table: StateTable,
+  checks: readonly LimitCheck[],
+  nowMs: number,
+  undo: readonly UndoEntry[],
+): void {
+  for (const entry of undo) {
+    const current = table.read(entry.key);
+    if (current?.value === entry.written) {
+      if (entry.previous) table.write(entry.key, entry.previous);
+      else table.remove(entry.key);
+      continue;
+    }
+    const check = checks.find((c) => c.key === entry.key);
+    if (!check) continue;
+    refundOnTable(table, { rule: "", checks: [check], nowMs, countRejected: false });
+  }
 }
 
 /**

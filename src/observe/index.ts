@@ -6,6 +6,7 @@ export type Outcome =
   | "denied"
   | "shadow-denied"
   | "degraded-allowed"
+  | "degraded-local"
   | "store-denied"
   | "unauthorized"
   | "key-locked"
@@ -44,6 +45,8 @@ export interface DecisionEvent {
   storeMs: number;
   /** Why the store could not decide, when it could not. */
   storeError?: string;
+  /** The isolate decided in its own memory because the store could not (`onStoreError: "local"`). */
+  degraded?: "local";
   policyVersion: string;
   policyHash: string;
 }

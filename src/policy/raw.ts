@@ -231,12 +231,13 @@ export interface RawRule {
    */
   limits: RawLimit[];
   /**
-   * The store is down or slow: "allow" forwards the request (marked Sluice-Degraded), "deny"
-   * answers 503.
+   * The store is down or slow: "local" enforces the rule's limits in the isolate's memory
+   * (per isolate, marked Sluice-Degraded: local), "allow" forwards the request unlimited
+   * (marked Sluice-Degraded), "deny" answers 503.
    *
-   * @default "allow"
+   * @default "local"
    */
-  onStoreError?: "allow" | "deny";
+  onStoreError?: "local" | "allow" | "deny";
   /**
    * "shadow" computes and logs decisions but never limits or adds headers.
    *

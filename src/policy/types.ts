@@ -81,7 +81,8 @@ export interface Rule {
   name: string;
   match: RuleMatch;
   limits: Limit[];
-  onStoreError: "allow" | "deny";
+  /** Store down or slow: enforce in memory (`local`), forward unlimited (`allow`), or 503 (`deny`). */
+  onStoreError: "local" | "allow" | "deny";
   mode: "enforce" | "shadow";
   /** Denied requests still consume (brute-force protection). */
   countRejected: boolean;

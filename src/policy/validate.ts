@@ -323,8 +323,8 @@ function readRule(report: Report, value: unknown, path: string): Rule | undefine
     obj,
     path,
     "onStoreError",
-    ["allow", "deny"] as const,
-    "allow",
+    ["local", "allow", "deny"] as const,
+    "local",
   );
   const mode = readEnum(report, obj, path, "mode", ["enforce", "shadow"] as const, "enforce");
   const countRejected = readBoolean(report, obj, path, "countRejected", false);

@@ -10,3 +10,11 @@ export interface Backend {
   limits: LimitStore;
   documents: DocumentStore;
 }
+
+/** What every backend is built with. */
+export interface BackendOptions {
+  /** Time budget of one store call. */
+  timeoutMs: number;
+  /** Clock for round trips and a failing store's skip window. */
+  now: () => number;
+}

@@ -126,4 +126,40 @@ describe.each(LIMIT_STORES)("limiter API, %s store", (kind) => {
     const wide = await store.peek({ ...both, checks: [limit("wide", 10)] });
     expect(wide.limits[0]?.remaining).toBe(8);
   });
+
+  it("under a burst of decisions spanning two subjects, never admits past a limit and leaks nothing", async () => {
+    const store = limitStore(kind);
+    const prefix = uniquePrefix();
+    const check = (key: string, count: number): LimitCheck => ({
+      id: key,
+      key: `${prefix}:r:l:${key}`,
+      algorithm: "gcra",
+      count,
+      periodMs: 3_600_000,
+      burst: count,
+      cost: 1,
+    });
+    const shared = check("global", 40);
+    const request = (i: number): DecideRequest => ({
+      rule: "api-test",
+      checks: [shared, check(`key:${i % 10}`, 5)],
+      nowMs: T0,
+      countRejected: false,
+    });
+    const decisions = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => store.decide(request(i))),
+    );
+    const admitted = decisions.filter((d) => d.allowed).length;
+    for (let k = 0; k < 10; k++) {
+      const mine = decisions.filter((d, i) => d.allowed && i % 10 === k).length;
+      expect(mine).toBeLessThanOrEqual(5);
+    }
+    expect(admitted).toBeLessThanOrEqual(40);
+    // One place holds every key: the same decisions one at a time admit exactly 40.
+    if (kind !== "durable-object") expect(admitted).toBe(40);
+    // What was taken for refused requests was given back: the shared limit
+    // holds exactly the admitted requests.
+    const left = await store.peek({ ...request(0), checks: [shared] });
+    expect(left.limits[0]?.remaining).toBe(40 - admitted);
+  });
 });

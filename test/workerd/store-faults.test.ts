@@ -11,22 +11,22 @@ function setFaults(faults: { latencyMs?: number; mode?: string }): Promise<Respo
   });
 }
 
-function policy(onStoreError: "allow" | "deny") {
+function policy(onStoreError?: "allow" | "deny", rate = "100/s") {
   return {
     store: { timeoutMs: BUDGET_MS },
     rules: [
       {
         name: "api",
         match: { path: "/api/*" },
-        limits: [{ rate: "100/s", by: "ip" }],
-        onStoreError,
+        limits: [{ rate, by: "ip" }],
+        ...(onStoreError ? { onStoreError } : {}),
       },
     ],
   };
 }
 
-function faultyGateway(onStoreError: "allow" | "deny") {
-  return gateway("redis", policy(onStoreError), {
+function faultyGateway(onStoreError?: "allow" | "deny", rate?: string) {
+  return gateway("redis", policy(onStoreError, rate), {
     UPSTASH_REDIS_REST_URL: env.TEST_FAULT_REDIS_URL,
   });
 }
@@ -36,11 +36,11 @@ afterEach(async () => {
 });
 
 describe.each([
-  ["slow", { latencyMs: 2000 }],
-  ["hanging", { mode: "hang" }],
-  ["failing", { mode: "error" }],
-  ["resetting", { mode: "reset" }],
-])("a %s store", (_name, faults) => {
+  ["slow", { latencyMs: 2000 }, "timeout"],
+  ["hanging", { mode: "hang" }, "timeout"],
+  ["failing", { mode: "error" }, "error"],
+  ["resetting", { mode: "reset" }, "error"],
+])("a %s store", (_name, faults, failure) => {
   it("fails open within the budget when the rule says allow, marked degraded", async () => {
     await setFaults(faults);
     const gw = faultyGateway("allow");
@@ -48,7 +48,9 @@ describe.each([
     const res = await gw.fetch("/api/x");
     const elapsed = Date.now() - started;
     expect(res.status).toBe(200);
-    expect(res.headers.get("sluice-degraded")).toMatch(/^store-(timeout|error)$/);
+    // A store that runs out of time is a timeout, not an error.
+    expect(res.headers.get("sluice-degraded")).toBe(`store-${failure}`);
+    expect(gw.events[0]?.storeError).toMatch(new RegExp(`^${failure}: `));
     expect(res.headers.has("ratelimit")).toBe(false);
     expect(elapsed).toBeLessThan(BUDGET_MS + 1000);
     expect(gw.events[0]).toMatchObject({ outcome: "degraded-allowed" });
@@ -65,6 +67,58 @@ describe.each([
     expect(res.headers.get("retry-after")).toBe("1");
     expect(Date.now() - started).toBeLessThan(BUDGET_MS + 1000);
     expect(gw.events[0]).toMatchObject({ outcome: "store-denied" });
+  });
+
+  it("by default enforces the rule in the isolate's memory, marked local, within the budget", async () => {
+    await setFaults(faults);
+    const gw = faultyGateway(undefined, "10/hour");
+    const started = Date.now();
+    const res = await gw.fetch("/api/x");
+    expect(Date.now() - started).toBeLessThan(BUDGET_MS + 1000);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("sluice-degraded")).toBe("local");
+    expect(res.headers.get("ratelimit")).toBe('"ip-1h";r=9;t=360');
+    expect(res.headers.get("server-timing")).toContain(`desc="${failure}"`);
+    expect(gw.events[0]).toMatchObject({ outcome: "degraded-local", degraded: "local" });
+    expect(gw.events[0]?.storeError).toMatch(new RegExp(`^${failure}: `));
+  });
+});
+
+describe("a dead store under the default onStoreError (local)", () => {
+  it("admits at most the rule's limit per isolate, never a flood, and is skipped after three failures", async () => {
+    await setFaults({ mode: "error" });
+    const gw = faultyGateway(undefined, "10/hour");
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, () =>
+        gw.fetch("/api/x").then(async (r) => {
+          await r.body?.cancel();
+          return r;
+        }),
+      ),
+    );
+    expect(answers.filter((r) => r.status === 200)).toHaveLength(10);
+    expect(answers.filter((r) => r.status === 429)).toHaveLength(40);
+    expect(answers.every((r) => r.headers.get("sluice-degraded") === "local")).toBe(true);
+    const outcomes = gw.events.map((e) => e.outcome);
+    expect(outcomes.filter((o) => o === "degraded-local")).toHaveLength(10);
+    expect(outcomes.filter((o) => o === "denied")).toHaveLength(40);
+    // Sequential requests after the store failed: it is skipped, not asked each time.
+    gw.events.length = 0;
+    for (let i = 0; i < 5; i++) await (await gw.fetch("/api/x")).body?.cancel();
+    expect(gw.events.map((e) => e.storeError?.split(":")[0])).toContain("skipped");
+  });
+
+  it("uses the store again as soon as it answers a probe", async () => {
+    await setFaults({ mode: "error" });
+    const gw = faultyGateway(undefined, "10/hour");
+    for (let i = 0; i < 4; i++) await (await gw.fetch("/api/x")).body?.cancel();
+    await setFaults({ mode: "ok" });
+    // The probe is due once a second.
+    gw.clock.advance(1000);
+    const back = await gw.fetch("/api/x");
+    expect(back.status).toBe(200);
+    expect(back.headers.has("sluice-degraded")).toBe(false);
+    expect(gw.events.at(-1)).toMatchObject({ outcome: "allowed", store: "redis" });
   });
 });
 

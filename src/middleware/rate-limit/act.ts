@@ -1,7 +1,7 @@
 /** @module middleware/rate-limit/act — a decision (or a refusal) → forward or refuse, the response's fields, and the one log line. */
 import type { Context, Next } from "hono";
 import type { Identity } from "../../identity/types.ts";
-import type { DecideRequest, Decision, LimitStore } from "../../limiter/types.ts";
+import type { DecideRequest, Decision, LimitStore, StoreFailure } from "../../limiter/types.ts";
 import type { DecisionEvent, Outcome } from "../../observe/index.ts";
 import type { Limit, Rule } from "../../policy/types.ts";
 import { addHeaders, addToContext, type Header, rateLimitHeaders } from "../../respond/headers.ts";
@@ -22,13 +22,20 @@ export interface Trace {
   store: string;
   storeMs: number;
   storeError?: string;
+  /** Why the store could not decide, as a word for headers. */
+  storeFailure?: StoreFailure;
 }
 
-/** The decide stage's result. `decision` is absent when the store could not decide. */
+/**
+ * The decide stage's result. `decision` is absent when the store could not
+ * decide and the rule does not fall back; `degraded: "local"` when this
+ * isolate decided in its memory instead.
+ */
 export interface Verdict {
   request: DecideRequest;
   store: LimitStore;
   decision: Decision | undefined;
+  degraded?: "local";
 }
 
 /**
@@ -73,22 +80,24 @@ export async function act(
   verdict: Verdict,
 ): Promise<void> {
   const { rule } = trace;
-  const { decision } = verdict;
+  const { decision, degraded } = verdict;
   c.set("rateLimit", info(trace, decision));
-  // W3C Server Timing: how long the store took, for whoever debugs latency.
-  const timing: Header = ["Server-Timing", `sluice-store;dur=${trace.storeMs}`];
+  const timing = storeTiming(trace);
   if (!decision) return withoutDecision(c, next, config, trace, timing);
   if (rule.mode === "shadow") {
     // Shadow rules are measured, never felt: no headers, no 429.
-    log(config, trace, decision.allowed ? "allowed" : "shadow-denied", decision);
+    log(config, trace, decision.allowed ? "allowed" : "shadow-denied", decision, degraded);
     return next();
   }
   const headers = [timing, ...rateLimitHeaders(decision, { legacy: config.policy.headers.legacy })];
+  // The limits were this isolate's own while the store was away (README "Store trouble").
+  if (degraded) headers.push(["Sluice-Degraded", degraded]);
   if (!decision.allowed) {
-    log(config, trace, "denied", decision);
+    log(config, trace, "denied", decision, degraded);
     throw await denial(c, config, trace, decision, headers);
   }
-  const event = log(config, trace, "allowed", decision);
+  const admitted = degraded ? "degraded-local" : "allowed";
+  const event = log(config, trace, admitted, decision, degraded);
   await next();
   addToContext(c, headers);
   if (rule.countStatus && !statusCounts(c.res.status, rule.countStatus)) {
@@ -110,8 +119,16 @@ async function withoutDecision(
   }
   log(config, trace, "degraded-allowed");
   await next();
-  const reason = trace.storeError?.startsWith("timeout") ? "store-timeout" : "store-error";
-  addToContext(c, [timing, ["Sluice-Degraded", reason]]);
+  addToContext(c, [timing, ["Sluice-Degraded", `store-${trace.storeFailure ?? "error"}`]]);
+}
+
+/**
+ * W3C Server Timing: how long the store took, for whoever debugs latency,
+ * and, when it could not decide, why (`timeout`, `error`, `skipped`, `overload`).
+ */
+function storeTiming(trace: Trace): Header {
+  const why = trace.storeFailure ? `;desc="${trace.storeFailure}"` : "";
+  return ["Server-Timing", `sluice-store;dur=${trace.storeMs}${why}`];
 }
 
 /** The 429: the app's `handler` if it has one, else problem+json; RateLimit fields either way. */
@@ -151,6 +168,7 @@ function log(
   trace: Trace,
   outcome: Outcome,
   decision?: Decision,
+  degraded?: "local",
 ): DecisionEvent {
   const { rule, identity } = trace;
   const event: DecisionEvent = {
@@ -176,6 +194,7 @@ function log(
     store: trace.store,
     storeMs: trace.storeMs,
     ...(trace.storeError ? { storeError: trace.storeError } : {}),
+    ...(degraded ? { degraded } : {}),
     policyVersion: config.policy.version,
     policyHash: trace.policyHash,
   };

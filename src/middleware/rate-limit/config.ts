@@ -77,6 +77,8 @@ export interface RateLimitConfig {
   clock: () => number;
   sink: DecisionSink;
   store: (c: Context) => LimitStore;
+  /** Where `onStoreError: "local"` decides while the store cannot: this middleware's memory. */
+  fallback: LimitStore;
   tenants: (c: Context) => TenantServices | undefined;
   getIP: ((c: Context) => string | undefined) | undefined;
   getKey: ((c: Context) => string | undefined) | undefined;
@@ -115,6 +117,7 @@ export function configure(options: RateLimitOptions): RateLimitConfig {
     clock: options.clock ?? Date.now,
     sink: options.sink ?? consoleSink,
     store: typeof store === "function" ? store : () => store,
+    fallback: new MemoryStore(),
     tenants: typeof tenants === "function" ? tenants : () => tenants,
     getIP: options.getIP,
     getKey: options.getKey,

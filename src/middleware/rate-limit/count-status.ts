@@ -2,6 +2,7 @@
 import type { Context } from "hono";
 import type { DecideRequest, LimitStore } from "../../limiter/types.ts";
 import type { DecisionEvent, DecisionSink } from "../../observe/index.ts";
+import { waitUntilOf } from "./background.ts";
 
 /**
  * Does `status` count under `patterns`? `"4xx"` matches 400–499, `"401"` only 401.
@@ -30,7 +31,8 @@ export function refundAfter(
   sink: DecisionSink,
   event: DecisionEvent,
 ): void {
-  background(c, refund(store, request, sink, event));
+  const work = refund(store, request, sink, event);
+  waitUntilOf(c)?.(work);
 }
 
 async function refund(
@@ -46,16 +48,4 @@ async function refund(
     const reason = err instanceof Error ? err.message : String(err);
     sink({ ...event, outcome: "refund-failed", storeError: reason });
   }
-}
-
-/** Runs `work` after the response when the runtime allows it (Workers), else lets it run on. */
-function background(c: Context, work: Promise<void>): void {
-  let ctx: { waitUntil(p: Promise<unknown>): void } | undefined;
-  try {
-    ctx = c.executionCtx;
-  } catch {
-    ctx = undefined;
-  }
-  if (ctx) ctx.waitUntil(work);
-  else void work;
 }

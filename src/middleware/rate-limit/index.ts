@@ -15,6 +15,7 @@ import { keyId } from "../../tenants/api-keys.ts";
 import { authenticate } from "../../tenants/authenticate.ts";
 import { planRatesOf } from "../../tenants/plan.ts";
 import { act, passShadow, refuse, type Trace, type Verdict } from "./act.ts";
+import { waitUntilOf } from "./background.ts";
 import { configure, type RateLimitConfig, type RateLimitOptions } from "./config.ts";
 
 export {
@@ -143,7 +144,11 @@ async function requester(
   return { ...base, tenantId: auth.tenant.id, ...(planRates ? { planRates } : {}) };
 }
 
-/** One store call for the whole rule; a failure leaves the decision absent for `act`. */
+/**
+ * One store call for the whole rule. When the store cannot decide, the
+ * rule's `onStoreError` says what next: `local` decides in this isolate's
+ * memory; `allow` and `deny` leave the decision absent for `act`.
+ */
 async function decide(
   c: Context,
   config: RateLimitConfig,
@@ -154,11 +159,17 @@ async function decide(
   trace.store = store.kind;
   const started = Date.now();
   try {
-    return { request, store, decision: await store.decide(request) };
+    const waitUntil = waitUntilOf(c);
+    const decision = await store.decide(waitUntil ? { ...request, waitUntil } : request);
+    return { request, store, decision };
   } catch (err) {
     if (!(err instanceof StoreError)) throw err;
     trace.storeError = `${err.reason}: ${err.message}`;
-    return { request, store, decision: undefined };
+    trace.storeFailure = err.reason;
+    if (trace.rule.onStoreError !== "local") return { request, store, decision: undefined };
+    // Per-isolate limits while the store is away: never a flood let through.
+    const decision = await config.fallback.decide(request);
+    return { request, store: config.fallback, decision, degraded: "local" };
   } finally {
     trace.storeMs = Date.now() - started;
   }

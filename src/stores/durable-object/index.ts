@@ -1,5 +1,5 @@
 /** @module stores/durable-object — the embedded backend: limits and directory documents in Durable Objects. */
-import type { Backend } from "../backend.ts";
+import type { Backend, BackendOptions } from "../backend.ts";
 import { DurableObjectDocumentStore, type SluiceDirectory } from "./document-store.ts";
 import { DurableObjectStore, type SluiceStore } from "./limit-store.ts";
 
@@ -13,11 +13,12 @@ export interface DurableObjectBindings {
  * Both stores on the Worker's own Durable Objects, each call within `timeoutMs`.
  *
  * @example
- * const backend = durableObjectBackend(env, 250);
+ * const backend = durableObjectBackend(env, { timeoutMs: 250, now: Date.now });
  */
-export function durableObjectBackend(env: DurableObjectBindings, timeoutMs: number): Backend {
+export function durableObjectBackend(env: DurableObjectBindings, options: BackendOptions): Backend {
+  const { timeoutMs, now } = options;
   return {
-    limits: new DurableObjectStore(env.SLUICE_STORE, { timeoutMs }),
+    limits: new DurableObjectStore(env.SLUICE_STORE, { timeoutMs, groupCommit: { now } }),
     documents: new DurableObjectDocumentStore(env.SLUICE_DIRECTORY, { timeoutMs }),
   };
 }

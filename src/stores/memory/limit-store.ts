@@ -27,7 +27,11 @@ export class MemoryStore implements LimitStore {
   constructor(options: { maxKeys?: number } = {}) {
     this.#rows = new BoundedMap(options.maxKeys ?? DEFAULT_MAX_KEYS);
     const rows = this.#rows;
-    this.#table = { read: (key: string) => rows.get(key), write: rows.set.bind(rows) };
+    this.#table = {
+      read: (key: string) => rows.get(key),
+      write: (key: string, row: StateRow) => void rows.set(key, row),
+      remove: (key: string) => void rows.delete(key),
+    };
   }
 
   /** Keys currently held (for tests and metrics). */

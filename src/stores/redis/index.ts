@@ -1,18 +1,23 @@
 /** @module stores/redis — the Redis backend (Upstash REST): limits and directory documents. */
-import type { Backend } from "../backend.ts";
+import type { Backend, BackendOptions } from "../backend.ts";
 import { createUpstashClient } from "./client.ts";
 import { RedisDocumentStore } from "./document-store.ts";
 import { RedisStore } from "./limit-store.ts";
 
 /**
- * Both stores on one Upstash REST endpoint, each call within `timeoutMs`.
+ * Both stores on one Upstash REST endpoint, each call within `timeoutMs`;
+ * `now` times round trips and the skip window of a failing store.
  *
  * @example
- * const backend = redisBackend(env.UPSTASH_REDIS_REST_URL, env.UPSTASH_REDIS_REST_TOKEN, 250);
+ * const backend = redisBackend(env.UPSTASH_REDIS_REST_URL, env.UPSTASH_REDIS_REST_TOKEN, { timeoutMs: 250, now: Date.now });
  */
-export function redisBackend(url: string, token: string, timeoutMs: number): Backend {
+export function redisBackend(url: string, token: string, options: BackendOptions): Backend {
+  const { timeoutMs, now } = options;
   return {
-    limits: new RedisStore(createUpstashClient(url, token, timeoutMs), { timeoutMs }),
+    limits: new RedisStore(createUpstashClient(url, token, timeoutMs), {
+      timeoutMs,
+      groupCommit: { now },
+    }),
     documents: new RedisDocumentStore(createUpstashClient(url, token, timeoutMs, { raw: true }), {
       timeoutMs,
     }),

@@ -116,7 +116,7 @@ describe("the policy hash", () => {
       prefix: "sluice",
       store: { timeoutMs: 250 },
       rules: [
-        { ...bundled.rules[0], onStoreError: "allow", limits: [{ rate: "5/min", by: "ip" }] },
+        { ...bundled.rules[0], onStoreError: "local", limits: [{ rate: "5/min", by: "ip" }] },
       ],
     };
     expect(await hashOf(explicit)).toBe(await hashOf(bundled));

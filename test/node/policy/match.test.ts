@@ -13,7 +13,7 @@ function rule(name: string, path: string, methods: string[] | null = null): Rule
     name,
     match: { path, methods },
     limits: [],
-    onStoreError: "allow",
+    onStoreError: "local",
     mode: "enforce",
     countRejected: false,
     countStatus: null,

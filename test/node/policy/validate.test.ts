@@ -48,7 +48,7 @@ describe("the minimal example from the design brief", () => {
             name: "login",
             match: { methods: ["POST"], path: "/login" },
             limits: [{ id: "ip-1m", count: 5, periodMs: 60_000, burst: 5, ...gcra, by: ip }],
-            onStoreError: "allow",
+            onStoreError: "local",
             mode: "enforce",
             countRejected: false,
             countStatus: null,
