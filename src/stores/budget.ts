@@ -1,19 +1,65 @@
 /** @module stores/budget — every store call finishes within its time budget, one way or another. */
 import { StoreError } from "../limiter/types.ts";
 
+/** A timer that ends a budget; `cancel` stops it. */
+export interface BudgetTimer {
+  cancel(): void;
+}
+
+/** Event-loop lag past which a late timer gives the store back the time it lost. */
+const LAG_SLACK_MS = 20;
+/** Most time a budget is stretched by, in budgets: a busy isolate waits, not forever. */
+const MAX_STRETCH = 3;
+
 /**
- * Settles with `work`, or rejects with a timeout `StoreError` after `ms`.
- * Other failures become `StoreError("error")` so callers handle one type.
+ * Calls `onExpire` once `ms` of the store's time have passed. A timer that
+ * fires late because this isolate was busy (a burst saturating its CPU)
+ * re-arms for the time it was late, up to `MAX_STRETCH` budgets in all: the
+ * budget bounds how long a slow store may take, not how long this isolate
+ * took to look at its answer. With an idle isolate it fires on time.
+ *
+ * @example
+ * const timer = budgetTimer(250, () => reject(new StoreError("…", "timeout")));
+ * timer.cancel();
+ */
+export function budgetTimer(ms: number, onExpire: () => void): BudgetTimer {
+  let handle: ReturnType<typeof setTimeout> | undefined;
+  let stretched = 0;
+  const arm = (wait: number) => {
+    const due = Date.now() + wait;
+    handle = setTimeout(() => {
+      const late = Date.now() - due;
+      if (late > LAG_SLACK_MS && stretched + late <= MAX_STRETCH * ms) {
+        stretched += late;
+        arm(late);
+        return;
+      }
+      handle = undefined;
+      onExpire();
+    }, wait);
+  };
+  arm(ms);
+  return {
+    cancel() {
+      if (handle !== undefined) clearTimeout(handle);
+      handle = undefined;
+    },
+  };
+}
+
+/**
+ * Settles with `work`, or rejects with a timeout `StoreError` once the budget
+ * of `ms` has passed (see `budgetTimer`). Other failures become
+ * `StoreError("error")` so callers handle one type.
  *
  * @example
  * await withBudget(store.call(), 250);
  */
 export async function withBudget<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timer: BudgetTimer | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new StoreError(`store did not answer within ${ms} ms`, "timeout")),
-      ms,
+    timer = budgetTimer(ms, () =>
+      reject(new StoreError(`store did not answer within ${ms} ms`, "timeout")),
     );
   });
   try {
@@ -26,7 +72,7 @@ export async function withBudget<T>(work: Promise<T>, ms: number): Promise<T> {
     }
     throw new StoreError(`store call failed: ${summarize(err)}`, "error", { cause: err });
   } finally {
-    if (timer !== undefined) clearTimeout(timer);
+    timer?.cancel();
   }
 }
 

@@ -1,6 +1,6 @@
 /** @module stores/group-commit — decisions that arrive while a store call is in flight go out together in the next call. */
 import { StoreError } from "../limiter/types.ts";
-import { withBudget } from "./budget.ts";
+import { type BudgetTimer, budgetTimer, withBudget } from "./budget.ts";
 
 export interface GroupCommitOptions {
   /** Most items one call carries. */
@@ -46,7 +46,7 @@ interface Waiter<T, R> {
   settled: boolean;
   resolve(result: R): void;
   reject(err: StoreError): void;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  timer: BudgetTimer | undefined;
   batch: Batch<T, R> | undefined;
   /** Called in the waiter's own request when it is chosen to send a batch. */
   lead(batch: Batch<T, R>): void;
@@ -158,7 +158,7 @@ export class GroupCommit<T, R> {
       new Promise<Batch<T, R>>((chosen) => {
         waiter.lead = chosen;
       }).then((batch) => this.#dispatch(waiter, batch));
-      waiter.timer = setTimeout(() => this.#expire(waiter), this.#options.timeoutMs);
+      waiter.timer = budgetTimer(this.#options.timeoutMs, () => this.#expire(waiter));
       this.#queue.push(waiter);
     });
   }
@@ -305,7 +305,7 @@ export class GroupCommit<T, R> {
 function settle<R>(waiter: Waiter<unknown, R>, outcome: R | StoreError): void {
   if (waiter.settled) return;
   waiter.settled = true;
-  if (waiter.timer !== undefined) clearTimeout(waiter.timer);
+  waiter.timer?.cancel();
   if (outcome instanceof StoreError) waiter.reject(outcome);
   else waiter.resolve(outcome);
 }

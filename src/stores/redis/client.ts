@@ -27,6 +27,8 @@ export function createUpstashClient(
     enableTelemetry: false,
     // One command per request: batching across a tick only adds work here.
     enableAutoPipelining: false,
-    signal: () => AbortSignal.timeout(timeoutMs),
+    // A backstop: the store's budget timer (stores/budget.ts) ends the wait, and
+    // may stretch it while this isolate is too busy to read the answer.
+    signal: () => AbortSignal.timeout(timeoutMs * 4),
   });
 }

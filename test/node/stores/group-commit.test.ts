@@ -1,6 +1,7 @@
 /** @module test/node/stores/group-commit — batching, bounds, budgets and skipping of the group commit. */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { StoreError } from "../../../src/limiter/types.ts";
+import { budgetTimer } from "../../../src/stores/budget.ts";
 import {
   GROUP_COMMIT_DEFAULTS,
   GroupCommit,
@@ -177,5 +178,47 @@ describe("GroupCommit", () => {
     expect(commit.inFlight).toBe(0);
     // Every caller got an answer it can fall back on, and most were not even queued.
     expect([...reasons].sort()).toEqual(["overload", "skipped", "timeout"]);
+  });
+});
+
+describe("budgetTimer", () => {
+  it("fires on time when the isolate is idle", async () => {
+    let fired = 0;
+    budgetTimer(250, () => fired++);
+    await vi.advanceTimersByTimeAsync(249);
+    expect(fired).toBe(0);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(fired).toBe(1);
+  });
+
+  it("gives back the time a busy isolate lost, up to three budgets more", async () => {
+    let firedAt = 0;
+    const start = Date.now();
+    budgetTimer(250, () => {
+      firedAt = Date.now() - start;
+    });
+    // The isolate was busy: the clock ran on while the timer could not fire.
+    vi.setSystemTime(start + 400);
+    await vi.advanceTimersByTimeAsync(250);
+    expect(firedAt).toBe(0);
+    await vi.advanceTimersByTimeAsync(400);
+    expect(firedAt).toBe(1050);
+
+    firedAt = 0;
+    const again = Date.now();
+    budgetTimer(250, () => {
+      firedAt = Date.now() - again;
+    });
+    vi.setSystemTime(again + 5000);
+    await vi.advanceTimersByTimeAsync(250);
+    // Too late to make up: a stuck isolate still gives up.
+    expect(firedAt).toBe(5250);
+  });
+
+  it("does nothing once cancelled", async () => {
+    let fired = 0;
+    budgetTimer(250, () => fired++).cancel();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(fired).toBe(0);
   });
 });
