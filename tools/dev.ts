@@ -60,7 +60,14 @@ async function main(): Promise<void> {
   if (process.env.SLUICE_POLICY) vars.push(`SLUICE_POLICY:${process.env.SLUICE_POLICY}`);
   let store = "Durable Object";
   let redisLine = "";
-  if (values.redis) {
+  if (process.env.UPSTASH_REDIS_REST_URL && process.env.UPSTASH_REDIS_REST_TOKEN) {
+    // A Redis endpoint of the caller's (the end-to-end tests bring their own, with faults).
+    vars.push(
+      `UPSTASH_REDIS_REST_URL:${process.env.UPSTASH_REDIS_REST_URL}`,
+      `UPSTASH_REDIS_REST_TOKEN:${process.env.UPSTASH_REDIS_REST_TOKEN}`,
+    );
+    store = "Redis";
+  } else if (values.redis) {
     const redis = await startRedis();
     cleanups.push(() => redis.stop());
     const token = randomBytes(18).toString("base64url");
