@@ -367,7 +367,7 @@ async function main(): Promise<void> {
     await settle();
   }
 
-  const slots = schedule(config.rounds, config.latencies, config.contenders);
+  const slots = schedule(config.rounds, config.latencies, [config.connections], config.contenders);
   const results: SlotResult[] = [];
   let currentLatency = -1;
   for (const [i, slot] of slots.entries()) {
