@@ -257,6 +257,38 @@ export function callsBetween(
   return calls;
 }
 
+/** What a run consists of, for `estimateSeconds`. */
+export interface RunShape {
+  contenders: number;
+  /** Distinct bundles to build. */
+  bundles: number;
+  warmupSec: number;
+  slots: number;
+  durationSec: number;
+  /** Slots followed by the over-limit scenarios. */
+  scenarios: number;
+}
+
+/**
+ * Roughly how long a run takes on the two-core machine the defaults are
+ * sized for: a `wrangler deploy --dry-run` per bundle, starting the stack
+ * and workerd, the warm-ups, each point's load plus its settling and
+ * counter reads, and the over-limit scenarios (with the average wait for
+ * the binding's window). For the progress line and the hard stop, not a
+ * measurement.
+ *
+ * @example
+ * estimateSeconds({ contenders: 2, bundles: 2, warmupSec: 1, slots: 10, durationSec: 2, scenarios: 1 }); // 53
+ */
+export function estimateSeconds(run: RunShape): number {
+  const bundling = 6 * run.bundles;
+  const startup = 10;
+  const warmup = run.contenders * (run.warmupSec + 0.5);
+  const points = run.slots * (run.durationSec + 0.5);
+  const scenarios = run.scenarios * 3;
+  return Math.round(bundling + startup + warmup + points + scenarios);
+}
+
 /** A limit as the scenarios see it: how many requests it admits from idle. */
 export interface Capacities {
   key: number;

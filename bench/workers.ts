@@ -7,6 +7,7 @@ import { convertV4MiniflareOptions, type Json, Miniflare, type V4WorkerOptions }
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { type BundleSize, parseUploadSize } from "./harness.ts";
 import { BENCH_RULES, rateLimitBindings, rateLimitToml, sluicePolicy } from "./limits.ts";
+import { type Started, stopChild } from "./services.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const BIN = path.join(ROOT, "node_modules", ".bin");
@@ -137,6 +138,7 @@ export interface Bundle {
 export async function bundleContenders(
   names: readonly ContenderName[],
   outRoot: string,
+  track?: (p: Started) => void,
 ): Promise<Bundle[]> {
   const built = new Map<ContenderName, Bundle>();
   const bundles: Bundle[] = [];
@@ -144,7 +146,7 @@ export async function bundleContenders(
     const source = bundledAs(name);
     let bundle = built.get(source);
     if (!bundle) {
-      bundle = await bundleContender(source, outRoot);
+      bundle = await bundleContender(source, outRoot, track);
       built.set(source, bundle);
     }
     bundles.push({ ...bundle, name });
@@ -161,7 +163,11 @@ export async function bundleContenders(
  * @example
  * const bundle = await bundleContender("sluice", "bench/out/bundles");
  */
-export async function bundleContender(name: ContenderName, outRoot: string): Promise<Bundle> {
+export async function bundleContender(
+  name: ContenderName,
+  outRoot: string,
+  track?: (p: Started) => void,
+): Promise<Bundle> {
   const source = bundledAs(name) as Bundled;
   // Absolute: wrangler resolves a relative --outdir against the config's directory.
   const outdir = path.resolve(outRoot, source);
@@ -182,14 +188,11 @@ export async function bundleContender(name: ContenderName, outRoot: string): Pro
       ].join("\n"),
     );
   }
-  const output = await run(path.join(BIN, "wrangler"), [
-    "deploy",
-    "--dry-run",
-    "--outdir",
-    outdir,
-    "--config",
-    configPath,
-  ]);
+  const output = await run(
+    path.join(BIN, "wrangler"),
+    ["deploy", "--dry-run", "--outdir", outdir, "--config", configPath],
+    track,
+  );
   const size = parseUploadSize(output);
   if (!size) throw new Error(`no upload size in wrangler's output for ${source}:\n${output}`);
   const modules = (await readdir(outdir)).filter((f) => f.endsWith(".js"));
@@ -199,8 +202,11 @@ export async function bundleContender(name: ContenderName, outRoot: string): Pro
   return { name, configPath, outdir, mainModule: modules[0], size };
 }
 
-/** Runs a command to completion; resolves with stdout + stderr, rejects on a non-zero exit. */
-function run(cmd: string, args: string[]): Promise<string> {
+/**
+ * Runs a command to completion; resolves with stdout + stderr, rejects on a
+ * non-zero exit. `track` learns its PID, so a run stopped meanwhile stops it too.
+ */
+function run(cmd: string, args: string[], track?: (p: Started) => void): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {
       cwd: ROOT,
@@ -213,6 +219,9 @@ function run(cmd: string, args: string[]): Promise<string> {
         NO_COLOR: "1",
       },
     });
+    if (child.pid !== undefined) {
+      track?.({ name: path.basename(cmd), pid: child.pid, stop: () => stopChild(child) });
+    }
     let out = "";
     child.stdout.on("data", (b: Buffer) => {
       out += b.toString("utf8");
@@ -339,7 +348,13 @@ export async function startWorkerd(
       },
     }),
   );
-  await mf.ready;
+  try {
+    await mf.ready;
+  } catch (err) {
+    // Whatever Miniflare started before failing goes too.
+    await mf.dispose().catch(() => undefined);
+    throw err;
+  }
   const urls = new Map<ContenderName, URL>();
   for (const b of bundles) urls.set(b.name, await mf.unsafeGetDirectURL(b.name));
   const pid = findChild(process.pid, "workerd");

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   callsBetween,
   commandDelta,
+  estimateSeconds,
   expectedAdmitted,
   median,
   parseCommandstats,
@@ -233,6 +234,23 @@ describe("windowWaitMs", () => {
     expect(windowWaitMs(t + 50_001, minute, 10_000)).toBe(9_999 + 50);
     expect(windowWaitMs(t + 59_999, minute, 10_000)).toBe(1 + 50);
     expect(windowWaitMs(t + 5_000, 10_000, 6_000)).toBe(5_050);
+  });
+});
+
+describe("estimateSeconds", () => {
+  const run = { contenders: 2, bundles: 2, warmupSec: 1, slots: 10, durationSec: 2, scenarios: 1 };
+
+  it("adds bundling, start-up, warm-ups, points and scenarios", () => {
+    // 12 + 10 + 3 + 25 + 3.
+    expect(estimateSeconds(run)).toBe(53);
+  });
+
+  it("grows with each part of the run", () => {
+    const base = estimateSeconds(run);
+    expect(estimateSeconds({ ...run, slots: 20 })).toBe(base + 25);
+    expect(estimateSeconds({ ...run, durationSec: 3 })).toBe(base + 10);
+    expect(estimateSeconds({ ...run, scenarios: 2 })).toBeGreaterThan(base);
+    expect(estimateSeconds({ ...run, bundles: 3 })).toBeGreaterThan(base);
   });
 });
 
