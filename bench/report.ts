@@ -459,3 +459,179 @@ export function formatLimits(rows: readonly LimitsRow[]): string {
 export function formatFeatures(rows: readonly FeatureRow[]): string {
   return markdownTable(FEATURE_COLUMNS, rows.map(formatFeatureRow), 5);
 }
+
+/** The targets of the issue "Decisions under load", as numbers. */
+export const TARGETS = {
+  /** Where throughput against the floors and store calls are held. */
+  connections: 32,
+  /** At 0 ms: at least this share of bare's throughput. */
+  vsBaseline: 0.85,
+  /** At every injected store latency: at least this share of bare-1rt's throughput. */
+  vsRoundTrip: 0.9,
+  /** At most this many store calls per request. */
+  callsPerRequest: 0.25,
+  /** At one connection: p50 over bare at most bare-1rt's p50 over bare plus this, in ms. */
+  p50SlackMs: 0.5,
+} as const;
+
+export type Targets = typeof TARGETS;
+
+/** One target as measured in this run; `met` is undefined when the run cannot tell. */
+export interface TargetCheck {
+  target: string;
+  measured: string;
+  met: boolean | undefined;
+}
+
+/**
+ * The issue's targets for one Sluice contender, read off a run: throughput
+ * against bare at 0 ms and against bare-1rt at each injected latency (at 32
+ * connections), store calls per request (at 32 connections), p50 at one
+ * connection, exact admissions and no store call for a refused client at
+ * each store latency, and throughput above each peer at every point both
+ * ran. A point the run did not measure is left out; a count the run has no
+ * honest source for is `n/a`.
+ *
+ * @example
+ * for (const t of checkTargets(report, "sluice")) console.log(t.met, t.target, t.measured);
+ */
+export function checkTargets(
+  report: Report,
+  subject: string,
+  roles: Roles = ROLES,
+  targets: Targets = TARGETS,
+): TargetCheck[] {
+  const latencies = [
+    ...new Set(report.rows.filter((r) => r.contender === subject).map((r) => r.latencyMs)),
+  ].sort((a, b) => a - b);
+  const checks = latencies.flatMap((latencyMs) =>
+    latencyChecks(report, subject, latencyMs, roles, targets),
+  );
+  for (const peer of roles.peers) {
+    const check = peerCheck(report, subject, peer);
+    if (check) checks.push(check);
+  }
+  return checks;
+}
+
+function find(report: Report, contender: string, latencyMs: number, connections: number) {
+  return report.rows.find(
+    (r) => r.contender === contender && r.latencyMs === latencyMs && r.connections === connections,
+  );
+}
+
+/** Share `ratio` against `goal`, with the margin in percentage points. */
+function share(ratio: number, goal: number): Pick<TargetCheck, "measured" | "met"> {
+  if (Number.isNaN(ratio)) return { measured: "no paired round", met: undefined };
+  return {
+    measured: `${percent(ratio)} (${signed((ratio - goal) * 100, 0)} points against the target)`,
+    met: ratio >= goal,
+  };
+}
+
+/** The checks at one store latency. */
+function latencyChecks(
+  report: Report,
+  subject: string,
+  latencyMs: number,
+  roles: Roles,
+  targets: Targets,
+): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const at = `at ${targets.connections} connections, ${latencyMs} ms`;
+  const loaded = find(report, subject, latencyMs, targets.connections);
+  if (loaded && latencyMs === 0) {
+    checks.push({
+      target: `throughput ≥ ${percent(targets.vsBaseline)} of ${roles.baseline} ${at}`,
+      ...share(loaded.rpsVsBaseline, targets.vsBaseline),
+    });
+  }
+  if (loaded && latencyMs > 0) {
+    checks.push({
+      target: `throughput ≥ ${percent(targets.vsRoundTrip)} of ${roles.roundTrip} ${at}`,
+      ...share(loaded.rpsVsRoundTrip, targets.vsRoundTrip),
+    });
+  }
+  if (loaded) {
+    const calls = loaded.calls;
+    checks.push({
+      target: `≤ ${targets.callsPerRequest} store calls per request ${at}`,
+      measured: Number.isNaN(calls)
+        ? "no count of this store's calls"
+        : `${calls.toFixed(2)} (${signed(calls - targets.callsPerRequest, 2)} against the target)`,
+      met: Number.isNaN(calls) ? undefined : calls <= targets.callsPerRequest,
+    });
+  }
+  const single = find(report, subject, latencyMs, 1);
+  const floor = find(report, roles.roundTrip, latencyMs, 1);
+  if (single && floor) {
+    const budget = floor.p50OverBaseline + targets.p50SlackMs;
+    checks.push({
+      target: `p50 over ${roles.baseline} ≤ ${roles.roundTrip}'s + ${targets.p50SlackMs} ms at 1 connection, ${latencyMs} ms (≤ ${fixed(budget, 2)} ms)`,
+      measured: `${signed(single.p50OverBaseline, 2)} ms (${signed(single.p50OverBaseline - budget, 2)} ms against the target)`,
+      met: Number.isNaN(budget) ? undefined : single.p50OverBaseline <= budget,
+    });
+  }
+  const limits = report.limits.find((l) => l.contender === subject && l.latencyMs === latencyMs);
+  if (limits) checks.push(...limitChecks(limits));
+  return checks;
+}
+
+/** Exact admissions in every round, and no store call for a client already refused. */
+function limitChecks(l: LimitsRow): TargetCheck[] {
+  const exact =
+    l.solo.min === l.solo.expected &&
+    l.solo.max === l.solo.expected &&
+    l.twoKeys.expected.every((e, i) => l.twoKeys.min[i] === e && l.twoKeys.max[i] === e);
+  const a = admissions(l);
+  const open = l.failedOpen > 0 ? ` (${l.failedOpen} failed open)` : "";
+  const at = `at ${l.latencyMs} ms`;
+  return [
+    {
+      target: `admitted exactly as expected in every round of the over-limit scenarios ${at}`,
+      measured: `${a.solo}; ${a.twoKeys}${open}`,
+      met: exact,
+    },
+    {
+      target: `0 store calls for an already-refused client ${at}`,
+      measured: Number.isNaN(l.blockedCalls)
+        ? "no count of this store's calls"
+        : l.blockedCalls.toFixed(2),
+      met: Number.isNaN(l.blockedCalls) ? undefined : l.blockedCalls === 0,
+    },
+  ];
+}
+
+/** Throughput above `peer` at every point both ran, paired within rounds. */
+function peerCheck(report: Report, subject: string, peer: string): TargetCheck | undefined {
+  const points = report.rows
+    .filter((r) => r.contender === subject && find(report, peer, r.latencyMs, r.connections))
+    .map((r) => ({
+      at: `${r.connections} connection${r.connections === 1 ? "" : "s"}, ${r.latencyMs} ms`,
+      ratio: paired(
+        report.results,
+        subject,
+        peer,
+        r,
+        (s, p) => s.throughput.rps / p.throughput.rps,
+      ),
+    }))
+    .filter((p) => !Number.isNaN(p.ratio));
+  if (points.length === 0) return undefined;
+  const below = points.filter((p) => p.ratio <= 1);
+  const lowest = points.reduce((lo, p) => (p.ratio < lo.ratio ? p : lo));
+  return {
+    target: `throughput above ${peer} at every point of the sweep`,
+    measured:
+      below.length === 0
+        ? `${points.length} of ${points.length} points; lowest ${percent(lowest.ratio)} of its req/s (${lowest.at})`
+        : `below at ${below.length} of ${points.length} points: ${below.map((p) => `${percent(p.ratio)} (${p.at})`).join("; ")}`,
+    met: below.length === 0,
+  };
+}
+
+/** The checks as Markdown list lines: met, MISSED, or n/a when the run cannot tell. */
+export function formatTargets(checks: readonly TargetCheck[]): string {
+  const word = (met: boolean | undefined) => (met === undefined ? "n/a" : met ? "met" : "MISSED");
+  return checks.map((c) => `- ${word(c.met)}: ${c.target}: ${c.measured}`).join("\n");
+}

@@ -24,13 +24,16 @@ import {
 import { BENCH_RULES, bindingPeriodSec } from "./limits.ts";
 import { burst, runLoad, type Subject } from "./load.ts";
 import {
+  checkTargets,
   FEATURES,
   formatFeatures,
   formatLimits,
   formatTable,
+  formatTargets,
   type Report,
   type SlotResult,
   summarize,
+  TARGETS,
 } from "./report.ts";
 import {
   commandstats,
@@ -57,7 +60,9 @@ import {
 const ROOT = path.resolve(import.meta.dirname, "..");
 const OUT = path.join(ROOT, "bench", "out");
 /** Where the over-limit scenarios and the configuration variants run, when the sweep has it. */
-const PRIMARY_CONNECTIONS = 32;
+const PRIMARY_CONNECTIONS = TARGETS.connections;
+/** Sluice's contenders: each is held to the issue's targets on the points it ran. */
+const SLUICE: readonly ContenderName[] = ["sluice", "sluice-do", "sluice-quiet"];
 /** Time the over-limit scenarios need inside one window of the rate limiting binding (they take a few seconds). */
 const SCENARIO_ROOM_MS = 15_000;
 
@@ -516,6 +521,9 @@ function reportText(
       "",
       formatFeatures(report.features),
     );
+  }
+  for (const subject of SLUICE.filter((name) => config.contenders.includes(name))) {
+    lines.push("", `Targets (${subject}, this run):`, formatTargets(checkTargets(report, subject)));
   }
   const degraded = report.rows.filter((r) => r.degraded > 0);
   if (degraded.length > 0) {

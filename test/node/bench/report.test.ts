@@ -2,11 +2,13 @@
 import { describe, expect, it } from "vitest";
 import {
   COLUMNS,
+  checkTargets,
   FEATURE_COLUMNS,
   formatFeatures,
   formatLimits,
   formatRow,
   formatTable,
+  formatTargets,
   LIMITS_COLUMNS,
   paired,
   type SlotResult,
@@ -225,5 +227,136 @@ describe("the tables", () => {
     expect(header).toHaveLength(COLUMNS.length + 1);
     for (const line of lines) expect(pipes(line)).toEqual(header);
     expect(lines[1]).toMatch(/^\|-+\|-+\|-+\|-+:\|/);
+  });
+});
+
+describe("checkTargets", () => {
+  /** One round of the sweep at 1 and 32 connections, 0 and 5 ms, with Sluice as given. */
+  function run(
+    sluice: (latencyMs: number, connections: number) => Over,
+    round = 0,
+    name = "sluice",
+  ): SlotResult[] {
+    const results: SlotResult[] = [];
+    for (const latencyMs of [0, 5]) {
+      for (const connections of [1, 32]) {
+        const at = { latencyMs, connections, scenarios: connections === 32 };
+        const single = connections === 1;
+        results.push(
+          slot("bare", round, { ...at, rps: 2000, p50: 1 }),
+          slot("bare-1rt", round, { ...at, rps: 1000, p50: single ? 1 + 1 + latencyMs : 9 }),
+          slot("upstash-ratelimit", round, { ...at, rps: 800, calls: 1 }),
+          slot("hono-rate-limiter", round, { ...at, rps: 600, calls: 2 }),
+          slot(name, round, { ...at, ...sluice(latencyMs, connections) }),
+        );
+      }
+    }
+    return results;
+  }
+  const good = (latencyMs: number, connections: number): Over => ({
+    rps: latencyMs === 0 ? 1800 : 950,
+    p50: connections === 1 ? 1 + 1.4 + latencyMs : 5,
+    calls: 0.1,
+  });
+
+  it("passes a Sluice that meets every target, and says by how much", () => {
+    const checks = checkTargets(summarize([...run(good, 0), ...run(good, 1)]), "sluice");
+    expect(checks.filter((c) => c.met !== true)).toEqual([]);
+    expect(checks.map((c) => c.target)).toEqual([
+      "throughput ≥ 85% of bare at 32 connections, 0 ms",
+      "≤ 0.25 store calls per request at 32 connections, 0 ms",
+      "p50 over bare ≤ bare-1rt's + 0.5 ms at 1 connection, 0 ms (≤ 1.50 ms)",
+      "admitted exactly as expected in every round of the over-limit scenarios at 0 ms",
+      "0 store calls for an already-refused client at 0 ms",
+      "throughput ≥ 90% of bare-1rt at 32 connections, 5 ms",
+      "≤ 0.25 store calls per request at 32 connections, 5 ms",
+      "p50 over bare ≤ bare-1rt's + 0.5 ms at 1 connection, 5 ms (≤ 6.50 ms)",
+      "admitted exactly as expected in every round of the over-limit scenarios at 5 ms",
+      "0 store calls for an already-refused client at 5 ms",
+      "throughput above upstash-ratelimit at every point of the sweep",
+      "throughput above hono-rate-limiter at every point of the sweep",
+    ]);
+    expect(checks[0]?.measured).toBe("90% (+5 points against the target)");
+    expect(checks[1]?.measured).toBe("0.10 (−0.15 against the target)");
+    expect(checks[2]?.measured).toBe("+1.40 ms (−0.10 ms against the target)");
+    expect(checks[10]?.measured).toBe(
+      "4 of 4 points; lowest 119% of its req/s (1 connection, 5 ms)",
+    );
+  });
+
+  it("says which targets a slower, chattier, leakier Sluice misses and by how much", () => {
+    const bad = (latencyMs: number, connections: number): Over => ({
+      rps: latencyMs === 0 ? 1500 : connections === 1 ? 750 : 850,
+      p50: connections === 1 ? 1 + 1.6 + latencyMs : 5,
+      calls: 1,
+      admitted: latencyMs === 5 ? 51 : 50,
+      blocked: 0.5,
+    });
+    const checks = checkTargets(summarize(run(bad)), "sluice");
+    const missed = Object.fromEntries(
+      checks.filter((c) => c.met === false).map((c) => [c.target, c.measured]),
+    );
+    expect(missed).toEqual({
+      "throughput ≥ 85% of bare at 32 connections, 0 ms": "75% (−10 points against the target)",
+      "≤ 0.25 store calls per request at 32 connections, 0 ms": "1.00 (+0.75 against the target)",
+      "p50 over bare ≤ bare-1rt's + 0.5 ms at 1 connection, 0 ms (≤ 1.50 ms)":
+        "+1.60 ms (+0.10 ms against the target)",
+      "0 store calls for an already-refused client at 0 ms": "0.50",
+      "throughput ≥ 90% of bare-1rt at 32 connections, 5 ms": "85% (−5 points against the target)",
+      "≤ 0.25 store calls per request at 32 connections, 5 ms": "1.00 (+0.75 against the target)",
+      "p50 over bare ≤ bare-1rt's + 0.5 ms at 1 connection, 5 ms (≤ 6.50 ms)":
+        "+6.60 ms (+0.10 ms against the target)",
+      "admitted exactly as expected in every round of the over-limit scenarios at 5 ms":
+        "51/50; 50+30/50+30",
+      "0 store calls for an already-refused client at 5 ms": "0.50",
+      "throughput above upstash-ratelimit at every point of the sweep":
+        "below at 1 of 4 points: 94% (1 connection, 5 ms)",
+    });
+    expect(
+      formatTargets(checks)
+        .split("\n")
+        .filter((l) => l.startsWith("- MISSED: ")),
+    ).toHaveLength(10);
+  });
+
+  it("holds Sluice on its Durable Objects to the points it ran, and says what it cannot count", () => {
+    const results = run(good).filter((r) => r.latencyMs === 0 || r.contender !== "sluice");
+    for (const r of results) {
+      if (r.contender !== "sluice") continue;
+      r.contender = "sluice-do";
+      r.store.calls = Number.NaN;
+      if (r.limits) r.limits.blocked.calls = Number.NaN;
+    }
+    const checks = checkTargets(summarize(results), "sluice-do");
+    // Nothing at 5 ms: it never ran there.
+    expect(checks.map((c) => c.target)).toEqual([
+      "throughput ≥ 85% of bare at 32 connections, 0 ms",
+      "≤ 0.25 store calls per request at 32 connections, 0 ms",
+      "p50 over bare ≤ bare-1rt's + 0.5 ms at 1 connection, 0 ms (≤ 1.50 ms)",
+      "admitted exactly as expected in every round of the over-limit scenarios at 0 ms",
+      "0 store calls for an already-refused client at 0 ms",
+      "throughput above upstash-ratelimit at every point of the sweep",
+      "throughput above hono-rate-limiter at every point of the sweep",
+    ]);
+    expect(checks.filter((c) => c.met === undefined)).toEqual([
+      {
+        target: "≤ 0.25 store calls per request at 32 connections, 0 ms",
+        measured: "no count of this store's calls",
+        met: undefined,
+      },
+      {
+        target: "0 store calls for an already-refused client at 0 ms",
+        measured: "no count of this store's calls",
+        met: undefined,
+      },
+    ]);
+    expect(checks.find((c) => c.target.startsWith("throughput above upstash"))?.measured).toBe(
+      "2 of 2 points; lowest 225% of its req/s (1 connection, 0 ms)",
+    );
+    expect(formatTargets(checks)).toContain("- n/a: ≤ 0.25 store calls");
+  });
+
+  it("checks nothing for a contender the run did not measure", () => {
+    expect(checkTargets(summarize(run(good)), "sluice-do")).toEqual([]);
   });
 });
