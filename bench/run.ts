@@ -149,23 +149,38 @@ const HARD_LIMIT_MS = Math.max(5 * 60, 2 * estimate) * 1000;
 // Everything started, in start order; stopped in reverse, each by its PID.
 const started: Started[] = [];
 let workerd: Workerd | undefined;
-let stopping = false;
+let cleaning: Promise<void> | undefined;
+let exitCode: number | undefined;
 
-async function cleanup(): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  await workerd?.dispose().catch((err: unknown) => console.error("stopping workerd:", err));
-  for (const p of started.reverse()) {
-    await p.stop().catch((err: unknown) => console.error(`stopping ${p.name} (${p.pid}):`, err));
-  }
+/**
+ * Stops everything, once: a second caller (an interrupt while the run is
+ * failing, or the other way round) waits for the same cleanup instead of
+ * exiting halfway through it.
+ */
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    await workerd?.dispose().catch((err: unknown) => console.error("stopping workerd:", err));
+    for (const p of started.reverse()) {
+      await p.stop().catch((err: unknown) => console.error(`stopping ${p.name} (${p.pid}):`, err));
+    }
+  })();
+  return cleaning;
 }
 
+/** Says why, stops everything, and exits with the first failure's code. */
 async function fail(message: string, code: number): Promise<never> {
   console.error(message);
+  exitCode ??= code;
   await cleanup();
-  process.exit(code);
+  process.exit(exitCode);
 }
 
+// Miniflare ends the process itself on SIGINT and SIGTERM once it has
+// stopped workerd, before an async cleanup can finish: whoever ends it,
+// nothing this run started outlives it.
+process.once("exit", () => {
+  for (const p of started) p.kill();
+});
 process.once("SIGINT", () => void fail("bench: interrupted", 130));
 process.once("SIGTERM", () => void fail("bench: terminated", 143));
 setTimeout(

@@ -7,7 +7,7 @@ import { convertV4MiniflareOptions, type Json, Miniflare, type V4WorkerOptions }
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { type BundleSize, parseUploadSize } from "./harness.ts";
 import { BENCH_RULES, rateLimitBindings, rateLimitToml, sluicePolicy } from "./limits.ts";
-import { type Started, stopChild } from "./services.ts";
+import { killChild, type Started, stopChild } from "./services.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const BIN = path.join(ROOT, "node_modules", ".bin");
@@ -220,7 +220,12 @@ function run(cmd: string, args: string[], track?: (p: Started) => void): Promise
       },
     });
     if (child.pid !== undefined) {
-      track?.({ name: path.basename(cmd), pid: child.pid, stop: () => stopChild(child) });
+      track?.({
+        name: path.basename(cmd),
+        pid: child.pid,
+        stop: () => stopChild(child),
+        kill: () => killChild(child),
+      });
     }
     let out = "";
     child.stdout.on("data", (b: Buffer) => {
