@@ -44,6 +44,9 @@ export type ShardResult = Decision | Reservation | StepView[] | null;
 export class SluiceStore extends DurableObject {
   #latestNowMs = 0;
   #wrote = false;
+  /** RPCs and operations served since the object started (memory only; for benchmarks). */
+  #calls = 0;
+  #operations = 0;
 
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env as never);
@@ -79,6 +82,8 @@ export class SluiceStore extends DurableObject {
 
   /** Runs a batch in order: each operation sees the writes of those before it. */
   run(ops: readonly ShardOp[]): ShardResult[] {
+    this.#calls++;
+    this.#operations += ops.length;
     const results = ops.map((op) => this.#one(op));
     if (this.#wrote) void this.#scheduleSweep();
     this.#wrote = false;
@@ -107,7 +112,13 @@ export class SluiceStore extends DurableObject {
   }
 
   reset(keys: readonly string[]): void {
+    this.#calls++;
     for (const key of keys) this.#table.remove(key);
+  }
+
+  /** Calls served and the decisions they carried, since this object started. */
+  stats(): { calls: number; decisions: number } {
+    return { calls: this.#calls, decisions: this.#operations };
   }
 
   ping(): string {
