@@ -120,10 +120,11 @@ export async function buildRuntime(
   const { policy } = loaded;
   const timeoutMs = policy.store.timeoutMs;
   // The one place a backend is chosen: limits and the directory live together.
+  const backendOptions = { timeoutMs, now: options.clock, shards: policy.store.shards };
   const backend: Backend =
     url && token
-      ? redisBackend(url, token, { timeoutMs, now: options.clock })
-      : durableObjectBackend(env, { timeoutMs, now: options.clock });
+      ? redisBackend(url, token, backendOptions)
+      : durableObjectBackend(env, backendOptions);
   // Per isolate: blocked subjects are answered without a store call.
   const store = new BlockedCache(backend.limits);
   const directory = new Directory(backend.documents, policy.tenants.namespace);

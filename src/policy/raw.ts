@@ -148,6 +148,18 @@ export interface RawStore {
    * @default 250
    */
   timeoutMs?: number;
+  /**
+   * Durable Object store only: objects each rule's subjects are spread over. 1 keeps a rule in
+   * one object (every decision one operation there); more spread a hot rule, and a decision
+   * whose limits land in several objects reserves its part in each. Changing it starts the
+   * Durable Object counters afresh.
+   *
+   * @asType integer
+   * @minimum 1
+   * @maximum 64
+   * @default 1
+   */
+  shards?: number;
 }
 
 /** The origin behind Sluice. */

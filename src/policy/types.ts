@@ -134,6 +134,8 @@ export interface Policy {
   store: {
     /** Time budget of one store call (default 250). */
     timeoutMs: number;
+    /** Durable Object store: objects each rule's subjects are spread over (default 1). */
+    shards: number;
   };
   origin: {
     /** Origin response-header timeout → 504 (default 30000). */

@@ -61,7 +61,7 @@ const IP_FIELDS = keysOf<RawIp>({ source: true, trustedHops: true, ipv6Subnet: t
 const API_KEY_FIELDS = keysOf<RawApiKey>({ header: true, bearer: true });
 const HEADERS_FIELDS = keysOf<RawHeaders>({ legacy: true });
 const LOG_FIELDS = keysOf<RawLog>({ allowed: true });
-const STORE_FIELDS = keysOf<RawStore>({ timeoutMs: true });
+const STORE_FIELDS = keysOf<RawStore>({ timeoutMs: true, shards: true });
 const ORIGIN_FIELDS = keysOf<RawOrigin>({ timeoutMs: true });
 const RULE_FIELDS = keysOf<RawRule>({
   name: true,
@@ -130,6 +130,7 @@ export function validatePolicy(raw: unknown): ValidationResult {
   const log = { allowed: readBoolean(report, logObj, "log", "allowed", true) };
   const store = {
     timeoutMs: readInt(report, storeObj, "store", "timeoutMs", 10, 5000, DEFAULTS.storeTimeoutMs),
+    shards: readInt(report, storeObj, "store", "shards", 1, 64, 1),
   };
   const origin = {
     timeoutMs: readInt(

@@ -156,7 +156,7 @@ describe.each(LIMIT_STORES)("limiter API, %s store", (kind) => {
     }
     expect(admitted).toBeLessThanOrEqual(40);
     // One place holds every key: the same decisions one at a time admit exactly 40.
-    if (kind !== "durable-object") expect(admitted).toBe(40);
+    if (kind !== "durable-object-sharded") expect(admitted).toBe(40);
     // What was taken for refused requests was given back: the shared limit
     // holds exactly the admitted requests.
     const left = await store.peek({ ...request(0), checks: [shared] });

@@ -14,14 +14,14 @@ import {
   undoOnTable,
 } from "../../limiter/table.ts";
 import type { DecideRequest, Decision, LimitCheck, LimitStore } from "../../limiter/types.ts";
+import { BoundedMap } from "../../util/bounded-map.ts";
 import { withBudget } from "../budget.ts";
 import { GROUP_COMMIT_DEFAULTS, GroupCommit, type GroupCommitOptions } from "../group-commit.ts";
 
 /** How often an object deletes lapsed state. */
 const SWEEP_EVERY_MS = 60_000;
-
-/** Objects the limits are spread over, by subject (see `shardOf`). */
-export const DEFAULT_SHARDS = 8;
+/** Rows an object keeps in memory at most; the rest are read from SQLite when asked. */
+const MAX_CACHED_ROWS = 50_000;
 
 /** A decision as it travels to an object: plain data, no callbacks. */
 type Plain = Omit<DecideRequest, "waitUntil">;
@@ -43,10 +43,18 @@ export type ShardResult = Decision | Reservation | StepView[] | null;
  */
 export class SluiceStore extends DurableObject {
   #latestNowMs = 0;
-  #wrote = false;
+  /** A sweep alarm is known to be set (so batches do not ask storage each time). */
+  #sweepSet = false;
   /** RPCs and operations served since the object started (memory only; for benchmarks). */
   #calls = 0;
   #operations = 0;
+  /**
+   * Rows as the object last read or wrote them: it is their only writer, so
+   * memory answers reads; SQLite keeps them across evictions. `null`: no row.
+   */
+  readonly #rows = new BoundedMap<string, StateRow | null>(MAX_CACHED_ROWS);
+  /** Rows written by the batch being run, flushed to SQLite once at its end. */
+  readonly #dirty = new Set<string>();
 
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env as never);
@@ -56,37 +64,58 @@ export class SluiceStore extends DurableObject {
     );
   }
 
-  /** The SQLite table as the engine's state table. */
+  /** The rows as the engine's state table. */
   readonly #table: StateTable = {
-    read: (key) =>
-      this.ctx.storage.sql
+    read: (key) => {
+      const cached = this.#rows.get(key);
+      if (cached !== undefined) return cached ?? undefined;
+      const row = this.ctx.storage.sql
         .exec<StateRow>(
           "SELECT value, expires_at AS expiresAt, seen FROM limit_state WHERE key = ?",
           key,
         )
-        .toArray()[0],
+        .toArray()[0];
+      this.#rows.set(key, row ?? null);
+      return row;
+    },
     write: (key, row) => {
-      this.ctx.storage.sql.exec(
-        "INSERT INTO limit_state (key, value, expires_at, seen) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, seen = excluded.seen",
-        key,
-        row.value,
-        row.expiresAt,
-        row.seen,
-      );
-      this.#wrote = true;
+      this.#rows.set(key, row);
+      this.#dirty.add(key);
     },
     remove: (key) => {
-      this.ctx.storage.sql.exec("DELETE FROM limit_state WHERE key = ?", key);
+      this.#rows.set(key, null);
+      this.#dirty.add(key);
     },
   };
+
+  /** Writes the batch's rows: one statement per key, however often the batch changed it. */
+  #flush(): void {
+    if (this.#dirty.size === 0) return;
+    const sql = this.ctx.storage.sql;
+    for (const key of this.#dirty) {
+      const row = this.#rows.get(key);
+      if (row) {
+        sql.exec(
+          "INSERT INTO limit_state (key, value, expires_at, seen) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, seen = excluded.seen",
+          key,
+          row.value,
+          row.expiresAt,
+          row.seen,
+        );
+      } else {
+        sql.exec("DELETE FROM limit_state WHERE key = ?", key);
+      }
+    }
+    this.#dirty.clear();
+    void this.#scheduleSweep();
+  }
 
   /** Runs a batch in order: each operation sees the writes of those before it. */
   run(ops: readonly ShardOp[]): ShardResult[] {
     this.#calls++;
     this.#operations += ops.length;
     const results = ops.map((op) => this.#one(op));
-    if (this.#wrote) void this.#scheduleSweep();
-    this.#wrote = false;
+    this.#flush();
     return results;
   }
 
@@ -114,6 +143,7 @@ export class SluiceStore extends DurableObject {
   reset(keys: readonly string[]): void {
     this.#calls++;
     for (const key of keys) this.#table.remove(key);
+    this.#flush();
   }
 
   /** Calls served and the decisions they carried, since this object started. */
@@ -141,13 +171,19 @@ export class SluiceStore extends DurableObject {
   override async alarm(): Promise<void> {
     // Callers' clocks, not this machine's, define lapse (tests inject time).
     this.ctx.storage.sql.exec("DELETE FROM limit_state WHERE expires_at <= ?", this.#latestNowMs);
+    for (const [key, row] of this.#rows) {
+      if (!row || row.expiresAt <= this.#latestNowMs) this.#rows.delete(key);
+    }
     const left = this.ctx.storage.sql
       .exec<{ n: number }>("SELECT COUNT(*) AS n FROM limit_state")
       .one();
+    this.#sweepSet = left.n > 0;
     if (left.n > 0) await this.ctx.storage.setAlarm(Date.now() + SWEEP_EVERY_MS);
   }
 
   async #scheduleSweep(): Promise<void> {
+    if (this.#sweepSet) return;
+    this.#sweepSet = true;
     if ((await this.ctx.storage.getAlarm()) === null) {
       await this.ctx.storage.setAlarm(Date.now() + SWEEP_EVERY_MS);
     }
@@ -157,18 +193,17 @@ export class SluiceStore extends DurableObject {
 export interface DurableObjectStoreOptions {
   /** Time budget of one decision, waiting for its batch included. */
   timeoutMs: number;
-  /** Objects to spread subjects over (default 8); changing it starts counters afresh. */
+  /** Objects each rule's subjects are spread over (default 1: one object per rule). */
   shards?: number;
   /** Batching knobs per object (defaults: `GROUP_COMMIT_DEFAULTS`). */
   groupCommit?: Partial<Omit<GroupCommitOptions, "timeoutMs">>;
 }
 
 /**
- * `LimitStore` over the `SluiceStore` namespace. Each key lives in the object
- * its subject hashes to (`shardOf`), whatever the rule, so a hot rule's
- * subjects spread over several objects and a limit shared between rules
- * stays in one place. Calls to each object are group-committed: one RPC
- * carries every decision that waited for it.
+ * `LimitStore` over the `SluiceStore` namespace. Each key lives in its rule's
+ * object, or with `shards` in one of the rule's objects picked by subject
+ * (`objectFor`), so a hot rule's subjects spread. Calls to each object are
+ * group-committed: one RPC carries every decision that waited for it.
  *
  * A decision whose limits all live in one object is one operation there,
  * atomic as always. One spread over several objects reserves its part in
@@ -192,7 +227,7 @@ export class DurableObjectStore implements LimitStore {
   constructor(ns: DurableObjectNamespace<SluiceStore>, options: DurableObjectStoreOptions) {
     this.#ns = ns;
     this.#options = options;
-    this.#shards = options.shards ?? DEFAULT_SHARDS;
+    this.#shards = options.shards ?? 1;
   }
 
   /** RPCs made so far, over all objects (for tests and metrics). */
@@ -254,7 +289,7 @@ export class DurableObjectStore implements LimitStore {
   }
 
   #shardOf(key: string): string {
-    return shardOf(key, this.#shards);
+    return objectFor(key, this.#shards);
   }
 
   /** The decision's checks grouped by the object they live in, first-seen order. */
@@ -330,20 +365,24 @@ interface Part {
 }
 
 /**
- * The object a key lives in: FNV-1a of its subject (what follows
- * `<prefix>:<rule>:<limit>:`) modulo `shards`. Every limit on one subject
- * lands in one object, whatever the rule.
+ * The object a key lives in: its rule's (the second field of
+ * `<prefix>:<rule>:<limit>:<subject>`), and with `shards` > 1 one of that
+ * many objects of the rule, picked by FNV-1a of the subject, so every limit
+ * of a rule on one subject lands in one object.
  *
  * @example
- * shardOf("sluice:api:ip-1m:ip:203.0.113.7", 8); // "limits-5" (say)
+ * objectFor("sluice:api:ip-1m:ip:203.0.113.7", 1); // "api"
+ * objectFor("sluice:api:ip-1m:ip:203.0.113.7", 8); // "api#5" (say)
  */
-export function shardOf(key: string, shards: number): string {
+export function objectFor(key: string, shards: number): string {
   const fields = key.split(":");
-  const subject = fields.length > 3 ? fields.slice(3).join(":") : key;
+  const rule = fields.length > 3 ? (fields[1] as string) : key;
+  if (shards <= 1) return rule;
+  const subject = fields.slice(3).join(":");
   let hash = 0x811c9dc5;
   for (let i = 0; i < subject.length; i++) {
     hash ^= subject.charCodeAt(i);
     hash = Math.imul(hash, 0x01000193) >>> 0;
   }
-  return `limits-${hash % shards}`;
+  return `${rule}#${hash % shards}`;
 }
