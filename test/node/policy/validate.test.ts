@@ -85,7 +85,7 @@ describe("the minimal example from the design brief", () => {
         },
         headers: { legacy: false },
         log: { allowed: true },
-        store: { timeoutMs: 250 },
+        store: { timeoutMs: 250, shards: 1 },
         origin: { timeoutMs: 30_000 },
       },
     });
