@@ -108,6 +108,11 @@ function countingNamespace(ns: DurableObjectNamespace): {
 } {
   let calls = 0;
   const binding = {
+    idFromName: (name: string) => ns.idFromName(name),
+    get: (id: DurableObjectId) => {
+      calls += 1;
+      return ns.get(id);
+    },
     getByName: (name: string) => {
       calls += 1;
       return ns.getByName(name);

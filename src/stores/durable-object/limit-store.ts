@@ -20,6 +20,8 @@ import { GROUP_COMMIT_DEFAULTS, GroupCommit, type GroupCommitOptions } from "../
 
 /** How often an object deletes lapsed state. */
 const SWEEP_EVERY_MS = 60_000;
+/** Rows written by one SQL statement at most. */
+const ROWS_PER_STATEMENT = 500;
 /** Rows an object keeps in memory at most; the rest are read from SQLite when asked. */
 const MAX_CACHED_ROWS = 50_000;
 
@@ -88,25 +90,34 @@ export class SluiceStore extends DurableObject {
     },
   };
 
-  /** Writes the batch's rows: one statement per key, however often the batch changed it. */
+  /** Writes the batch's rows: one statement for the upserts, one for the deletions. */
   #flush(): void {
     if (this.#dirty.size === 0) return;
-    const sql = this.ctx.storage.sql;
+    const upserts: SqlStorageValue[] = [];
+    const deletions: string[] = [];
     for (const key of this.#dirty) {
       const row = this.#rows.get(key);
-      if (row) {
-        sql.exec(
-          "INSERT INTO limit_state (key, value, expires_at, seen) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, seen = excluded.seen",
-          key,
-          row.value,
-          row.expiresAt,
-          row.seen,
-        );
-      } else {
-        sql.exec("DELETE FROM limit_state WHERE key = ?", key);
-      }
+      if (row) upserts.push(key, row.value, row.expiresAt, row.seen);
+      else deletions.push(key);
     }
     this.#dirty.clear();
+    const sql = this.ctx.storage.sql;
+    // SQLite binds at most 32,766 values per statement; a batch stays far below.
+    for (let at = 0; at < upserts.length; at += ROWS_PER_STATEMENT * 4) {
+      const chunk = upserts.slice(at, at + ROWS_PER_STATEMENT * 4);
+      const rows = Array.from({ length: chunk.length / 4 }, () => "(?, ?, ?, ?)").join(", ");
+      sql.exec(
+        `INSERT INTO limit_state (key, value, expires_at, seen) VALUES ${rows} ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, seen = excluded.seen`,
+        ...chunk,
+      );
+    }
+    for (let at = 0; at < deletions.length; at += ROWS_PER_STATEMENT) {
+      const chunk = deletions.slice(at, at + ROWS_PER_STATEMENT);
+      sql.exec(
+        `DELETE FROM limit_state WHERE key IN (${chunk.map(() => "?").join(", ")})`,
+        ...chunk,
+      );
+    }
     void this.#scheduleSweep();
   }
 
@@ -223,6 +234,8 @@ export class DurableObjectStore implements LimitStore {
   readonly #options: DurableObjectStoreOptions;
   readonly #shards: number;
   readonly #lanes = new Map<string, GroupCommit<ShardOp, ShardResult>>();
+  /** Object ids by name: a name's id never changes, a stub is made per call. */
+  readonly #ids = new Map<string, DurableObjectId>();
 
   constructor(ns: DurableObjectNamespace<SluiceStore>, options: DurableObjectStoreOptions) {
     this.#ns = ns;
@@ -276,7 +289,7 @@ export class DurableObjectStore implements LimitStore {
     }
     await Promise.all(
       [...byShard].map(([name, ks]) =>
-        withBudget(this.#ns.getByName(name).reset(ks) as Promise<void>, this.#options.timeoutMs),
+        withBudget(this.#stub(name).reset(ks) as Promise<void>, this.#options.timeoutMs),
       ),
     );
   }
@@ -341,6 +354,16 @@ export class DurableObjectStore implements LimitStore {
       countRejected: req.countRejected,
     };
     return this.#lane(part.name).run({ op, req: plain }, req.waitUntil);
+  }
+
+  /** A fresh stub (a stub belongs to the request that made it) from the cached id. */
+  #stub(name: string): DurableObjectStub<SluiceStore> {
+    let id = this.#ids.get(name);
+    if (!id) {
+      id = this.#ns.idFromName(name);
+      this.#ids.set(name, id);
+    }
+    return this.#ns.get(id);
   }
 
   #lane(name: string): GroupCommit<ShardOp, ShardResult> {
