@@ -1,6 +1,8 @@
 /** @module limiter/table — the reference engine run over a table of key states (the Durable Object's SQLite, the memory store's map). */
+
+import { banIn, bannedDecision, banStrike } from "./ban.ts";
 import { evaluate, refundWrites, type StepView, stepAll, type Write } from "./model.ts";
-import type { DecideRequest, Decision, LimitCheck } from "./types.ts";
+import type { BanSpec, DecideRequest, Decision, LimitCheck } from "./types.ts";
 
 /** One key's stored state. `seen`: the latest caller time for the key. */
 export type StateRow = {
@@ -28,10 +30,37 @@ export interface StateTable {
  * const decision = decideOnTable(table, { rule: "api", checks, nowMs: Date.now(), countRejected: false });
  */
 export function decideOnTable(table: StateTable, req: DecideRequest): Decision {
+  const active = req.ban && banIn(liveValue(table, req.ban.key, req.nowMs), req.nowMs);
+  if (active) return bannedDecision(active, req.nowMs);
   const { states, seen } = readStates(table, req);
   const { decision, writes } = evaluate(req.checks, states, req.nowMs, req.countRejected);
   writeStates(table, writes, seen, req.nowMs);
-  return decision;
+  return req.ban && !decision.allowed
+    ? strikeOnTable(table, req.ban, req.nowMs, decision)
+    : decision;
+}
+
+/**
+ * Counts a denial against the subject's ban state; a ban it starts turns the
+ * denial into a banned decision.
+ */
+export function strikeOnTable(
+  table: StateTable,
+  ban: BanSpec,
+  nowMs: number,
+  denial: Decision,
+): Decision {
+  const row = table.read(ban.key);
+  const keyNow = Math.max(nowMs, row?.seen ?? 0);
+  const strike = banStrike(liveValue(table, ban.key, nowMs), nowMs, ban);
+  table.write(ban.key, { value: strike.value, expiresAt: keyNow + strike.ttlMs, seen: keyNow });
+  return strike.started ? bannedDecision(strike.started, nowMs, denial) : denial;
+}
+
+/** A key's value unless it has lapsed on its own timeline (see `readStates`). */
+function liveValue(table: StateTable, key: string, nowMs: number): string | null {
+  const row = table.read(key);
+  return row && row.expiresAt > Math.max(nowMs, row.seen) ? row.value : null;
 }
 
 /** The decision `decideOnTable` would make now, writing nothing. */
@@ -58,6 +87,8 @@ export interface Reservation {
   /** The part was written: it admitted its checks, or denied requests count. */
   committed: boolean;
   undo: UndoEntry[];
+  /** The subject was already banned (a part carrying the decision's ban): nothing was stepped. */
+  banned?: { untilMs: number; level: number };
 }
 
 /**
@@ -71,6 +102,8 @@ export interface Reservation {
  * const part = reserveOnTable(table, { rule, checks: theseChecks, nowMs, countRejected: false });
  */
 export function reserveOnTable(table: StateTable, req: DecideRequest): Reservation {
+  const banned = req.ban && banIn(liveValue(table, req.ban.key, req.nowMs), req.nowMs);
+  if (banned) return { steps: [], committed: false, undo: [], banned };
   const { states, seen } = readStates(table, req);
   const steps = stepAll(req.checks, states, req.nowMs);
   const committed = req.countRejected || steps.every((s) => s.allowed);

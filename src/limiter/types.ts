@@ -33,6 +33,36 @@ export interface Decision {
   /** 0 when allowed; otherwise ms until every denying limit admits the request. */
   retryAfterMs: number;
   limits: LimitState[];
+  /**
+   * The subject is banned (see `DecideRequest.ban`): refused until `untilMs`
+   * (caller time) whatever its limits say; `limits` is then empty and
+   * `retryAfterMs` is the time left. `started`: this decision's denial began it.
+   */
+  banned?: { untilMs: number; level: number; started: boolean };
+}
+
+/**
+ * Repeat offenders are banned: after `after` denials within `withinMs` the
+ * subject is refused for `forMs`; each new ban within a day of the last one's
+ * end lasts `escalate` times longer than the last, at most `maxMs`.
+ */
+export interface BanSpec {
+  /** State key of the subject's strikes and ban. */
+  key: string;
+  after: number;
+  withinMs: number;
+  forMs: number;
+  escalate: number;
+  maxMs: number;
+}
+
+/** One ban in force, as a store lists it. */
+export interface BanEntry {
+  /** The ban's state key (`<prefix>:<rule>:~ban:<subject>`). */
+  key: string;
+  /** Caller time the ban ends. */
+  untilMs: number;
+  level: number;
 }
 
 /**
@@ -59,8 +89,10 @@ export interface LimitStore {
    * a full bucket / empty window. One store call; a missing key is a no-op.
    */
   refund(req: DecideRequest): Promise<void>;
-  /** Deletes the state of these keys of `rule`: their subjects start idle. One store call. */
+  /** Deletes the state of these keys of `rule`: their subjects start idle (a ban is lifted). One store call. */
   reset(rule: string, keys: readonly string[]): Promise<void>;
+  /** Bans in force at `nowMs` whose keys start with `prefix`, for the rules named (admin only). */
+  listBans(prefix: string, rules: readonly string[], nowMs: number): Promise<BanEntry[]>;
   /** Cheap reachability probe for health checks. */
   ping(): Promise<void>;
 }
@@ -71,6 +103,8 @@ export interface DecideRequest {
   checks: LimitCheck[];
   nowMs: number;
   countRejected: boolean;
+  /** Ban repeat offenders: checked before the limits, struck by each denial, in the same call. */
+  ban?: BanSpec;
   /**
    * Keeps the caller's request alive until `work` settles (Workers'
    * `ctx.waitUntil`): a store that batches may send a call carrying other

@@ -162,4 +162,95 @@ describe.each(LIMIT_STORES)("limiter API, %s store", (kind) => {
     const left = await store.peek({ ...request(0), checks: [shared] });
     expect(left.limits[0]?.remaining).toBe(40 - admitted);
   });
+
+  it("bans a hammering subject for 10, 20, 40, then 60 minutes; lists the ban; a reset lifts it", async () => {
+    const store = limitStore(kind);
+    const prefix = uniquePrefix();
+    const MIN = 60_000;
+    const check: LimitCheck = {
+      id: "ip-1m",
+      key: `${prefix}:login:ip-1m:ip:192.0.2.9`,
+      algorithm: "gcra",
+      count: 5,
+      periodMs: MIN,
+      burst: 5,
+      cost: 1,
+    };
+    const ban = {
+      key: `${prefix}:login:~ban:ip:192.0.2.9`,
+      after: 3,
+      withinMs: MIN,
+      forMs: 10 * MIN,
+      escalate: 2,
+      maxMs: 60 * MIN,
+    };
+    const at = (nowMs: number): DecideRequest => ({
+      rule: "login",
+      checks: [check],
+      nowMs,
+      countRejected: false,
+      ban,
+    });
+    let now = T0;
+    const bans: number[] = [];
+    for (let round = 0; round < 4; round++) {
+      // Hammer until banned: the limit's 5, then denials until the third strike.
+      let decision = await store.decide(at(now));
+      for (let i = 0; i < 20 && !decision.banned; i++) decision = await store.decide(at(now));
+      expect(decision.banned?.started).toBe(true);
+      bans.push((decision.banned?.untilMs ?? 0) - now);
+      // Banned: refused until the ban ends, without touching the limit.
+      const during = await store.decide(at(now + 1000));
+      expect(during).toMatchObject({ allowed: false, limits: [], banned: { started: false } });
+      expect(during.retryAfterMs).toBe((decision.banned?.untilMs ?? 0) - now - 1000);
+      now = (decision.banned?.untilMs ?? 0) + MIN;
+    }
+    expect(bans).toEqual([10 * MIN, 20 * MIN, 40 * MIN, 60 * MIN]);
+
+    // Banned again, listed, then lifted by a reset of its key.
+    let decision = await store.decide(at(now));
+    for (let i = 0; i < 20 && !decision.banned; i++) decision = await store.decide(at(now));
+    const listed = await store.listBans(`${prefix}:`, ["login"], now);
+    expect(listed).toEqual([{ key: ban.key, untilMs: decision.banned?.untilMs, level: 5 }]);
+    await store.reset("login", [ban.key, check.key]);
+    expect((await store.decide(at(now))).allowed).toBe(true);
+    expect(await store.listBans(`${prefix}:`, ["login"], now)).toEqual([]);
+  });
+
+  it("bans on a decision whose limits live in different places too", async () => {
+    const store = limitStore(kind);
+    const prefix = uniquePrefix();
+    const limit = (key: string, count: number): LimitCheck => ({
+      id: key.split(":")[0] as string,
+      key: `${prefix}:api:${key}`,
+      algorithm: "gcra",
+      count,
+      periodMs: 3_600_000,
+      burst: count,
+      cost: 1,
+    });
+    const req = (nowMs: number): DecideRequest => ({
+      rule: "api",
+      checks: [limit("apikey-1h:key:k1", 2), limit("ip-1h:ip:192.0.2.7", 100)],
+      nowMs,
+      countRejected: false,
+      ban: {
+        key: `${prefix}:api:~ban:key:k1`,
+        after: 2,
+        withinMs: 60_000,
+        forMs: 600_000,
+        escalate: 2,
+        maxMs: 3_600_000,
+      },
+    });
+    const outcomes = [];
+    for (let i = 0; i < 5; i++) {
+      const d = await store.decide(req(T0 + i));
+      outcomes.push(d.banned ? `banned${d.banned.started ? "!" : ""}` : d.allowed);
+    }
+    expect(outcomes).toEqual([true, true, false, "banned!", "banned"]);
+    // The address limit kept only the two admitted requests.
+    const ip = await store.peek({ ...req(T0 + 10), checks: [limit("ip-1h:ip:192.0.2.7", 100)] });
+    expect(ip.limits[0]?.remaining).toBe(98);
+  });
 });

@@ -1,5 +1,6 @@
 /** @module stores/durable-object/limit-store — the embedded store: limits in Durable Objects sharded by subject, decisions group-committed per object. */
 import { DurableObject } from "cloudflare:workers";
+import { BAN_KEY_PART, bannedDecision, bansAmong } from "../../limiter/ban.ts";
 import { combine, type StepView } from "../../limiter/model.ts";
 import {
   decideOnTable,
@@ -10,10 +11,18 @@ import {
   type StateRow,
   type StateTable,
   stepsOnTable,
+  strikeOnTable,
   type UndoEntry,
   undoOnTable,
 } from "../../limiter/table.ts";
-import type { DecideRequest, Decision, LimitCheck, LimitStore } from "../../limiter/types.ts";
+import type {
+  BanEntry,
+  BanSpec,
+  DecideRequest,
+  Decision,
+  LimitCheck,
+  LimitStore,
+} from "../../limiter/types.ts";
 import { BoundedMap } from "../../util/bounded-map.ts";
 import { withBudget } from "../budget.ts";
 import { GROUP_COMMIT_DEFAULTS, GroupCommit, type GroupCommitOptions } from "../group-commit.ts";
@@ -33,7 +42,9 @@ export type ShardOp =
   | { op: "decide" | "peek" | "refund"; req: Plain }
   /** This object's part of a decision spread over several objects. */
   | { op: "reserve" | "steps"; req: Plain }
-  | { op: "undo"; checks: LimitCheck[]; nowMs: number; undo: UndoEntry[] };
+  | { op: "undo"; checks: LimitCheck[]; nowMs: number; undo: UndoEntry[] }
+  /** Counts the denial of a decision spread over several objects against its ban. */
+  | { op: "strike"; ban: BanSpec; nowMs: number; denial: Decision };
 
 export type ShardResult = Decision | Reservation | StepView[] | null;
 
@@ -135,6 +146,7 @@ export class SluiceStore extends DurableObject {
       undoOnTable(this.#table, op.checks, op.nowMs, op.undo);
       return null;
     }
+    if (op.op === "strike") return strikeOnTable(this.#table, op.ban, op.nowMs, op.denial);
     this.#latestNowMs = Math.max(this.#latestNowMs, op.req.nowMs);
     switch (op.op) {
       case "decide":
@@ -155,6 +167,20 @@ export class SluiceStore extends DurableObject {
     this.#calls++;
     for (const key of keys) this.#table.remove(key);
     this.#flush();
+  }
+
+  /** The bans in force among this object's keys under `prefix`. */
+  bans(prefix: string, nowMs: number): BanEntry[] {
+    const rows = this.ctx.storage.sql
+      .exec<{ key: string; value: string }>(
+        "SELECT key, value FROM limit_state WHERE substr(key, 1, ?) = ? AND instr(key, ?) > 0",
+        prefix.length,
+        prefix,
+        BAN_KEY_PART,
+      )
+      .toArray()
+      .map((r) => [r.key, this.#rows.get(r.key)?.value ?? r.value] as const);
+    return bansAmong(rows, prefix, nowMs);
   }
 
   /** Calls served and the decisions they carried, since this object started. */
@@ -258,6 +284,11 @@ export class DurableObjectStore implements LimitStore {
     const reserved = (await Promise.all(
       parts.map((p) => this.#run(p, "reserve", req)),
     )) as Reservation[];
+    const banned = reserved.find((r) => r.banned)?.banned;
+    if (banned) {
+      await this.#undo(req, parts, reserved);
+      return bannedDecision(banned, req.nowMs);
+    }
     const steps = this.#inOrder(
       req,
       parts,
@@ -267,7 +298,9 @@ export class DurableObjectStore implements LimitStore {
     // Taken back before the caller hears "denied": a client that waits for
     // its answers never finds units held by its own refused requests.
     if (!commit) await this.#undo(req, parts, reserved);
-    return decision;
+    if (decision.allowed || !req.ban) return decision;
+    const strike: ShardOp = { op: "strike", ban: req.ban, nowMs: req.nowMs, denial: decision };
+    return (await this.#lane(this.#shardOf(req.ban.key)).run(strike, req.waitUntil)) as Decision;
   }
 
   async peek(req: DecideRequest): Promise<Decision> {
@@ -295,10 +328,23 @@ export class DurableObjectStore implements LimitStore {
   }
 
   async ping(): Promise<void> {
-    await withBudget(
-      this.#ns.getByName("__ping").ping() as Promise<string>,
-      this.#options.timeoutMs,
+    await withBudget(this.#stub("__ping").ping() as Promise<string>, this.#options.timeoutMs);
+  }
+
+  /** Asks each of the rules' objects for its bans (admin only). */
+  async listBans(prefix: string, rules: readonly string[], nowMs: number): Promise<BanEntry[]> {
+    const names = rules.flatMap((rule) =>
+      this.#shards <= 1 ? [rule] : Array.from({ length: this.#shards }, (_, i) => `${rule}#${i}`),
     );
+    const lists = await Promise.all(
+      names.map((name) =>
+        withBudget(
+          this.#stub(name).bans(prefix, nowMs) as Promise<BanEntry[]>,
+          this.#options.timeoutMs,
+        ),
+      ),
+    );
+    return lists.flat();
   }
 
   #shardOf(key: string): string {
@@ -347,11 +393,15 @@ export class DurableObjectStore implements LimitStore {
   }
 
   #run(part: Part, op: "decide" | "peek" | "refund" | "reserve" | "steps", req: DecideRequest) {
+    // The ban rides with the part in its object (every part of a rule's subject shares one).
+    const withBan =
+      req.ban && (op === "decide" || op === "reserve") && part.name === this.#shardOf(req.ban.key);
     const plain: Plain = {
       rule: req.rule,
       checks: part.checks,
       nowMs: req.nowMs,
       countRejected: req.countRejected,
+      ...(withBan ? { ban: req.ban } : {}),
     };
     return this.#lane(part.name).run({ op, req: plain }, req.waitUntil);
   }

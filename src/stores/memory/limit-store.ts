@@ -1,6 +1,8 @@
 /** @module stores/memory/limit-store — limits in this isolate's memory, on the reference models. */
+
+import { bansAmong } from "../../limiter/ban.ts";
 import { decideOnTable, peekOnTable, refundOnTable, type StateRow } from "../../limiter/table.ts";
-import type { DecideRequest, Decision, LimitStore } from "../../limiter/types.ts";
+import type { BanEntry, DecideRequest, Decision, LimitStore } from "../../limiter/types.ts";
 import { BoundedMap } from "../../util/bounded-map.ts";
 
 /** Keys held at most; the oldest go first, so a flood of subjects costs bounded memory. */
@@ -56,4 +58,9 @@ export class MemoryStore implements LimitStore {
   }
 
   async ping(): Promise<void> {}
+
+  async listBans(prefix: string, _rules: readonly string[], nowMs: number): Promise<BanEntry[]> {
+    const rows = [...this.#rows].map(([key, row]) => [key, row.value] as const);
+    return bansAmong(rows, prefix, nowMs);
+  }
 }

@@ -1,5 +1,8 @@
 /** @module stores/redis/limit-store — limits in Redis over HTTP (Upstash REST): one script call carries a batch of decisions. */
+
+import { BAN_KEY_PART, bannedDecision, bansAmong } from "../../limiter/ban.ts";
 import {
+  type BanEntry,
   type DecideRequest,
   type Decision,
   type LimitStore,
@@ -13,7 +16,15 @@ import { ALGORITHM_CODE, runScript, SCRIPTS, type ScriptRunner } from "./scripts
 export interface RedisLike extends ScriptRunner {
   del(...keys: string[]): Promise<unknown>;
   ping(): Promise<unknown>;
+  scan(
+    cursor: string | number,
+    opts: { match: string; count: number },
+  ): Promise<[string, string[]]>;
+  mget<T extends unknown[]>(...keys: string[]): Promise<T>;
 }
+
+/** Bans listed at most (an admin view, not a traffic path). */
+const MAX_LISTED_BANS = 1000;
 
 export interface RedisStoreOptions {
   /** Time budget of one decision, waiting for its batch included. */
@@ -88,6 +99,24 @@ export class RedisStore implements LimitStore {
     await withBudget(this.#redis.ping(), this.#timeoutMs);
   }
 
+  /** SCANs for ban keys under `prefix` (admin only; `rules` are implied by the keys). */
+  async listBans(prefix: string, _rules: readonly string[], nowMs: number): Promise<BanEntry[]> {
+    const found: BanEntry[] = [];
+    let cursor = "0";
+    do {
+      const [next, keys] = await withBudget(
+        this.#redis.scan(cursor, { match: `${prefix}*${BAN_KEY_PART}*`, count: 1000 }),
+        this.#timeoutMs,
+      );
+      cursor = String(next);
+      if (keys.length === 0) continue;
+      const values = await withBudget(this.#redis.mget<unknown[]>(...keys), this.#timeoutMs);
+      const rows = keys.map((k, i) => [k, values[i] == null ? null : String(values[i])] as const);
+      found.push(...bansAmong(rows, prefix, nowMs));
+    } while (cursor !== "0" && found.length < MAX_LISTED_BANS);
+    return found.slice(0, MAX_LISTED_BANS);
+  }
+
   #run(call: Call): Promise<number[]> {
     return this.#commit.run(call, call.req.waitUntil);
   }
@@ -103,14 +132,23 @@ export class RedisStore implements LimitStore {
         args.push(ALGORITHM_CODE[c.algorithm], String(c.count), String(c.periodMs));
         args.push(String(c.burst), String(c.cost));
       }
+      // A peek reports the limits as they stand; only a decision meets the ban.
+      const ban = mode === "d" || mode === "c" ? req.ban : undefined;
+      if (!ban) {
+        args.push("0");
+        continue;
+      }
+      keys.push(ban.key);
+      args.push("1", String(ban.after), String(ban.withinMs), String(ban.forMs));
+      args.push(String(ban.escalate), String(ban.maxMs));
     }
     return splitReply(await runScript(this.#redis, SCRIPTS.decide, keys, args), calls);
   }
 }
 
-/** The flat reply, per decision: `r` → [1]; otherwise allowed, then 4 numbers per limit. */
+/** The flat reply, per decision: `r` → [1]; otherwise 4 header numbers, then 4 per limit. */
 function splitReply(raw: unknown, calls: readonly Call[]): number[][] {
-  const sizes = calls.map((c) => (c.mode === "r" ? 1 : 1 + 4 * c.req.checks.length));
+  const sizes = calls.map((c) => (c.mode === "r" ? 1 : 4 + 4 * c.req.checks.length));
   const total = sizes.reduce((a, b) => a + b, 0);
   if (!Array.isArray(raw) || raw.length !== total || !raw.every(Number.isSafeInteger)) {
     throw new StoreError(`unexpected script reply: ${JSON.stringify(raw)?.slice(0, 200)}`, "error");
@@ -122,11 +160,20 @@ function splitReply(raw: unknown, calls: readonly Call[]): number[][] {
   });
 }
 
+/** A decision from the script's numbers (see `DECIDE_SCRIPT`). */
 function toDecision(nums: number[], req: DecideRequest): Decision {
-  const allowed = nums[0] === 1;
+  const [ok, banUntil = 0, banLevel = 0, banStarted = 0] = nums;
+  const ban = { untilMs: banUntil, level: banLevel };
+  // Banned before this decision: no limit was evaluated.
+  if (banUntil > 0 && banStarted === 0) return bannedDecision(ban, req.nowMs);
+  const denial = limitsDecision(ok === 1, nums.slice(4), req);
+  return banUntil > 0 ? bannedDecision(ban, req.nowMs, denial) : denial;
+}
+
+function limitsDecision(allowed: boolean, nums: number[], req: DecideRequest): Decision {
   let retryAfterMs = 0;
   const limits = req.checks.map((c, i) => {
-    const [ok, remaining, resetMs, wait] = nums.slice(1 + 4 * i, 5 + 4 * i) as [
+    const [ok, remaining, resetMs, wait] = nums.slice(4 * i, 4 + 4 * i) as [
       number,
       number,
       number,

@@ -6,6 +6,7 @@ import { slidingLogLua } from "../../limiter/algorithms/sliding-log.ts";
 import { slidingWindowLua } from "../../limiter/algorithms/sliding-window.ts";
 import type { LuaAlgorithm } from "../../limiter/algorithms/step.ts";
 import { tokenBucketLua } from "../../limiter/algorithms/token-bucket.ts";
+import { banLua } from "../../limiter/ban.ts";
 import type { Algorithm } from "../../policy/types.ts";
 
 /** Each algorithm's Lua, by policy name; the code letter is what ARGV carries. */
@@ -53,6 +54,20 @@ local function read_limits(k)
   return limits
 end
 
+local function read_ban()
+  if next_arg() ~= '1' then return nil end
+  local ban = {
+    key = KEYS[key_at],
+    after = tonumber(next_arg()),
+    within = tonumber(next_arg()),
+    dur = tonumber(next_arg()),
+    escalate = tonumber(next_arg()),
+    max = tonumber(next_arg()),
+  }
+  key_at = key_at + 1
+  return ban
+end
+
 local function refund(limits, out)
   for _, l in ipairs(limits) do
     local value, ttl = l.algo.refund(get(l.key), l.count, l.period, l.burst, l.cost)
@@ -61,7 +76,19 @@ local function refund(limits, out)
   table.insert(out, 1)
 end
 
-local function decide(limits, mode, out)
+local function banned(untl, level, started, k, out)
+  table.insert(out, 0)
+  table.insert(out, untl)
+  table.insert(out, level)
+  table.insert(out, started)
+  for _ = 1, 4 * k do table.insert(out, 0) end
+end
+
+local function decide(limits, mode, ban, out)
+  if ban then
+    local untl, level = ban_in(get(ban.key))
+    if untl then return banned(untl, level, 0, #limits, out) end
+  end
   local steps = {}
   local all = true
   for i, l in ipairs(limits) do
@@ -70,7 +97,16 @@ local function decide(limits, mode, out)
     if not s.allowed then all = false end
   end
   local commit = mode ~= 'p' and (all or mode == 'c')
+  local ban_until, ban_level = 0, 0
+  if ban and not all and mode ~= 'p' then
+    local value, ttl, started, level = ban_strike(get(ban.key), ban.after, ban.within, ban.dur, ban.escalate, ban.max)
+    redis.call('SET', ban.key, value, 'PX', ttl)
+    if started > 0 then ban_until, ban_level = started, level end
+  end
   table.insert(out, all and 1 or 0)
+  table.insert(out, ban_until)
+  table.insert(out, ban_level)
+  table.insert(out, ban_until > 0 and 1 or 0)
   for i, l in ipairs(limits) do
     local s = steps[i]
     table.insert(out, s.allowed and 1 or 0)
@@ -95,7 +131,8 @@ for _ = 1, n do
   now_ms = tonumber(next_arg())
   local mode = next_arg()
   local limits = read_limits(tonumber(next_arg()))
-  if mode == 'r' then refund(limits, out) else decide(limits, mode, out) end
+  local ban = read_ban()
+  if mode == 'r' then refund(limits, out) else decide(limits, mode, ban, out) end
 end
 return out
 `;
@@ -110,19 +147,25 @@ return out
  * significant digits. Every value stays an integer below 2^53, where Lua's
  * doubles are exact.
  *
- * KEYS: every decision's state keys, in order (one GET and at most one SET each).
+ * KEYS: every decision's state keys, in order (one GET and at most one SET
+ * each), then its ban key when it has one.
  * ARGV: n, then per decision: now_ms, mode, k, then per limit: algo (see
- * ALGORITHM_CODE), count, period_ms, burst, cost.
+ * ALGORITHM_CODE), count, period_ms, burst, cost; then `1` and the ban's
+ * after, within_ms, for_ms, escalate, max_ms, or `0` for no ban.
  * Modes: `d` decide, `c` decide counting rejected requests, `p` peek (write
  * nothing), `r` refund (give each cost back).
- * Returns, per decision in order: `r` → 1; otherwise allowed, then per
- * limit: allowed, remaining, reset_ms, wait_ms.
+ * Returns, per decision in order: `r` → 1; otherwise allowed, ban_until,
+ * ban_level, ban_started (a subject banned before this decision gets zeros
+ * for its limits), then per limit: allowed, remaining, reset_ms, wait_ms.
  *
  * The `allow-key-locking` flag lets Upstash lock only the declared keys.
  */
-export const DECIDE_SCRIPT = [PRELUDE, ...Object.values(LUA).map((a) => a.source), DRIVER].join(
-  "\n",
-);
+export const DECIDE_SCRIPT = [
+  PRELUDE,
+  ...Object.values(LUA).map((a) => a.source),
+  banLua.source,
+  DRIVER,
+].join("\n");
 
 /**
  * One batch, atomically: every `expect` is checked first, then the writes are
@@ -156,7 +199,7 @@ return 1
 
 /** Every script the stores use, by name, with the SHA-1 of its exact text. */
 export const SCRIPTS = {
-  decide: { text: DECIDE_SCRIPT, sha1: "2644dfa1f720a902b05491d18b7c838d6d59632c" },
+  decide: { text: DECIDE_SCRIPT, sha1: "ed8b337e309784c12cd2c8711fe98d73870e147f" },
   write: { text: WRITE_SCRIPT, sha1: "25729d0a1fd43c51f36e9a3761a7d2cc7b9822b0" },
 } as const;
 

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { evaluate, refundWrites, type Write } from "../../../src/limiter/model.ts";
 import type { LimitCheck } from "../../../src/limiter/types.ts";
 import type { Algorithm } from "../../../src/policy/types.ts";
+import { MemoryStore } from "../../../src/stores/memory/limit-store.ts";
 import { RedisStore } from "../../../src/stores/redis/limit-store.ts";
 import { SCRIPTS } from "../../../src/stores/redis/scripts.ts";
 import { type RedisHandle, redisCommand, startRedis } from "../../../tools/redis.ts";
@@ -164,7 +165,8 @@ describe("batched decisions agree with the same decisions one at a time", () => 
     await fc.assert(
       fc.asyncProperty(burstsArb, async (trace) => {
         run += 1;
-        const store = new RedisStore(client, { timeoutMs: 2000 });
+        // One call at a time, whatever this machine's round trips: the bursts must batch.
+        const store = new RedisStore(client, { timeoutMs: 2000, groupCommit: { maxInFlight: 1 } });
         const model = new Map<string, string>();
         let offset = 0;
         for (const burst of trace.bursts) {
@@ -212,6 +214,77 @@ describe("batched decisions agree with the same decisions one at a time", () => 
         // Bursts were really carried by fewer calls than decisions.
         const decisions = trace.bursts.reduce((n, b) => n + b.length, 0);
         if (trace.bursts.some((b) => b.length > 2)) expect(store.calls).toBeLessThan(decisions);
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
+
+const banTraceArb = fc.record({
+  limit: limitArb,
+  countRejected: fc.boolean(),
+  ban: fc.record({
+    after: fc.integer({ min: 1, max: 4 }),
+    withinMs: fc.integer({ min: 50, max: 2000 }),
+    forMs: fc.integer({ min: 50, max: 1500 }),
+    escalate: fc.constantFrom(1, 1.5, 2, 3),
+    extraMax: fc.integer({ min: 0, max: 4000 }),
+  }),
+  bursts: fc.array(
+    fc.array(
+      fc.record({
+        stepMs: fc.oneof(fc.integer({ min: 0, max: 10 }), fc.integer({ min: 0, max: 900 })),
+        subject: fc.integer({ min: 0, max: 1 }),
+      }),
+      { minLength: 1, maxLength: 8 },
+    ),
+    { minLength: 1, maxLength: 10 },
+  ),
+});
+
+describe("bans decided by the script agree with the reference engine", () => {
+  it("on random traces of denials, strikes, bans and escalation, sent in bursts", async () => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(banTraceArb, async (trace) => {
+        run += 1;
+        const redisStore = new RedisStore(client, { timeoutMs: 2000 });
+        const model = new MemoryStore();
+        const { limit, ban } = trace;
+        let offset = 0;
+        for (const burst of trace.bursts) {
+          const real = Date.now();
+          const reqs = burst.map((event) => {
+            offset += event.stepMs;
+            const check: LimitCheck = {
+              id: "l0",
+              key: `ban:${run}:l0:s${event.subject}`,
+              algorithm: limit.algorithm,
+              count: limit.count,
+              periodMs: limit.periodMs,
+              burst: limit.count,
+              cost: 1,
+            };
+            return {
+              rule: "oracle",
+              checks: [check],
+              nowMs: real + offset,
+              countRejected: trace.countRejected,
+              ban: {
+                key: `ban:${run}:~ban:s${event.subject}`,
+                after: ban.after,
+                withinMs: ban.withinMs,
+                forMs: ban.forMs,
+                escalate: ban.escalate,
+                maxMs: ban.forMs + ban.extraMax,
+              },
+            };
+          });
+          // The reference decides one at a time, in the order they are sent.
+          const expected = [];
+          for (const req of reqs) expected.push(await model.decide(req));
+          expect(await Promise.all(reqs.map((r) => redisStore.decide(r)))).toEqual(expected);
+        }
       }),
       { numRuns: 60 },
     );
