@@ -41,8 +41,13 @@ export function evaluate(
   nowMs: number,
   countRejected: boolean,
   peek = false,
+  maxDelayMs = 0,
 ): { decision: Decision; writes: Write[] } {
   const steps = stepAll(checks, states, nowMs);
+  if (!peek && maxDelayMs > 0) {
+    const delayed = reserveAll(checks, steps, states, nowMs, maxDelayMs);
+    if (delayed) return delayed;
+  }
   const { decision, commit } = combine(checks, steps, countRejected, peek);
   const writes: Write[] = commit
     ? steps.map((r, i) => ({
@@ -52,6 +57,46 @@ export function evaluate(
       }))
     : [];
   return { decision, writes };
+}
+
+/**
+ * A denied request that every limit would admit within `maxDelayMs`: each
+ * limit reserves its cost for the latest of their waits, and the request is
+ * admitted with that delay. Undefined when it is admitted now, or cannot wait.
+ */
+export function reserveAll(
+  checks: readonly LimitCheck[],
+  steps: readonly Step[],
+  states: ReadonlyArray<string | null | undefined>,
+  nowMs: number,
+  maxDelayMs: number,
+): { decision: Decision; writes: Write[] } | undefined {
+  if (steps.every((s) => s.allowed)) return undefined;
+  const waitMs = Math.max(...steps.map((s) => s.retryMs));
+  if (waitMs > maxDelayMs) return undefined;
+  const reserved = checks.map((c, i) => {
+    const reserve = ALGORITHMS[c.algorithm].reserve;
+    return reserve ? reserve(states[i], nowMs, c, waitMs) : undefined;
+  });
+  if (reserved.some((r) => r === undefined)) return undefined;
+  const done = reserved as Step["consumed"][];
+  return {
+    decision: {
+      allowed: true,
+      retryAfterMs: 0,
+      delayMs: waitMs,
+      limits: done.map((r, i) => {
+        const check = checks[i] as LimitCheck;
+        const { id, count, periodMs } = check;
+        return { id, count, periodMs, allowed: true, remaining: r.remaining, resetMs: r.resetMs };
+      }),
+    },
+    writes: done.map((r, i) => ({
+      key: (checks[i] as LimitCheck).key,
+      value: r.value,
+      ttlMs: r.ttlMs,
+    })),
+  };
 }
 
 /**

@@ -1,7 +1,7 @@
 /** @module limiter/table — the reference engine run over a table of key states (the Durable Object's SQLite, the memory store's map). */
 
 import { banIn, bannedDecision, banStrike } from "./ban.ts";
-import { evaluate, refundWrites, type StepView, stepAll, type Write } from "./model.ts";
+import { evaluate, refundWrites, reserveAll, type StepView, stepAll, type Write } from "./model.ts";
 import type { BanSpec, DecideRequest, Decision, LimitCheck } from "./types.ts";
 
 /** One key's stored state. `seen`: the latest caller time for the key. */
@@ -33,7 +33,15 @@ export function decideOnTable(table: StateTable, req: DecideRequest): Decision {
   const active = req.ban && banIn(liveValue(table, req.ban.key, req.nowMs), req.nowMs);
   if (active) return bannedDecision(active, req.nowMs);
   const { states, seen } = readStates(table, req);
-  const { decision, writes } = evaluate(req.checks, states, req.nowMs, req.countRejected);
+  const delay = req.maxDelayMs ?? 0;
+  const { decision, writes } = evaluate(
+    req.checks,
+    states,
+    req.nowMs,
+    req.countRejected,
+    false,
+    delay,
+  );
   writeStates(table, writes, seen, req.nowMs);
   return req.ban && !decision.allowed
     ? strikeOnTable(table, req.ban, req.nowMs, decision)
@@ -71,7 +79,8 @@ export function peekOnTable(table: StateTable, req: DecideRequest): Decision {
 /** Gives each check's cost back (see `refundWrites`). */
 export function refundOnTable(table: StateTable, req: DecideRequest): void {
   const { states, seen } = readStates(table, req);
-  writeStates(table, refundWrites(req.checks, states, req.nowMs), seen, req.nowMs);
+  const writes = refundWrites(req.checks, states, req.nowMs);
+  writeStates(table, writes, seen, req.nowMs);
 }
 
 /** How to take back one write of a reservation: what the key held before, and what was written. */
@@ -89,6 +98,8 @@ export interface Reservation {
   undo: UndoEntry[];
   /** The subject was already banned (a part carrying the decision's ban): nothing was stepped. */
   banned?: { untilMs: number; level: number };
+  /** The part admitted the request only after this wait (its cost reserved for then). */
+  delayMs?: number;
 }
 
 /**
@@ -106,16 +117,31 @@ export function reserveOnTable(table: StateTable, req: DecideRequest): Reservati
   if (banned) return { steps: [], committed: false, undo: [], banned };
   const { states, seen } = readStates(table, req);
   const steps = stepAll(req.checks, states, req.nowMs);
-  const committed = req.countRejected || steps.every((s) => s.allowed);
-  const undo: UndoEntry[] = [];
+  const admitted = steps.every((s) => s.allowed);
+  const maxDelayMs = req.maxDelayMs ?? 0;
+  const delayed =
+    admitted || maxDelayMs === 0
+      ? undefined
+      : reserveAll(req.checks, steps, states, req.nowMs, maxDelayMs);
+  if (delayed) {
+    const undo = remember(table, delayed.writes);
+    writeStates(table, delayed.writes, seen, req.nowMs);
+    const views = steps.map((s, i) => {
+      const l = delayed.decision.limits[i];
+      const consumed = { remaining: l?.remaining ?? 0, resetMs: l?.resetMs ?? 0, retryMs: 0 };
+      return { ...s, allowed: true, consumed };
+    });
+    return { steps: views, committed: true, undo, delayMs: delayed.decision.delayMs ?? 0 };
+  }
+  const committed = req.countRejected || admitted;
+  let undo: UndoEntry[] = [];
   if (committed) {
     const writes = steps.map((s, i) => ({
       key: (req.checks[i] as LimitCheck).key,
       value: s.consumed.value,
       ttlMs: s.consumed.ttlMs,
     }));
-    for (const w of writes)
-      undo.push({ key: w.key, previous: table.read(w.key) ?? null, written: w.value });
+    undo = remember(table, writes);
     writeStates(table, writes, seen, req.nowMs);
   }
   return {
@@ -126,6 +152,11 @@ export function reserveOnTable(table: StateTable, req: DecideRequest): Reservati
     committed,
     undo,
   };
+}
+
+/** What each write replaces, to take it back. */
+function remember(table: StateTable, writes: readonly Write[]): UndoEntry[] {
+  return writes.map((w) => ({ key: w.key, previous: table.read(w.key) ?? null, written: w.value }));
 }
 
 /** Steps this part's checks, writing nothing (a peek of a decision spread over several places). */

@@ -39,6 +39,11 @@ export interface Decision {
    * `retryAfterMs` is the time left. `started`: this decision's denial began it.
    */
   banned?: { untilMs: number; level: number; started: boolean };
+  /**
+   * The request is admitted to go ahead this many ms from now (see
+   * `DecideRequest.maxDelayMs`): its cost is reserved for then.
+   */
+  delayMs?: number;
 }
 
 /**
@@ -105,6 +110,12 @@ export interface DecideRequest {
   countRejected: boolean;
   /** Ban repeat offenders: checked before the limits, struck by each denial, in the same call. */
   ban?: BanSpec;
+  /**
+   * Delay instead of refusing (every check a `gcra` or `token-bucket`): a
+   * request that would be denied but is admissible within this many ms is
+   * admitted with `delayMs`, its cost reserved for then in the same call.
+   */
+  maxDelayMs?: number;
   /**
    * Keeps the caller's request alive until `work` settles (Workers'
    * `ctx.waitUntil`): a store that batches may send a call carrying other

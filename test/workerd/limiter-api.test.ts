@@ -253,4 +253,39 @@ describe.each(LIMIT_STORES)("limiter API, %s store", (kind) => {
     const ip = await store.peek({ ...req(T0 + 10), checks: [limit("ip-1h:ip:192.0.2.7", 100)] });
     expect(ip.limits[0]?.remaining).toBe(98);
   });
+
+  it.each(["gcra", "token-bucket"] as const)(
+    "%s: delays instead of refusing, each delayed request one interval after the last",
+    async (algorithm) => {
+      const store = limitStore(kind);
+      const key = `${uniquePrefix()}:delay:${algorithm}`;
+      const check: LimitCheck = {
+        id: "l",
+        key,
+        algorithm,
+        count: 10,
+        periodMs: 1000,
+        burst: 5,
+        cost: 1,
+      };
+      const at = (maxDelayMs: number): DecideRequest => ({
+        rule: "delay-test",
+        checks: [check],
+        nowMs: T0,
+        countRejected: false,
+        maxDelayMs,
+      });
+      // 20 at once at "10/s burst 5": 5 now, then one every 100 ms.
+      const long = await Promise.all(Array.from({ length: 20 }, () => store.decide(at(2000))));
+      expect(long.every((d) => d.allowed)).toBe(true);
+      expect(long.map((d) => d.delayMs ?? 0)).toEqual([
+        0, 0, 0, 0, 0, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1100, 1200, 1300, 1400,
+        1500,
+      ]);
+      // With at most 500 ms to wait, the rest are refused: the next slot is 1.6 s away.
+      const short = await store.decide(at(500));
+      expect(short.allowed).toBe(false);
+      expect(short.retryAfterMs).toBe(1600);
+    },
+  );
 });

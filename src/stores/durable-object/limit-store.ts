@@ -298,6 +298,8 @@ export class DurableObjectStore implements LimitStore {
     // Taken back before the caller hears "denied": a client that waits for
     // its answers never finds units held by its own refused requests.
     if (!commit) await this.#undo(req, parts, reserved);
+    const delayMs = Math.max(0, ...reserved.map((r) => r.delayMs ?? 0));
+    if (decision.allowed && delayMs > 0) decision.delayMs = delayMs;
     if (decision.allowed || !req.ban) return decision;
     const strike: ShardOp = { op: "strike", ban: req.ban, nowMs: req.nowMs, denial: decision };
     return (await this.#lane(this.#shardOf(req.ban.key)).run(strike, req.waitUntil)) as Decision;
@@ -402,6 +404,7 @@ export class DurableObjectStore implements LimitStore {
       nowMs: req.nowMs,
       countRejected: req.countRejected,
       ...(withBan ? { ban: req.ban } : {}),
+      ...(req.maxDelayMs ? { maxDelayMs: req.maxDelayMs } : {}),
     };
     return this.#lane(part.name).run({ op, req: plain }, req.waitUntil);
   }

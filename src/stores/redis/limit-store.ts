@@ -126,7 +126,7 @@ export class RedisStore implements LimitStore {
     const keys: string[] = [];
     const args = [String(calls.length)];
     for (const { mode, req } of calls) {
-      args.push(String(req.nowMs), mode, String(req.checks.length));
+      args.push(String(req.nowMs), mode, String(req.maxDelayMs ?? 0), String(req.checks.length));
       for (const c of req.checks) {
         keys.push(c.key);
         args.push(ALGORITHM_CODE[c.algorithm], String(c.count), String(c.periodMs));
@@ -146,9 +146,12 @@ export class RedisStore implements LimitStore {
   }
 }
 
-/** The flat reply, per decision: `r` → [1]; otherwise 4 header numbers, then 4 per limit. */
+/** Numbers before a decision's limits: allowed, ban until, level, started, delay. */
+const HEADER = 5;
+
+/** The flat reply, per decision: `r` → [1]; otherwise the header, then 4 numbers per limit. */
 function splitReply(raw: unknown, calls: readonly Call[]): number[][] {
-  const sizes = calls.map((c) => (c.mode === "r" ? 1 : 4 + 4 * c.req.checks.length));
+  const sizes = calls.map((c) => (c.mode === "r" ? 1 : HEADER + 4 * c.req.checks.length));
   const total = sizes.reduce((a, b) => a + b, 0);
   if (!Array.isArray(raw) || raw.length !== total || !raw.every(Number.isSafeInteger)) {
     throw new StoreError(`unexpected script reply: ${JSON.stringify(raw)?.slice(0, 200)}`, "error");
@@ -162,12 +165,13 @@ function splitReply(raw: unknown, calls: readonly Call[]): number[][] {
 
 /** A decision from the script's numbers (see `DECIDE_SCRIPT`). */
 function toDecision(nums: number[], req: DecideRequest): Decision {
-  const [ok, banUntil = 0, banLevel = 0, banStarted = 0] = nums;
+  const [ok, banUntil = 0, banLevel = 0, banStarted = 0, delayMs = 0] = nums;
   const ban = { untilMs: banUntil, level: banLevel };
   // Banned before this decision: no limit was evaluated.
   if (banUntil > 0 && banStarted === 0) return bannedDecision(ban, req.nowMs);
-  const denial = limitsDecision(ok === 1, nums.slice(4), req);
-  return banUntil > 0 ? bannedDecision(ban, req.nowMs, denial) : denial;
+  const decision = limitsDecision(ok === 1, nums.slice(HEADER), req);
+  if (delayMs > 0) decision.delayMs = delayMs;
+  return banUntil > 0 ? bannedDecision(ban, req.nowMs, decision) : decision;
 }
 
 function limitsDecision(allowed: boolean, nums: number[], req: DecideRequest): Decision {

@@ -20,6 +20,7 @@ const LUA: Record<Algorithm, LuaAlgorithm> = {
 
 const PRELUDE = `#!lua flags=allow-key-locking
 local now_ms = 0
+local max_delay = 0
 local function ceil_ms(us) return math.ceil(us / 1000) end
 local algos = {}
 `;
@@ -81,7 +82,33 @@ local function banned(untl, level, started, k, out)
   table.insert(out, untl)
   table.insert(out, level)
   table.insert(out, started)
+  table.insert(out, 0)
   for _ = 1, 4 * k do table.insert(out, 0) end
+end
+
+-- A denied request every limit admits within max_delay: reserve each cost for
+-- the latest wait and admit it with that delay. nil when it cannot wait.
+local function delayed(limits, steps, out)
+  local wait = 0
+  for i, l in ipairs(limits) do
+    if not l.algo.reserve then return nil end
+    wait = math.max(wait, steps[i].retry)
+  end
+  if wait > max_delay then return nil end
+  table.insert(out, 1)
+  table.insert(out, 0)
+  table.insert(out, 0)
+  table.insert(out, 0)
+  table.insert(out, wait)
+  for _, l in ipairs(limits) do
+    local r = l.algo.reserve(get(l.key), l.count, l.period, l.burst, l.cost, wait)
+    redis.call('SET', l.key, r.value, 'PX', r.ttl)
+    table.insert(out, 1)
+    table.insert(out, r.c_remaining)
+    table.insert(out, r.c_reset)
+    table.insert(out, 0)
+  end
+  return true
 end
 
 local function decide(limits, mode, ban, out)
@@ -96,6 +123,7 @@ local function decide(limits, mode, ban, out)
     steps[i] = s
     if not s.allowed then all = false end
   end
+  if not all and mode ~= 'p' and max_delay > 0 and delayed(limits, steps, out) then return end
   local commit = mode ~= 'p' and (all or mode == 'c')
   local ban_until, ban_level = 0, 0
   if ban and not all and mode ~= 'p' then
@@ -107,6 +135,7 @@ local function decide(limits, mode, ban, out)
   table.insert(out, ban_until)
   table.insert(out, ban_level)
   table.insert(out, ban_until > 0 and 1 or 0)
+  table.insert(out, 0)
   for i, l in ipairs(limits) do
     local s = steps[i]
     table.insert(out, s.allowed and 1 or 0)
@@ -130,6 +159,7 @@ local n = tonumber(next_arg())
 for _ = 1, n do
   now_ms = tonumber(next_arg())
   local mode = next_arg()
+  max_delay = tonumber(next_arg())
   local limits = read_limits(tonumber(next_arg()))
   local ban = read_ban()
   if mode == 'r' then refund(limits, out) else decide(limits, mode, ban, out) end
@@ -149,14 +179,16 @@ return out
  *
  * KEYS: every decision's state keys, in order (one GET and at most one SET
  * each), then its ban key when it has one.
- * ARGV: n, then per decision: now_ms, mode, k, then per limit: algo (see
+ * ARGV: n, then per decision: now_ms, mode, max_delay_ms (0: never wait), k,
+ * then per limit: algo (see
  * ALGORITHM_CODE), count, period_ms, burst, cost; then `1` and the ban's
  * after, within_ms, for_ms, escalate, max_ms, or `0` for no ban.
  * Modes: `d` decide, `c` decide counting rejected requests, `p` peek (write
  * nothing), `r` refund (give each cost back).
  * Returns, per decision in order: `r` → 1; otherwise allowed, ban_until,
  * ban_level, ban_started (a subject banned before this decision gets zeros
- * for its limits), then per limit: allowed, remaining, reset_ms, wait_ms.
+ * for its limits), delay_ms (admitted after this wait, its costs reserved
+ * for then), then per limit: allowed, remaining, reset_ms, wait_ms.
  *
  * The `allow-key-locking` flag lets Upstash lock only the declared keys.
  */
@@ -199,7 +231,7 @@ return 1
 
 /** Every script the stores use, by name, with the SHA-1 of its exact text. */
 export const SCRIPTS = {
-  decide: { text: DECIDE_SCRIPT, sha1: "ed8b337e309784c12cd2c8711fe98d73870e147f" },
+  decide: { text: DECIDE_SCRIPT, sha1: "199bbd266811194a5141b6f9a083488735d58abb" },
   write: { text: WRITE_SCRIPT, sha1: "25729d0a1fd43c51f36e9a3761a7d2cc7b9822b0" },
 } as const;
 

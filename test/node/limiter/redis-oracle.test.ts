@@ -291,6 +291,76 @@ describe("bans decided by the script agree with the reference engine", () => {
   });
 });
 
+const delayTraceArb = fc.record({
+  limits: fc.array(
+    fc.record({
+      algorithm: fc.constantFrom<Algorithm>("gcra", "token-bucket"),
+      count: fc.integer({ min: 1, max: 6 }),
+      periodMs: fc.integer({ min: 50, max: 3000 }),
+      extraBurst: fc.integer({ min: 0, max: 4 }),
+    }),
+    { minLength: 1, maxLength: 2 },
+  ),
+  maxDelayMs: fc.integer({ min: 1, max: 3000 }),
+  bursts: fc.array(
+    fc.array(
+      fc.record({
+        stepMs: fc.oneof(fc.integer({ min: 0, max: 10 }), fc.integer({ min: 0, max: 900 })),
+        subject: fc.integer({ min: 0, max: 1 }),
+        cost: fc.integer({ min: 1, max: 3 }),
+        refund: fc.boolean(),
+      }),
+      { minLength: 1, maxLength: 10 },
+    ),
+    { minLength: 1, maxLength: 8 },
+  ),
+});
+
+describe("delayed decisions by the script agree with the reference engine", () => {
+  it("on random traces of reservations, delays and refunds, sent in bursts", async () => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(delayTraceArb, async (trace) => {
+        run += 1;
+        const redisStore = new RedisStore(client, { timeoutMs: 2000 });
+        const model = new MemoryStore();
+        let offset = 0;
+        for (const burst of trace.bursts) {
+          const real = Date.now();
+          const reqs = burst.map((event) => {
+            offset += event.stepMs;
+            const checks: LimitCheck[] = trace.limits.map((l, i) => {
+              const burstSize = l.count + l.extraBurst;
+              return {
+                id: `l${i}`,
+                key: `delay:${run}:l${i}:s${event.subject}`,
+                algorithm: l.algorithm,
+                count: l.count,
+                periodMs: l.periodMs,
+                burst: burstSize,
+                cost: Math.min(event.cost, burstSize),
+              };
+            });
+            const req = { rule: "oracle", checks, nowMs: real + offset, countRejected: false };
+            return { req: { ...req, maxDelayMs: trace.maxDelayMs }, refund: event.refund };
+          });
+          const expected = [];
+          for (const { req, refund } of reqs) {
+            expected.push(refund ? await model.refund(req) : await model.decide(req));
+          }
+          const actual = await Promise.all(
+            reqs.map(({ req, refund }) =>
+              refund ? redisStore.refund(req) : redisStore.decide(req),
+            ),
+          );
+          expect(actual).toEqual(expected);
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
+
 /** Redis holds exactly the state strings the model wrote (those not about to expire). */
 async function expectStored(writes: readonly Write[]): Promise<void> {
   const lasting = writes.filter((w) => w.ttlMs >= 50);
