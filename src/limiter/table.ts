@@ -1,8 +1,9 @@
 /** @module limiter/table — the reference engine run over a table of key states (the Durable Object's SQLite, the memory store's map). */
 
 import { banIn, bannedDecision, banStrike } from "./ban.ts";
+import { CONCURRENCY_RETRY_MS, type LeaseWrite, leaseAcquire, leaseRelease } from "./lease.ts";
 import { evaluate, refundWrites, reserveAll, type StepView, stepAll, type Write } from "./model.ts";
-import type { BanSpec, DecideRequest, Decision, LimitCheck } from "./types.ts";
+import type { BanSpec, DecideRequest, Decision, LeaseSpec, LimitCheck } from "./types.ts";
 
 /** One key's stored state. `seen`: the latest caller time for the key. */
 export type StateRow = {
@@ -34,18 +35,70 @@ export function decideOnTable(table: StateTable, req: DecideRequest): Decision {
   if (active) return bannedDecision(active, req.nowMs);
   const { states, seen } = readStates(table, req);
   const delay = req.maxDelayMs ?? 0;
-  const { decision, writes } = evaluate(
-    req.checks,
-    states,
-    req.nowMs,
-    req.countRejected,
-    false,
-    delay,
-  );
+  const evaluated = evaluate(req.checks, states, req.nowMs, req.countRejected, false, delay);
+  const { decision, writes } =
+    req.lease && evaluated.decision.allowed
+      ? withLease(table, req, req.lease, evaluated, states)
+      : evaluated;
   writeStates(table, writes, seen, req.nowMs);
-  return req.ban && !decision.allowed
+  return req.ban && !decision.allowed && !decision.concurrency
     ? strikeOnTable(table, req.ban, req.nowMs, decision)
     : decision;
+}
+
+/**
+ * An admitted decision also takes a lease of its concurrency cap; when none
+ * is free it is refused instead (`concurrency`), consuming nothing unless
+ * denied requests count.
+ */
+function withLease(
+  table: StateTable,
+  req: DecideRequest,
+  lease: LeaseSpec,
+  admitted: { decision: Decision; writes: Write[] },
+  states: ReadonlyArray<string | null>,
+): { decision: Decision; writes: Write[] } {
+  const taken = leaseAcquire(liveValue(table, lease.key, req.nowMs), req.nowMs, lease);
+  if ("write" in taken) {
+    writeLease(table, lease.key, req.nowMs, taken.write);
+    return admitted;
+  }
+  const unconsumed = evaluate(req.checks, states, req.nowMs, false, true).decision;
+  return {
+    decision: {
+      allowed: false,
+      retryAfterMs: CONCURRENCY_RETRY_MS,
+      limits: unconsumed.limits,
+      concurrency: { max: lease.max, inFlight: taken.inFlight },
+    },
+    writes: req.countRejected ? admitted.writes : [],
+  };
+}
+
+/** Takes a lease on its own (a decision spread over several places); undefined when taken. */
+export function acquireOnTable(
+  table: StateTable,
+  lease: LeaseSpec,
+  nowMs: number,
+): { inFlight: number } | undefined {
+  const taken = leaseAcquire(liveValue(table, lease.key, nowMs), nowMs, lease);
+  if ("inFlight" in taken) return taken;
+  writeLease(table, lease.key, nowMs, taken.write);
+  return undefined;
+}
+
+/** Gives a lease back (a no-op when it is not held). */
+export function releaseOnTable(
+  table: StateTable,
+  lease: { key: string; id: string; nowMs: number },
+): void {
+  const released = leaseRelease(liveValue(table, lease.key, lease.nowMs), lease.nowMs, lease.id);
+  if (released) writeLease(table, lease.key, lease.nowMs, released);
+}
+
+function writeLease(table: StateTable, key: string, nowMs: number, w: LeaseWrite): void {
+  const keyNow = Math.max(nowMs, table.read(key)?.seen ?? 0);
+  table.write(key, { value: w.value, expiresAt: keyNow + w.ttlMs, seen: keyNow });
 }
 
 /**

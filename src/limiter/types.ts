@@ -40,6 +40,11 @@ export interface Decision {
    */
   banned?: { untilMs: number; level: number; started: boolean };
   /**
+   * The concurrency cap refused it (see `DecideRequest.lease`): `inFlight`
+   * requests of the subject already hold leases. Nothing was consumed.
+   */
+  concurrency?: { max: number; inFlight: number };
+  /**
    * The request is admitted to go ahead this many ms from now (see
    * `DecideRequest.maxDelayMs`): its cost is reserved for then.
    */
@@ -59,6 +64,21 @@ export interface BanSpec {
   forMs: number;
   escalate: number;
   maxMs: number;
+}
+
+/**
+ * A concurrency cap: at most `max` requests of a subject in flight. A lease
+ * is taken in the same call as the decision and held until given back
+ * (`LimitStore.release`) or until `ttlMs` passes, so a crashed isolate cannot
+ * leak capacity.
+ */
+export interface LeaseSpec {
+  /** State key of the subject's leases. */
+  key: string;
+  max: number;
+  /** This request's lease (letters and digits). */
+  id: string;
+  ttlMs: number;
 }
 
 /** One ban in force, as a store lists it. */
@@ -96,6 +116,8 @@ export interface LimitStore {
   refund(req: DecideRequest): Promise<void>;
   /** Deletes the state of these keys of `rule`: their subjects start idle (a ban is lifted). One store call. */
   reset(rule: string, keys: readonly string[]): Promise<void>;
+  /** Gives a lease back (the response was sent, or the client went away). Batched like decisions. */
+  release(lease: { rule: string; key: string; id: string; nowMs: number }): Promise<void>;
   /** Bans in force at `nowMs` whose keys start with `prefix`, for the rules named (admin only). */
   listBans(prefix: string, rules: readonly string[], nowMs: number): Promise<BanEntry[]>;
   /** Cheap reachability probe for health checks. */
@@ -116,6 +138,8 @@ export interface DecideRequest {
    * admitted with `delayMs`, its cost reserved for then in the same call.
    */
   maxDelayMs?: number;
+  /** Take a lease of a concurrency cap with the decision: admitted only if one is free. */
+  lease?: LeaseSpec;
   /**
    * Keeps the caller's request alive until `work` settles (Workers'
    * `ctx.waitUntil`): a store that batches may send a call carrying other

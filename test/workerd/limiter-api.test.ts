@@ -288,4 +288,77 @@ describe.each(LIMIT_STORES)("limiter API, %s store", (kind) => {
       expect(short.retryAfterMs).toBe(1600);
     },
   );
+
+  it("caps requests in flight with leases: taken with the decision, given back, lapsing at their deadline", async () => {
+    const store = limitStore(kind);
+    const prefix = uniquePrefix();
+    const check: LimitCheck = {
+      id: "tenant-1m",
+      key: `${prefix}:api:tenant-1m:tenant:acme`,
+      algorithm: "gcra",
+      count: 1000,
+      periodMs: 60_000,
+      burst: 1000,
+      cost: 1,
+    };
+    const at = (nowMs: number, id: string): DecideRequest => ({
+      rule: "api",
+      checks: [check],
+      nowMs,
+      countRejected: false,
+      lease: { key: `${prefix}:api:~lease:tenant:acme`, max: 10, id, ttlMs: 30_000 },
+    });
+    const first = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => store.decide(at(T0, `r${i}`))),
+    );
+    const held = first.flatMap((d, i) => (d.allowed ? [`r${i}`] : []));
+    expect(held).toHaveLength(10);
+    const refused = first.filter((d) => !d.allowed);
+    expect(refused.every((d) => d.retryAfterMs === 1000)).toBe(true);
+    expect(refused[0]?.concurrency).toEqual({ max: 10, inFlight: 10 });
+    // Refused requests consumed nothing of the rate.
+    expect((await store.peek(at(T0, "x"))).limits[0]?.remaining).toBe(990);
+
+    for (const id of held.slice(0, 3)) {
+      await store.release({ rule: "api", key: `${prefix}:api:~lease:tenant:acme`, id, nowMs: T0 });
+    }
+    const again = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => store.decide(at(T0 + 1, `s${i}`))),
+    );
+    expect(again.filter((d) => d.allowed)).toHaveLength(3);
+    // Leases of a holder that never gave them back lapse at their deadline.
+    const later = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => store.decide(at(T0 + 30_001, `t${i}`))),
+    );
+    expect(later.filter((d) => d.allowed)).toHaveLength(10);
+  });
+
+  it("caps requests in flight on a decision whose limits live in different places too", async () => {
+    const store = limitStore(kind);
+    const prefix = uniquePrefix();
+    const limit = (key: string): LimitCheck => ({
+      id: key.split(":")[0] as string,
+      key: `${prefix}:api:${key}`,
+      algorithm: "gcra",
+      count: 1000,
+      periodMs: 60_000,
+      burst: 1000,
+      cost: 1,
+    });
+    const checks = [limit("tenant-1m:tenant:acme"), limit("ip-1m:ip:192.0.2.8")];
+    const at = (id: string): DecideRequest => ({
+      rule: "api",
+      checks,
+      nowMs: T0,
+      countRejected: false,
+      lease: { key: `${prefix}:api:~lease:tenant:acme`, max: 3, id, ttlMs: 30_000 },
+    });
+    const decisions = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => store.decide(at(`r${i}`))),
+    );
+    expect(decisions.filter((d) => d.allowed)).toHaveLength(3);
+    // Only the three admitted requests were counted by either limit.
+    const now = await store.peek({ ...at("x"), checks });
+    expect(now.limits.map((l) => l.remaining)).toEqual([997, 997]);
+  });
 });

@@ -1,12 +1,15 @@
 /** @module stores/durable-object/limit-store — the embedded store: limits in Durable Objects sharded by subject, decisions group-committed per object. */
 import { DurableObject } from "cloudflare:workers";
 import { BAN_KEY_PART, bannedDecision, bansAmong } from "../../limiter/ban.ts";
+import { CONCURRENCY_RETRY_MS } from "../../limiter/lease.ts";
 import { combine, type StepView } from "../../limiter/model.ts";
 import {
+  acquireOnTable,
   decideOnTable,
   peekOnTable,
   type Reservation,
   refundOnTable,
+  releaseOnTable,
   reserveOnTable,
   type StateRow,
   type StateTable,
@@ -20,6 +23,7 @@ import type {
   BanSpec,
   DecideRequest,
   Decision,
+  LeaseSpec,
   LimitCheck,
   LimitStore,
 } from "../../limiter/types.ts";
@@ -44,9 +48,12 @@ export type ShardOp =
   | { op: "reserve" | "steps"; req: Plain }
   | { op: "undo"; checks: LimitCheck[]; nowMs: number; undo: UndoEntry[] }
   /** Counts the denial of a decision spread over several objects against its ban. */
-  | { op: "strike"; ban: BanSpec; nowMs: number; denial: Decision };
+  | { op: "strike"; ban: BanSpec; nowMs: number; denial: Decision }
+  /** Takes the lease of a decision spread over several objects, once its parts admitted it. */
+  | { op: "acquire"; lease: LeaseSpec; nowMs: number }
+  | { op: "release"; key: string; id: string; nowMs: number };
 
-export type ShardResult = Decision | Reservation | StepView[] | null;
+export type ShardResult = Decision | Reservation | StepView[] | { inFlight: number } | null;
 
 /**
  * Holds the limit state of the subjects routed to it, in its SQLite
@@ -147,6 +154,11 @@ export class SluiceStore extends DurableObject {
       return null;
     }
     if (op.op === "strike") return strikeOnTable(this.#table, op.ban, op.nowMs, op.denial);
+    if (op.op === "release") {
+      releaseOnTable(this.#table, op);
+      return null;
+    }
+    if (op.op === "acquire") return acquireOnTable(this.#table, op.lease, op.nowMs) ?? null;
     this.#latestNowMs = Math.max(this.#latestNowMs, op.req.nowMs);
     switch (op.op) {
       case "decide":
@@ -300,6 +312,22 @@ export class DurableObjectStore implements LimitStore {
     if (!commit) await this.#undo(req, parts, reserved);
     const delayMs = Math.max(0, ...reserved.map((r) => r.delayMs ?? 0));
     if (decision.allowed && delayMs > 0) decision.delayMs = delayMs;
+    if (decision.allowed && req.lease) {
+      const acquire: ShardOp = { op: "acquire", lease: req.lease, nowMs: req.nowMs };
+      const taken = await this.#lane(this.#shardOf(req.lease.key)).run(acquire, req.waitUntil);
+      if (taken) {
+        // No lease free: the parts' reservations are taken back, nothing consumed.
+        await this.#undo(req, parts, reserved);
+        const { inFlight } = taken as { inFlight: number };
+        const unconsumed = combine(req.checks, steps, false, true).decision;
+        return {
+          ...unconsumed,
+          allowed: false,
+          retryAfterMs: CONCURRENCY_RETRY_MS,
+          concurrency: { max: req.lease.max, inFlight },
+        };
+      }
+    }
     if (decision.allowed || !req.ban) return decision;
     const strike: ShardOp = { op: "strike", ban: req.ban, nowMs: req.nowMs, denial: decision };
     return (await this.#lane(this.#shardOf(req.ban.key)).run(strike, req.waitUntil)) as Decision;
@@ -314,6 +342,11 @@ export class DurableObjectStore implements LimitStore {
 
   async refund(req: DecideRequest): Promise<void> {
     await Promise.all(this.#split(req).map((p) => this.#run(p, "refund", req)));
+  }
+
+  async release(lease: { rule: string; key: string; id: string; nowMs: number }): Promise<void> {
+    const op: ShardOp = { op: "release", key: lease.key, id: lease.id, nowMs: lease.nowMs };
+    await this.#lane(this.#shardOf(lease.key)).run(op);
   }
 
   async reset(_rule: string, keys: readonly string[]): Promise<void> {
@@ -405,6 +438,8 @@ export class DurableObjectStore implements LimitStore {
       countRejected: req.countRejected,
       ...(withBan ? { ban: req.ban } : {}),
       ...(req.maxDelayMs ? { maxDelayMs: req.maxDelayMs } : {}),
+      // A decision in one object takes its lease there, in the same operation.
+      ...(op === "decide" && req.lease ? { lease: req.lease } : {}),
     };
     return this.#lane(part.name).run({ op, req: plain }, req.waitUntil);
   }

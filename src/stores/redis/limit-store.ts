@@ -1,6 +1,7 @@
 /** @module stores/redis/limit-store — limits in Redis over HTTP (Upstash REST): one script call carries a batch of decisions. */
 
 import { BAN_KEY_PART, bannedDecision, bansAmong } from "../../limiter/ban.ts";
+import { CONCURRENCY_RETRY_MS } from "../../limiter/lease.ts";
 import {
   type BanEntry,
   type DecideRequest,
@@ -35,7 +36,7 @@ export interface RedisStoreOptions {
 
 /** One decision of a batch, in the decide script's modes. */
 interface Call {
-  mode: "d" | "c" | "p" | "r";
+  mode: "d" | "c" | "p" | "r" | "l";
   req: DecideRequest;
 }
 
@@ -91,6 +92,18 @@ export class RedisStore implements LimitStore {
     await this.#run({ mode: "r", req });
   }
 
+  async release(lease: { rule: string; key: string; id: string; nowMs: number }): Promise<void> {
+    const spec = { key: lease.key, id: lease.id, max: 0, ttlMs: 0 };
+    const req = {
+      rule: lease.rule,
+      checks: [],
+      nowMs: lease.nowMs,
+      countRejected: false,
+      lease: spec,
+    };
+    await this.#run({ mode: "l", req });
+  }
+
   async reset(_rule: string, keys: readonly string[]): Promise<void> {
     if (keys.length > 0) await withBudget(this.#redis.del(...keys), this.#timeoutMs);
   }
@@ -133,25 +146,41 @@ export class RedisStore implements LimitStore {
         args.push(String(c.burst), String(c.cost));
       }
       // A peek reports the limits as they stand; only a decision meets the ban.
-      const ban = mode === "d" || mode === "c" ? req.ban : undefined;
-      if (!ban) {
-        args.push("0");
-        continue;
-      }
-      keys.push(ban.key);
-      args.push("1", String(ban.after), String(ban.withinMs), String(ban.forMs));
-      args.push(String(ban.escalate), String(ban.maxMs));
+      const deciding = mode === "d" || mode === "c";
+      pushBan(keys, args, deciding ? req.ban : undefined);
+      pushLease(keys, args, deciding || mode === "l" ? req.lease : undefined);
     }
     return splitReply(await runScript(this.#redis, SCRIPTS.decide, keys, args), calls);
   }
 }
 
-/** Numbers before a decision's limits: allowed, ban until, level, started, delay. */
-const HEADER = 5;
+function pushBan(keys: string[], args: string[], ban: DecideRequest["ban"]): void {
+  if (!ban) {
+    args.push("0");
+    return;
+  }
+  keys.push(ban.key);
+  args.push("1", String(ban.after), String(ban.withinMs), String(ban.forMs));
+  args.push(String(ban.escalate), String(ban.maxMs));
+}
+
+function pushLease(keys: string[], args: string[], lease: DecideRequest["lease"]): void {
+  if (!lease) {
+    args.push("0");
+    return;
+  }
+  keys.push(lease.key);
+  args.push("1", String(lease.max), lease.id, String(lease.ttlMs));
+}
+
+/** Numbers before a decision's limits: allowed, ban until, level, started, delay, lease max, in flight. */
+const HEADER = 7;
 
 /** The flat reply, per decision: `r` → [1]; otherwise the header, then 4 numbers per limit. */
 function splitReply(raw: unknown, calls: readonly Call[]): number[][] {
-  const sizes = calls.map((c) => (c.mode === "r" ? 1 : HEADER + 4 * c.req.checks.length));
+  const sizes = calls.map((c) =>
+    c.mode === "r" || c.mode === "l" ? 1 : HEADER + 4 * c.req.checks.length,
+  );
   const total = sizes.reduce((a, b) => a + b, 0);
   if (!Array.isArray(raw) || raw.length !== total || !raw.every(Number.isSafeInteger)) {
     throw new StoreError(`unexpected script reply: ${JSON.stringify(raw)?.slice(0, 200)}`, "error");
@@ -165,11 +194,19 @@ function splitReply(raw: unknown, calls: readonly Call[]): number[][] {
 
 /** A decision from the script's numbers (see `DECIDE_SCRIPT`). */
 function toDecision(nums: number[], req: DecideRequest): Decision {
-  const [ok, banUntil = 0, banLevel = 0, banStarted = 0, delayMs = 0] = nums;
+  const [ok, banUntil = 0, banLevel = 0, banStarted = 0, delayMs = 0, leaseMax = 0, inFlight = 0] =
+    nums;
   const ban = { untilMs: banUntil, level: banLevel };
   // Banned before this decision: no limit was evaluated.
   if (banUntil > 0 && banStarted === 0) return bannedDecision(ban, req.nowMs);
   const decision = limitsDecision(ok === 1, nums.slice(HEADER), req);
+  if (leaseMax > 0) {
+    return {
+      ...decision,
+      retryAfterMs: CONCURRENCY_RETRY_MS,
+      concurrency: { max: leaseMax, inFlight },
+    };
+  }
   if (delayMs > 0) decision.delayMs = delayMs;
   return banUntil > 0 ? bannedDecision(ban, req.nowMs, decision) : decision;
 }
