@@ -43,6 +43,9 @@ export const ISSUE_CODES = {
     'a limit with rate "plan" counts by something other than tenant or apiKey',
   ERR_SLUICE_TENANTS_MISSING:
     'a limit needs issued keys (by "tenant" or rate "plan") but "tenants" is absent',
+  ERR_SLUICE_DELAY_ALGORITHM:
+    'a rule with "action": "delay" has a limit that cannot reserve a future slot (not gcra or token-bucket)',
+  ERR_SLUICE_DELAY_WITHOUT_ACTION: 'a rule sets maxDelay without "action": "delay"',
   ERR_SLUICE_KEY_PREFIX_SYNTAX: 'the key prefix is not lower-case words ending in "_"',
 } as const;
 

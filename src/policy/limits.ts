@@ -333,7 +333,13 @@ function positiveIntError(report: Report, code: IssueCode, path: string, value: 
   add(report.issues, code, path, `expected a positive integer, got ${describe(value)}`);
 }
 
-function readSubject(report: Report, value: unknown, path: string): Subject {
+/**
+ * What a limit (or a concurrency cap) counts by: `ip` when absent.
+ *
+ * @example
+ * readSubject(report, "header:X-User", "rules[0].limits[0].by"); // → { kind: "header", name: "x-user" }
+ */
+export function readSubject(report: Report, value: unknown, path: string): Subject {
   if (value === undefined) return { kind: "ip" };
   const expected = '"ip", "apiKey", "tenant", "global" or "header:<name>"';
   if (typeof value !== "string") {

@@ -269,6 +269,40 @@ export interface RawRule {
    * @minItems 1
    */
   countStatus?: StatusText[];
+  /**
+   * "delay" holds a request over the limit until it is admissible, then forwards it, when that is
+   * within maxDelay (only gcra and token-bucket limits can reserve a future slot); "reject"
+   * refuses it with 429.
+   *
+   * @default "reject"
+   */
+  action?: "reject" | "delay";
+  /**
+   * With "action": "delay": the longest a request is held (1 s when absent); past it the request
+   * is refused. A duration like "2s" or "500ms", or milliseconds; at most 60 s.
+   */
+  maxDelay?: string | number;
+  /** At most `max` requests of a subject in flight at once, across isolates. */
+  concurrency?: RawConcurrency;
+}
+
+/** A concurrency cap. */
+export interface RawConcurrency {
+  /**
+   * Requests of one subject in flight at most; over it, 429 with Retry-After: 1 (or held, when the
+   * rule delays).
+   *
+   * @asType integer
+   * @minimum 1
+   * @maximum 100000
+   */
+  max: number;
+  /**
+   * What the cap counts by, as a limit's "by".
+   *
+   * @default "ip"
+   */
+  by?: "ip" | "apiKey" | "tenant" | "global" | HeaderSubject;
 }
 
 /** Which requests a rule takes. */

@@ -34,6 +34,7 @@ import {
 } from "./read.ts";
 import { firstShadows } from "./shadow.ts";
 import { checkTenantLimits, readPlans, readTenants } from "./tenants.ts";
+import { readThrottle } from "./throttle.ts";
 import type { IdentityConfig, Policy, PolicyIssue, Rule } from "./types.ts";
 
 export { ISSUE_CODES, type IssueCode, WARNING_CODES, type WarningCode } from "./codes.ts";
@@ -71,6 +72,9 @@ const RULE_FIELDS = keysOf<RawRule>({
   mode: true,
   countRejected: true,
   countStatus: true,
+  action: true,
+  maxDelay: true,
+  concurrency: true,
 });
 const MATCH_FIELDS = keysOf<RawMatch>({ path: true, methods: true });
 
@@ -338,6 +342,7 @@ function readRule(report: Report, value: unknown, path: string): Rule | undefine
     mode,
     countRejected,
     countStatus,
+    ...readThrottle(report, obj, path, limits),
   };
 }
 
