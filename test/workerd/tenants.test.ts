@@ -115,8 +115,9 @@ describe.each(STORES)("issued keys, %s store", (kind) => {
     expect(o.status).toBe(200);
     const raised = await get(gw, "/api/x", secret);
     expect(raised.status).toBe(200);
-    expect(raised.headers.get("ratelimit-policy")).toBe('"tenant-1m";q=6;w=60');
-    expect(raised.headers.get("ratelimit")).toBe('"tenant-1m";r=5;t=70');
+    // "6/min burst 12" advertises its burst: 12 per the 120 s that give it back.
+    expect(raised.headers.get("ratelimit-policy")).toBe('"tenant-1m";q=12;w=120');
+    expect(raised.headers.get("ratelimit")).toBe('"tenant-1m";r=5;t=10');
 
     // The override lapses by itself; counters carry over (same limit id).
     gw.clock.advance(3_600_001);
