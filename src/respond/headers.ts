@@ -226,18 +226,103 @@ export function retryAfterSeconds(ms: number): number {
 /** A response header to add: name and value. */
 export type Header = [name: string, value: string];
 
+/** The two List fields whose items Sluice adds to an origin's (-11 §3, §4). */
+const RATELIMIT_FIELDS = new Set(["ratelimit", "ratelimit-policy"]);
+
 /**
  * Adds Sluice's fields to `target`, keeping the response's own. Server-Timing
- * is a list (W3C Server Timing) the origin may have started, so it is appended.
+ * is a list (W3C Server Timing) the origin may have started, so it is
+ * appended. The origin's own RateLimit and RateLimit-Policy items are kept
+ * too: Sluice's items are added to the same Lists (RFC 9651 §3.1 allows a
+ * List to be combined), as -11 §7.2 asks of an intermediary. A Sluice item
+ * whose id the origin already uses is renamed `sluice:<id>` in both fields,
+ * so no id names two policies.
  *
  * @example
  * addHeaders(res.headers, [["Server-Timing", "sluice-store;dur=3"]]);
  */
 export function addHeaders(target: Headers, headers: readonly Header[]): void {
+  const taken = new Set<string>();
+  for (const name of RATELIMIT_FIELDS) {
+    for (const id of listIds(target.get(name)) ?? []) taken.add(id);
+  }
   for (const [name, value] of headers) {
-    if (name === "Server-Timing") target.append(name, value);
+    const lower = name.toLowerCase();
+    if (lower === "server-timing") target.append(name, value);
+    else if (RATELIMIT_FIELDS.has(lower))
+      target.set(name, mergeList(target.get(name), value, taken));
     else target.set(name, value);
   }
+}
+
+/**
+ * The origin's List with Sluice's items after it. A malformed origin value
+ * (which clients must ignore, -11 §7) is replaced rather than joined, so it
+ * cannot make Sluice's items unreadable too.
+ */
+function mergeList(origin: string | null, ours: string, taken: ReadonlySet<string>): string {
+  const mine = taken.size === 0 ? ours : renameTaken(ours, taken);
+  if (origin === null || origin.trim() === "") return mine;
+  return listMembers(origin) === undefined ? mine : `${origin}, ${mine}`;
+}
+
+/** Renames Sluice's own items (always `"<id>";…`) whose id the origin uses. */
+function renameTaken(ours: string, taken: ReadonlySet<string>): string {
+  return (listMembers(ours) ?? [])
+    .map((m) => {
+      const id = memberId(m);
+      return id !== undefined && taken.has(id)
+        ? `${sfString(`sluice:${id}`)}${m.slice(m.indexOf(";"))}`
+        : m;
+    })
+    .join(", ");
+}
+
+/** The ids (String or Token bare items) of a List's members; undefined when it is not a List. */
+function listIds(value: string | null): string[] | undefined {
+  if (value === null) return [];
+  return listMembers(value)?.flatMap((m) => {
+    const id = memberId(m);
+    return id === undefined ? [] : [id];
+  });
+}
+
+/**
+ * Splits an RFC 9651 §4.2.1 List into its members' text: top-level commas
+ * outside strings and inner lists. Enough to keep and rename items, not a
+ * full parser; undefined when the value cannot be a List.
+ */
+function listMembers(value: string): string[] | undefined {
+  const members: string[] = [];
+  let start = 0;
+  let depth = 0;
+  let quoted = false;
+  for (let i = 0; i < value.length; i++) {
+    const ch = value[i];
+    if (quoted) {
+      if (ch === "\\") i++;
+      else if (ch === '"') quoted = false;
+    } else if (ch === '"') quoted = true;
+    else if (ch === "(") depth++;
+    else if (ch === ")") depth--;
+    else if (ch === "," && depth === 0) {
+      members.push(value.slice(start, i).trim());
+      start = i + 1;
+    }
+    if (depth < 0) return undefined;
+  }
+  members.push(value.slice(start).trim());
+  if (quoted || depth !== 0 || members.some((m) => m === "")) return undefined;
+  return members;
+}
+
+/** A member's bare item when it is a String or a Token (RFC 9651 §3.3.3, §3.3.4). */
+function memberId(member: string): string | undefined {
+  if (member.startsWith('"')) {
+    const m = /^"((?:[^"\\]|\\.)*)"/.exec(member);
+    return m ? (m[1] as string).replace(/\\(.)/g, "$1") : undefined;
+  }
+  return /^[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*/.exec(member)?.[0];
 }
 
 /**

@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import type { Decision, LimitState } from "../../../src/limiter/types.ts";
 import {
+  addHeaders,
   advertise,
   RATELIMIT_DRAFT,
   rateLimitHeaders,
@@ -354,6 +355,53 @@ describe("rateLimitHeaders — legacy X-RateLimit-*", () => {
       "X-RateLimit-Remaining",
       "X-RateLimit-Reset",
     ]);
+  });
+});
+
+describe("addHeaders — the origin's RateLimit fields are kept (-11 §7.2)", () => {
+  const ours: Array<[string, string]> = [
+    ["RateLimit-Policy", '"ip-1s";q=40;w=2'],
+    ["RateLimit", '"ip-1s";r=39;t=0'],
+    ["Server-Timing", "sluice-store;dur=3"],
+  ];
+
+  it("adds Sluice's items after the origin's, in both fields", () => {
+    const h = new Headers({
+      "RateLimit-Policy": '"origin-quota";q=1000;w=3600',
+      RateLimit: '"origin-quota";r=999;t=3599',
+      "Server-Timing": "db;dur=12",
+    });
+    addHeaders(h, ours);
+    expect(h.get("RateLimit-Policy")).toBe('"origin-quota";q=1000;w=3600, "ip-1s";q=40;w=2');
+    expect(h.get("RateLimit")).toBe('"origin-quota";r=999;t=3599, "ip-1s";r=39;t=0');
+    expect(h.get("Server-Timing")).toBe("db;dur=12, sluice-store;dur=3");
+  });
+
+  it("keeps an origin List sent as several field lines (RFC 9651 §3.1)", () => {
+    const h = new Headers();
+    h.append("RateLimit", "hourly;r=10;t=60");
+    h.append("RateLimit", '"daily";r=100;t=600');
+    addHeaders(h, ours);
+    expect(h.get("RateLimit")).toBe('hourly;r=10;t=60, "daily";r=100;t=600, "ip-1s";r=39;t=0');
+  });
+
+  it("renames a Sluice item whose id the origin uses, in both fields alike", () => {
+    const h = new Headers({ RateLimit: 'ip-1s;r=5;t=9, "x, y";r=1' });
+    addHeaders(h, ours);
+    expect(h.get("RateLimit")).toBe('ip-1s;r=5;t=9, "x, y";r=1, "sluice:ip-1s";r=39;t=0');
+    expect(h.get("RateLimit-Policy")).toBe('"sluice:ip-1s";q=40;w=2');
+  });
+
+  it("replaces an origin value that is not a List rather than make Sluice's unreadable", () => {
+    const h = new Headers({ RateLimit: '"unterminated;r=1' });
+    addHeaders(h, ours);
+    expect(h.get("RateLimit")).toBe('"ip-1s";r=39;t=0');
+  });
+
+  it("sets the fields on a response that has none", () => {
+    const h = new Headers();
+    addHeaders(h, ours);
+    expect(h.get("RateLimit")).toBe('"ip-1s";r=39;t=0');
   });
 });
 
