@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
+import { RateLimitConfigError, rateLimit } from "@sluice-gateway/sluice";
 import { Hono } from "hono";
-import { RateLimitConfigError, rateLimit } from "sluice";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../examples/hono-app/src/app.ts";
 import { FakeClock, limitStore, STORES, type StoreKind, uniquePrefix } from "./helpers.ts";
