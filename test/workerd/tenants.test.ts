@@ -462,10 +462,19 @@ describe.each(STORES)("the admin API, %s store", (kind) => {
     expect(await usage("tenant:acme")).toEqual(tenantUsage); // peeking consumed nothing
     // Failed key and admin-token attempts are counted per address too (none yet).
     expect((await usage("ip:203.0.113.7")).limits).toMatchObject([
-      { rule: "__auth", limit: "failures", count: 4, remaining: 4 },
-      { rule: "__admin_auth", limit: "failures", count: 10, remaining: 10 },
-      { rule: "api", limit: "ip-1m", count: 10, remaining: 8 },
+      { rule: "__auth", limit: "failures", count: 4, remaining: 4, internal: "failed API keys" },
+      { rule: "__admin_auth", limit: "failures", count: 10, internal: "failed admin tokens" },
+      { rule: "api", limit: "ip-1m", count: 10, burst: 10, remaining: 8 },
     ]);
+    // The key has no counters of its own: the answer says what counts its requests.
+    expect(await usage(`key:${key.id}`)).toEqual({
+      subject: `key:${key.id}`,
+      limits: [],
+      elsewhere: [
+        { by: "tenant", rules: ["api"], subject: "tenant:acme" },
+        { by: "ip", rules: ["api"] },
+      ],
+    });
 
     const reset = await api.call("POST", "/reset", { subject: "tenant:acme" });
     expect(reset).toEqual({ status: 200, body: { subject: "tenant:acme", cleared: 2 } });
