@@ -20,6 +20,7 @@ import { Directory } from "../tenants/directory.ts";
 import { ADMIN_AUTH_RULE, AuthFailureGuard } from "../tenants/guard.ts";
 import { KeyResolver } from "../tenants/resolver.ts";
 import type { GatewayEnv, SluiceEnv } from "./env.ts";
+import { parseOrigin } from "./origin.ts";
 
 /** Everything a request needs, derived from env once per isolate. */
 export interface Runtime {
@@ -190,21 +191,4 @@ function adminDeps(
     clock,
     log: logAudit,
   };
-}
-
-function parseOrigin(raw: string | undefined): URL | string {
-  if (!raw) return "ERR_SLUICE_ORIGIN_URL: ORIGIN_URL is not set";
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    return `ERR_SLUICE_ORIGIN_URL: ORIGIN_URL is not an absolute URL: ${JSON.stringify(raw)}`;
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    return `ERR_SLUICE_ORIGIN_URL: ORIGIN_URL must be http or https, got ${url.protocol}`;
-  }
-  if (url.search || url.hash) {
-    return "ERR_SLUICE_ORIGIN_URL: ORIGIN_URL must not carry a query or fragment";
-  }
-  return url;
 }

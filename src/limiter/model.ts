@@ -86,9 +86,13 @@ export function reserveAll(
       retryAfterMs: 0,
       delayMs: waitMs,
       limits: done.map((r, i) => {
-        const check = checks[i] as LimitCheck;
-        const { id, count, periodMs } = check;
-        return { id, count, periodMs, allowed: true, remaining: r.remaining, resetMs: r.resetMs };
+        const { id, count, periodMs, burst, cost, algorithm } = checks[i] as LimitCheck;
+        return {
+          ...{ id, count, periodMs, burst, cost, algorithm },
+          allowed: true,
+          remaining: r.remaining,
+          resetMs: r.resetMs,
+        };
       }),
     },
     writes: done.map((r, i) => ({
@@ -143,6 +147,9 @@ export function combine(
       id: check.id,
       count: check.count,
       periodMs: check.periodMs,
+      burst: check.burst,
+      cost: check.cost,
+      algorithm: check.algorithm,
       allowed: r.allowed,
       remaining: commit ? r.consumed.remaining : r.remaining,
       resetMs: commit ? (r.allowed ? r.consumed.resetMs : r.consumed.retryMs) : r.resetMs,

@@ -20,6 +20,10 @@ export interface LimitState {
   /** Quota and window as stated in the policy (for RateLimit-Policy). */
   count: number;
   periodMs: number;
+  /** The check's capacity and price in units, and how it counts (RateLimit fields need all three). */
+  burst: number;
+  cost: number;
+  algorithm: Algorithm;
   /** Cost units still admissible right now after this request. */
   remaining: number;
   /** Until this limit is fully restored (allowed) or admits this request again (denied), ms. */

@@ -364,7 +364,7 @@ export interface RawLimit {
   cost?: number;
   /**
    * The limit's id (default "<by>-<period>", like "ip-1m"): names the RateLimit header item and
-   * the store key. An RFC 8941 key.
+   * the store key. An RFC 9651 key.
    *
    * @pattern ^[a-z*][a-z0-9_.*-]*$
    */
