@@ -104,6 +104,8 @@ function intParam(value: string | null, max: number): number | undefined {
 /** Starts the echo origin on 127.0.0.1 (a free port unless one is given). */
 export async function startEchoOrigin(opts?: { port?: number }): Promise<EchoOriginHandle> {
   const timers = new Set<NodeJS.Timeout>();
+  // Requests in flight per `tag` (and the most at once), for concurrency-cap tests.
+  const inFlight = new Map<string, { now: number; peak: number }>();
 
   const server = http.createServer((req, res) => {
     const rawUrl = req.url ?? "/";
@@ -132,11 +134,26 @@ export async function startEchoOrigin(opts?: { port?: number }): Promise<EchoOri
       return sendJson(res, 200, { ratelimit: "origin" }, ORIGIN_RATELIMIT);
     }
 
+    if (path === "/__inflight") {
+      req.resume();
+      return sendJson(res, 200, inFlight.get(params.get("tag") ?? "") ?? { now: 0, peak: 0 });
+    }
+
     let waitMs = 0;
     if (path === "/__slow") {
       const ms = intParam(params.get("ms"), 600_000);
       if (ms === undefined) return sendJson(res, 400, { error: "ms=N required" });
       waitMs = ms;
+      const tag = params.get("tag");
+      if (tag !== null) {
+        const count = inFlight.get(tag) ?? { now: 0, peak: 0 };
+        count.now += 1;
+        count.peak = Math.max(count.peak, count.now);
+        inFlight.set(tag, count);
+        res.once("close", () => {
+          count.now -= 1;
+        });
+      }
     }
 
     digestBody(req).then(

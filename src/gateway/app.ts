@@ -27,6 +27,8 @@ export interface GatewayOptions {
   clock?: () => number;
   /** Decision log sink (default: JSON lines on the console). */
   sink?: DecisionSink;
+  /** How held requests wait (tests inject one that does not sleep); see `RateLimitOptions.hold`. */
+  hold?: (ms: number, signal: AbortSignal) => Promise<boolean>;
 }
 
 /**
@@ -42,6 +44,7 @@ export function createGateway(options: GatewayOptions = {}): Hono<GatewayEnv> {
     bundledPolicy: options.bundledPolicy ?? bundledPolicy,
     clock: options.clock ?? Date.now,
     sink: options.sink,
+    hold: options.hold,
   });
   return new Hono<GatewayEnv>()
     .use(async function configure(c, next) {

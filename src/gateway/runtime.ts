@@ -49,6 +49,7 @@ export interface RuntimeOptions {
   bundledPolicy: unknown;
   clock: () => number;
   sink: DecisionSink | undefined;
+  hold: ((ms: number, signal: AbortSignal) => Promise<boolean>) | undefined;
 }
 
 /**
@@ -141,6 +142,7 @@ export async function buildRuntime(
       ...(tenants ? { tenants } : {}),
       clock: options.clock,
       ...(options.sink ? { sink: options.sink } : {}),
+      ...(options.hold ? { hold: options.hold } : {}),
     }),
     admin: adminDeps(env.SLUICE_ADMIN_TOKEN, { policy, store, directory, tenants }, options.clock),
   };

@@ -7,6 +7,8 @@ export type Outcome =
   | "shadow-denied"
   | "degraded-allowed"
   | "degraded-local"
+  | "concurrency-denied"
+  | "abandoned"
   | "store-denied"
   | "unauthorized"
   | "key-locked"
@@ -47,6 +49,8 @@ export interface DecisionEvent {
   storeError?: string;
   /** The isolate decided in its own memory because the store could not (`onStoreError: "local"`). */
   degraded?: "local";
+  /** The request was held this long before it went on (`"action": "delay"`). */
+  delayedMs?: number;
   policyVersion: string;
   policyHash: string;
 }

@@ -352,6 +352,21 @@ export function unavailable(detail: string): SluiceHttpError {
   );
 }
 
+/**
+ * The client went away while its request was held for its turn (a delaying
+ * rule): nobody reads this answer, but it is still problem+json, never a 500.
+ *
+ * @example
+ * throw abandoned("api");
+ */
+export function abandoned(rule: string): SluiceHttpError {
+  return fail(503, {
+    type: ProblemType.blank,
+    title: "Service Unavailable",
+    detail: `The client went away while its request for rule ${JSON.stringify(rule)} was held.`,
+  });
+}
+
 function seconds(n: number): string {
   return n === 1 ? "1 second" : `${n} seconds`;
 }

@@ -17,6 +17,7 @@ import { planRatesOf } from "../../tenants/plan.ts";
 import { act, passShadow, refuse, type Trace, type Verdict } from "./act.ts";
 import { waitUntilOf } from "./background.ts";
 import { configure, type RateLimitConfig, type RateLimitOptions } from "./config.ts";
+import { throttleOf, waitForSlot } from "./throttle.ts";
 
 export {
   RateLimitConfigError,
@@ -57,8 +58,11 @@ export function rateLimit<E extends Env = Env>(options: RateLimitOptions): Middl
       checks: await buildChecks(config.policy, rule, who),
       nowMs,
       countRejected: rule.countRejected,
+      ...(await throttleOf(config, rule, who)),
     };
-    return act(c, next, config, trace, await decide(c, config, trace, request));
+    const ask = (at: number) => decide(c, config, trace, { ...request, nowMs: at });
+    const verdict = await waitForSlot(c, config, rule, ask, await ask(nowMs));
+    return act(c, next, config, trace, verdict);
   };
 }
 
