@@ -2,6 +2,7 @@
 import type { Context } from "hono";
 import { clientIp } from "../identity/ip.ts";
 import type { LimitStore } from "../limiter/types.ts";
+import type { Aggregate } from "../observe/exposition.ts";
 import type { Policy } from "../policy/types.ts";
 import { badRequest, missing } from "../respond/problem.ts";
 import type { Directory } from "../tenants/directory.ts";
@@ -25,6 +26,8 @@ export interface AdminDeps {
   clock: () => number;
   /** Where audit entries are logged (besides being stored). */
   log: (entry: AuditEntry) => void;
+  /** Every isolate's metrics added up; absent when metrics are off. */
+  metrics?: { aggregate(): Promise<Aggregate> } | undefined;
 }
 
 /** The admin routes' Hono environment: `c.var.admin` is set by the gateway before they run. */

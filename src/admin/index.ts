@@ -4,6 +4,7 @@ import { missing } from "../respond/problem.ts";
 import { adminAuth } from "./auth.ts";
 import type { AdminEnv } from "./context.ts";
 import { keyRoutes } from "./routes/keys.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
 import { subjectRoutes } from "./routes/subjects.ts";
 import { tenantRoutes } from "./routes/tenants.ts";
 
@@ -30,6 +31,7 @@ export const adminApi = new Hono<AdminEnv>()
   .use(adminAuth)
   .route("/tenants", tenantRoutes)
   .route("/keys", keyRoutes)
+  .route("/metrics", metricsRoutes)
   .route("/", subjectRoutes)
   .all("*", () => {
     throw missing("This admin resource");

@@ -60,6 +60,9 @@ export function createGateway(options: GatewayOptions = {}): Hono<GatewayEnv> {
     .all("/__sluice/*", () => {
       throw notFound();
     })
+    .use(function observe(c, next) {
+      return c.var.runtime.observer.step(c, next);
+    })
     .use(function limit(c, next) {
       return c.var.runtime.limit(c, next);
     })

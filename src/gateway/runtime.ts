@@ -5,11 +5,14 @@ import { BlockedCache } from "../limiter/blocked-cache.ts";
 import type { LimitStore } from "../limiter/types.ts";
 import { rateLimit } from "../middleware/rate-limit/index.ts";
 import {
+  consoleSink,
   type DecisionSink,
   logAudit,
   logConfigError,
   logConfigWarnings,
 } from "../observe/index.ts";
+import type { Observer } from "../observe/observer.ts";
+import { buildObserver } from "../observe/setup.ts";
 import { formatIssues, loadPolicy } from "../policy/load.ts";
 import type { LoadedPolicy, Policy } from "../policy/types.ts";
 import type { Backend } from "../stores/backend.ts";
@@ -19,6 +22,7 @@ import type { TenantServices } from "../tenants/authenticate.ts";
 import { Directory } from "../tenants/directory.ts";
 import { ADMIN_AUTH_RULE, AuthFailureGuard } from "../tenants/guard.ts";
 import { KeyResolver } from "../tenants/resolver.ts";
+import { type CanaryConfig, canarySplit, readCanary } from "./canary.ts";
 import type { GatewayEnv, SluiceEnv } from "./env.ts";
 import { parseOrigin } from "./origin.ts";
 
@@ -30,8 +34,12 @@ export interface Runtime {
   origin: URL;
   /** Present when the policy has `tenants` (issued keys). */
   tenants: TenantServices | undefined;
-  /** The rate-limit middleware for this policy and store. */
+  /** The rate-limit middleware for this policy and store (split with the canary's, when there is one). */
   limit: MiddlewareHandler<GatewayEnv>;
+  /** Metrics, traces and alerts of this isolate. */
+  observer: Observer;
+  /** The canary policy, when `SLUICE_POLICY_CANARY` is set. */
+  canary: CanaryConfig | undefined;
   /**
    * `"off"`: SLUICE_ADMIN_TOKEN is unset, the admin API does not exist.
    * `"token-too-short"`: set but guessable, so the admin API stays off.
@@ -79,6 +87,14 @@ export class RuntimeCache {
       env.UPSTASH_REDIS_REST_URL,
       env.UPSTASH_REDIS_REST_TOKEN,
       env.SLUICE_ADMIN_TOKEN,
+      env.SLUICE_METRICS_OFF,
+      env.SLUICE_OTLP_ENDPOINT,
+      env.SLUICE_OTLP_HEADERS,
+      env.SLUICE_ANALYTICS_SAMPLE_RATE,
+      env.SLUICE_ALERT_WEBHOOK_URL,
+      env.SLUICE_ALERT_WEBHOOK_SECRET,
+      env.SLUICE_POLICY_CANARY,
+      env.SLUICE_POLICY_CANARY_PERCENT,
     ]);
     let entry = this.#byConfig.get(key);
     if (!entry) {
@@ -114,7 +130,14 @@ export async function buildRuntime(
       "ERR_SLUICE_REDIS_CONFIG: set both UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, or neither",
     );
   }
-  if (errors.length > 0 || !result.ok || typeof origin === "string") {
+  const canary = await readCanary(env);
+  if (canary && "errors" in canary) errors.push(...canary.errors);
+  if (
+    errors.length > 0 ||
+    !result.ok ||
+    typeof origin === "string" ||
+    (canary && "errors" in canary)
+  ) {
     logConfigError(errors);
     return { errors };
   }
@@ -131,21 +154,67 @@ export async function buildRuntime(
   const store = new BlockedCache(backend.limits);
   const directory = new Directory(backend.documents, policy.tenants.namespace);
   const tenants = tenantServices(policy, store, directory);
+  const observer = buildObserver(env, policy, options.clock, {});
+  const limiter = (side: LoadedPolicy, services: TenantServices | undefined, fields: object) =>
+    observedLimit(side, { store, tenants: services, observer, options, fields });
+  let limit = limiter(loaded, tenants, {});
+  if (canary) {
+    const both = { stablePolicyHash: loaded.hash, canaryPolicyHash: canary.loaded.hash };
+    const canaryTenants = tenantServices(canary.loaded.policy, store, directory);
+    limit = canarySplit(
+      limiter(loaded, tenants, { policy: "stable", ...both }),
+      limiter(canary.loaded, canaryTenants, { policy: "canary", ...both }),
+      canary.percent,
+      policy.identity,
+    );
+  }
   return {
     loaded,
     store,
     origin,
     tenants,
-    limit: rateLimit<GatewayEnv>({
-      policy: loaded,
-      store,
-      ...(tenants ? { tenants } : {}),
-      clock: options.clock,
-      ...(options.sink ? { sink: options.sink } : {}),
-      ...(options.hold ? { hold: options.hold } : {}),
-    }),
-    admin: adminDeps(env.SLUICE_ADMIN_TOKEN, { policy, store, directory, tenants }, options.clock),
+    limit,
+    observer,
+    canary,
+    admin: adminDeps(
+      env.SLUICE_ADMIN_TOKEN,
+      { policy, store, directory, tenants, metrics: observer.metricsReader },
+      options.clock,
+    ),
   };
+}
+
+/**
+ * The rate-limit middleware with the observer's sink. The middleware is
+ * given `log.allowed: true` so every decision reaches the sink (metrics
+ * count them all); the sink prints plain admissions only if the policy's
+ * own `log.allowed` says so. `fields` go into every line (the canary's).
+ */
+function observedLimit(
+  loaded: LoadedPolicy,
+  parts: {
+    store: LimitStore;
+    tenants: TenantServices | undefined;
+    observer: Observer;
+    options: RuntimeOptions;
+    fields: object;
+  },
+): MiddlewareHandler<GatewayEnv> {
+  const { store, tenants, observer, options } = parts;
+  const { policy } = loaded;
+  const sink = observer.sink(
+    options.sink ?? consoleSink,
+    policy.log.allowed,
+    parts.fields as Record<string, unknown>,
+  );
+  return rateLimit<GatewayEnv>({
+    policy: { policy: { ...policy, log: { allowed: true } }, hash: loaded.hash },
+    store,
+    ...(tenants ? { tenants } : {}),
+    clock: options.clock,
+    sink,
+    ...(options.hold ? { hold: options.hold } : {}),
+  });
 }
 
 function tenantServices(
@@ -170,6 +239,7 @@ function adminDeps(
     store: LimitStore;
     directory: Directory;
     tenants: TenantServices | undefined;
+    metrics: AdminDeps["metrics"];
   },
   clock: () => number,
 ): Runtime["admin"] {
@@ -181,8 +251,9 @@ function adminDeps(
     ]);
     return "token-too-short";
   }
-  const { policy, store, directory, tenants } = parts;
+  const { policy, store, directory, tenants, metrics } = parts;
   return {
+    metrics,
     token,
     policy,
     directory,

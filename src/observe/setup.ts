@@ -1,0 +1,76 @@
+/** @module observe/setup — env → one isolate's observer: metrics and where they are added up, span export, Analytics Engine, alerts. */
+import type { Policy } from "../policy/types.ts";
+import { createUpstashClient } from "../stores/redis/client.ts";
+import {
+  DurableObjectMetricsStore,
+  Flusher,
+  MemoryMetricsStore,
+  type MetricsStore,
+  RedisMetricsStore,
+} from "./aggregate.ts";
+import { Metrics } from "./metrics.ts";
+import type { SluiceMetrics } from "./metrics-object.ts";
+import { type EventListener, Observer, type RequestListener } from "./observer.ts";
+
+/** How often an isolate sends its metric deltas, at most. */
+export const FLUSH_EVERY_MS = 5_000;
+/** Time budget of one metrics flush or read (it never holds up a decision). */
+const METRICS_TIMEOUT_MS = 1_000;
+
+/** The env an observer reads (see README "Observability"). */
+export interface ObserveEnv {
+  UPSTASH_REDIS_REST_URL?: string;
+  UPSTASH_REDIS_REST_TOKEN?: string;
+  /** `"1"` or `"true"`: no metrics (nothing counted, nothing flushed). */
+  SLUICE_METRICS_OFF?: string;
+  /** The metrics object's namespace (wrangler.toml binds it). */
+  SLUICE_METRICS?: DurableObjectNamespace<SluiceMetrics>;
+}
+
+/** Extra listeners built elsewhere (spans, Analytics Engine, alerts). */
+export interface ObserverExtras {
+  listeners?: RequestListener[];
+  eventListeners?: EventListener[];
+  sampleNewTraces?: boolean;
+}
+
+/**
+ * Builds the isolate's observer. Metrics are added up where the limits
+ * live: in Redis when the Upstash variables are set, else in the
+ * `SluiceMetrics` Durable Object, else (no binding: the middleware off the
+ * gateway) in this isolate alone.
+ *
+ * @example
+ * const observer = buildObserver(env, policy, Date.now, {});
+ */
+export function buildObserver(
+  env: ObserveEnv,
+  policy: Policy,
+  clock: () => number,
+  extras: ObserverExtras,
+): Observer {
+  const off = env.SLUICE_METRICS_OFF === "1" || env.SLUICE_METRICS_OFF === "true";
+  let metrics: ConstructorParameters<typeof Observer>[0]["metrics"];
+  if (!off) {
+    const registry = new Metrics();
+    const store = metricsStore(env, policy.prefix);
+    metrics = { registry, store, flusher: new Flusher(registry, store, FLUSH_EVERY_MS) };
+  }
+  return new Observer({
+    metrics,
+    listeners: extras.listeners ?? [],
+    eventListeners: extras.eventListeners ?? [],
+    clock,
+    sampleNewTraces: extras.sampleNewTraces ?? false,
+  });
+}
+
+function metricsStore(env: ObserveEnv, prefix: string): MetricsStore {
+  const { UPSTASH_REDIS_REST_URL: url, UPSTASH_REDIS_REST_TOKEN: token } = env;
+  if (url && token) {
+    const client = createUpstashClient(url, token, METRICS_TIMEOUT_MS, { raw: true });
+    return new RedisMetricsStore(client, prefix);
+  }
+  if (env.SLUICE_METRICS) return new DurableObjectMetricsStore(env.SLUICE_METRICS, prefix);
+  return new MemoryMetricsStore();
+}

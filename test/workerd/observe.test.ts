@@ -1,0 +1,101 @@
+/** @module test/workerd/observe — metrics added up in the store and read as OpenMetrics, W3C trace context to the origin and into the log, Server-Timing. */
+import { describe, expect, it } from "vitest";
+import { gateway, STORES, statuses } from "./helpers.ts";
+
+const TOKEN = "observe-test-token-0123456789abcdef";
+const POLICY = {
+  rules: [{ name: "api", match: { path: "/api/*" }, limits: [{ rate: "3/min", by: "ip" }] }],
+};
+const admin = { headers: { authorization: `Bearer ${TOKEN}` } };
+
+describe.each(STORES)("metrics on %s", (store) => {
+  it("counts decisions by rule and outcome, and serves them as OpenMetrics", async () => {
+    const gw = gateway(store, POLICY, { SLUICE_ADMIN_TOKEN: TOKEN });
+    expect(await statuses(gw, 5, "/api/x")).toEqual([200, 200, 200, 429, 429]);
+    const res = await gw.fetch("/__sluice/admin/metrics", {
+      headers: { ...admin.headers, accept: "application/openmetrics-text; version=1.0.0" },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^application\/openmetrics-text/);
+    const text = await res.text();
+    expect(text).toContain('sluice_requests_total{outcome="allowed",rule="api"} 3');
+    expect(text).toContain('sluice_requests_total{outcome="denied",rule="api"} 2');
+    expect(text).toContain('sluice_limit_checks_total{limit="ip-1m",result="denied",rule="api"} 2');
+    expect(text).toContain('sluice_limited_subject_recent{rule="api",subject="ip:203.0.113.7"} 2');
+    expect(text).toMatch(/sluice_origin_latency_seconds_count\{rule="api"\} 3/);
+    expect(text.endsWith("# EOF\n")).toBe(true);
+
+    const plain = await gw.fetch("/__sluice/admin/metrics", admin);
+    expect(plain.headers.get("content-type")).toMatch(/^text\/plain; version=0.0.4/);
+    expect(await plain.text()).toContain("# TYPE sluice_requests_total counter");
+  });
+});
+
+describe("metrics", () => {
+  it("need the admin token, and are absent with SLUICE_METRICS_OFF", async () => {
+    const gw = gateway("durable-object", POLICY, { SLUICE_ADMIN_TOKEN: TOKEN });
+    expect((await gw.fetch("/__sluice/admin/metrics")).status).toBe(401);
+    const off = gateway("durable-object", POLICY, {
+      SLUICE_ADMIN_TOKEN: TOKEN,
+      SLUICE_METRICS_OFF: "1",
+    });
+    expect((await off.fetch("/__sluice/admin/metrics", admin)).status).toBe(404);
+  });
+});
+
+describe("trace context", () => {
+  const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+  it("continues the caller's trace with Sluice's own span, to the origin and in the log line", async () => {
+    const gw = gateway("durable-object", POLICY);
+    const res = await gw.fetch("/api/traced", {
+      headers: { traceparent: parent, tracestate: "vendor=abc" },
+    });
+    const seen = (await res.json()) as { headers: Record<string, string> };
+    const sent = seen.headers.traceparent ?? "";
+    expect(sent).toMatch(/^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-01$/);
+    const spanId = sent.split("-")[2];
+    expect(spanId).not.toBe("00f067aa0ba902b7");
+    expect(seen.headers.tracestate).toBe("vendor=abc");
+    expect(gw.events.at(-1)).toMatchObject({
+      traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
+      spanId,
+      outcome: "allowed",
+    });
+    expect(gw.events.at(-1)?.at).toMatch(/^\d{4}-\d\d-\d\dT/);
+  });
+
+  it("starts a trace when the caller sent none or an invalid one, and drops its tracestate", async () => {
+    const gw = gateway("durable-object", POLICY);
+    for (const bad of [
+      undefined,
+      "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+      "zz",
+    ]) {
+      const res = await gw.fetch("/api/new", {
+        headers: bad ? { traceparent: bad, tracestate: "vendor=abc" } : {},
+      });
+      const seen = (await res.json()) as { headers: Record<string, string> };
+      expect(seen.headers.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+      expect(seen.headers.traceparent).not.toContain("00000000000000000000000000000000");
+      expect(seen.headers.tracestate).toBeUndefined();
+      expect(gw.events.at(-1)?.traceId).toBe(seen.headers.traceparent?.split("-")[1]);
+    }
+  });
+
+  it("puts sluice-store, sluice-origin and total in Server-Timing", async () => {
+    const gw = gateway("durable-object", POLICY);
+    const res = await gw.fetch("/api/timing");
+    await res.body?.cancel();
+    const timing = res.headers.get("server-timing") ?? "";
+    expect(timing).toMatch(/sluice-store;dur=\d+/);
+    expect(timing).toMatch(/sluice-origin;dur=\d+/);
+    expect(timing).toMatch(/total;dur=\d+/);
+  });
+
+  it("marks a denial's log line with its trace too", async () => {
+    const gw = gateway("durable-object", POLICY);
+    await statuses(gw, 4, "/api/deny", { headers: { traceparent: parent } });
+    expect(gw.events.at(-1)).toMatchObject({ outcome: "denied", traceId: parent.split("-")[1] });
+  });
+});
