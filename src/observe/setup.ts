@@ -8,9 +8,12 @@ import {
   type MetricsStore,
   RedisMetricsStore,
 } from "./aggregate.ts";
+import { AnalyticsWriter, sampleRate } from "./analytics.ts";
+import { logConfigWarnings } from "./index.ts";
 import { Metrics } from "./metrics.ts";
 import type { SluiceMetrics } from "./metrics-object.ts";
 import { type EventListener, Observer, type RequestListener } from "./observer.ts";
+import { parseOtlpHeaders, SpanExporter } from "./otlp.ts";
 
 /** How often an isolate sends its metric deltas, at most. */
 export const FLUSH_EVERY_MS = 5_000;
@@ -25,13 +28,19 @@ export interface ObserveEnv {
   SLUICE_METRICS_OFF?: string;
   /** The metrics object's namespace (wrangler.toml binds it). */
   SLUICE_METRICS?: DurableObjectNamespace<SluiceMetrics>;
+  /** OTLP/HTTP traces endpoint, used as is (like `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`). */
+  SLUICE_OTLP_ENDPOINT?: string;
+  /** `name=value,…` headers for it (like `OTEL_EXPORTER_OTLP_HEADERS`). */
+  SLUICE_OTLP_HEADERS?: string;
+  /** An Analytics Engine dataset binding. */
+  SLUICE_ANALYTICS?: AnalyticsEngineDataset;
+  SLUICE_ANALYTICS_SAMPLE_RATE?: string;
 }
 
-/** Extra listeners built elsewhere (spans, Analytics Engine, alerts). */
+/** Listeners built elsewhere (alerts). */
 export interface ObserverExtras {
   listeners?: RequestListener[];
   eventListeners?: EventListener[];
-  sampleNewTraces?: boolean;
 }
 
 /**
@@ -50,6 +59,14 @@ export function buildObserver(
   extras: ObserverExtras,
 ): Observer {
   const off = env.SLUICE_METRICS_OFF === "1" || env.SLUICE_METRICS_OFF === "true";
+  const listeners = [...(extras.listeners ?? [])];
+  const spans = spanExporter(env);
+  if (spans) listeners.push(spans);
+  if (env.SLUICE_ANALYTICS) {
+    listeners.push(
+      new AnalyticsWriter(env.SLUICE_ANALYTICS, sampleRate(env.SLUICE_ANALYTICS_SAMPLE_RATE)),
+    );
+  }
   let metrics: ConstructorParameters<typeof Observer>[0]["metrics"];
   if (!off) {
     const registry = new Metrics();
@@ -58,11 +75,29 @@ export function buildObserver(
   }
   return new Observer({
     metrics,
-    listeners: extras.listeners ?? [],
+    listeners,
     eventListeners: extras.eventListeners ?? [],
     clock,
-    sampleNewTraces: extras.sampleNewTraces ?? false,
+    // Traces Sluice starts are sampled when someone collects them.
+    sampleNewTraces: spans !== undefined,
   });
+}
+
+/** The span exporter for `SLUICE_OTLP_ENDPOINT`; a malformed URL is reported once and exports nothing. */
+function spanExporter(env: ObserveEnv): SpanExporter | undefined {
+  const raw = env.SLUICE_OTLP_ENDPOINT?.trim();
+  if (!raw) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+    if (url.protocol !== "https:" && url.protocol !== "http:") throw new TypeError(url.protocol);
+  } catch {
+    logConfigWarnings([
+      `WARN_SLUICE_OTLP_ENDPOINT: SLUICE_OTLP_ENDPOINT is not an http(s) URL, so no spans are exported: ${JSON.stringify(raw)}`,
+    ]);
+    return undefined;
+  }
+  return new SpanExporter(url, parseOtlpHeaders(env.SLUICE_OTLP_HEADERS));
 }
 
 function metricsStore(env: ObserveEnv, prefix: string): MetricsStore {

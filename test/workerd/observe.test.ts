@@ -99,3 +99,29 @@ describe("trace context", () => {
     expect(gw.events.at(-1)).toMatchObject({ outcome: "denied", traceId: parent.split("-")[1] });
   });
 });
+
+describe("Analytics Engine", () => {
+  it("gets one data point per decided request, with the decision in its columns", async () => {
+    const points: AnalyticsEngineDataPoint[] = [];
+    const dataset = { writeDataPoint: (p?: AnalyticsEngineDataPoint) => p && points.push(p) };
+    const gw = gateway("durable-object", POLICY, {
+      SLUICE_ANALYTICS: dataset as AnalyticsEngineDataset,
+    });
+    expect(await statuses(gw, 4, "/api/ae")).toEqual([200, 200, 200, 429]);
+    await gw.fetch("/unmatched").then((r) => r.body?.cancel());
+    expect(points).toHaveLength(4);
+    expect(points[3]?.indexes).toEqual(["api"]);
+    expect(points[3]?.blobs?.slice(0, 7)).toEqual([
+      "denied",
+      "api",
+      "",
+      "",
+      "203.0.113.7",
+      "GET",
+      "/api/ae",
+    ]);
+    expect(points[3]?.blobs?.[9]).toBe("ip-1m");
+    expect(points[3]?.doubles?.[4]).toBe(429);
+    expect(points[0]?.doubles?.[5]).toBe(1);
+  });
+});
