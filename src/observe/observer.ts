@@ -34,13 +34,31 @@ export interface EventListener {
 
 export type Background = (work: Promise<unknown>) => void;
 
+/** How much of one limit a tenant has used, after a decision. */
+export interface QuotaUsage {
+  tenant: string;
+  rule: string;
+  limit: string;
+  /** Share of the limit's capacity used (1 = exhausted). */
+  used: number;
+  /** Until the limit has given everything back. */
+  resetMs: number;
+}
+
+/** Told of each tenant's usage after its decisions (quota alerts). */
+export interface QuotaWatch {
+  quota(usage: QuotaUsage, nowMs: number, background: Background): void;
+}
+
 export interface ObserverParts {
   /** Per-isolate metrics; absent when `SLUICE_METRICS=off`. */
   metrics?: { registry: Metrics; store: MetricsStore; flusher: Flusher } | undefined;
   /** Span export, Analytics Engine… */
   listeners: RequestListener[];
-  /** Alerts. */
+  /** Alerts, and anything else that reads decision lines. */
   eventListeners: EventListener[];
+  /** Quota alerts: told how near each tenant is to its limits. */
+  quotaWatch?: QuotaWatch | undefined;
   /** The gateway's clock (decision time). */
   clock: () => number;
   /** Whether a trace Sluice starts is marked sampled (true when spans are exported). */
@@ -120,10 +138,15 @@ export class Observer {
     timing.push(["Server-Timing", `total;dur=${endedMs - startedMs}`]);
     addToContext(c, timing);
     const metrics = this.parts.metrics;
-    if (metrics) this.#countRequest(metrics.registry, obs, c.get("rateLimit"));
+    const info = c.get("rateLimit");
+    if (metrics && obs.originMs !== undefined) {
+      const rule = info?.rule ?? obs.event?.rule ?? "";
+      metrics.registry.observe("sluice_origin_latency_seconds", { rule }, obs.originMs);
+    }
+    for (const usage of quotaUsages(info)) this.#quota(usage, background);
     if (!background) return;
-    const info = { status: c.res.status, endedMs };
-    for (const l of this.parts.listeners) l.finished(obs, c, info, background);
+    const finished = { status: c.res.status, endedMs };
+    for (const l of this.parts.listeners) l.finished(obs, c, finished, background);
     metrics?.flusher.maybeFlush(endedMs, background);
   }
 
@@ -173,29 +196,37 @@ export class Observer {
     }
   }
 
-  /** After the response: origin latency, and how near each tenant is to its limits. */
-  #countRequest(registry: Metrics, obs: RequestObservation, info: RateLimitInfo | undefined): void {
-    const rule = info?.rule ?? obs.event?.rule ?? "";
-    if (obs.originMs !== undefined) {
-      registry.observe("sluice_origin_latency_seconds", { rule }, obs.originMs);
-    }
-    const tenant = info?.identity.tenant;
-    const decision = info?.decision;
-    if (!tenant || !decision) return;
+  /** A tenant's usage: a gauge (read as absent once the limit has refilled), and the quota alert. */
+  #quota(usage: QuotaUsage, background: Background | undefined): void {
     const nowMs = this.parts.clock();
-    const label = registry.tenant(tenant);
-    for (const l of decision.limits) {
-      if (l.burst <= 0) continue;
-      const used = Math.min(1, Math.max(0, 1 - l.remaining / l.burst));
-      // Read as absent once the limit has given everything back.
-      registry.gauge(
-        "sluice_tenant_quota_used_ratio",
-        { tenant: label, rule, limit: l.id },
-        Math.round(used * 1000) / 1000,
-        nowMs + l.resetMs,
-      );
+    const registry = this.parts.metrics?.registry;
+    if (registry) {
+      const labels = {
+        tenant: registry.tenant(usage.tenant),
+        rule: usage.rule,
+        limit: usage.limit,
+      };
+      const used = Math.round(usage.used * 1000) / 1000;
+      registry.gauge("sluice_tenant_quota_used_ratio", labels, used, nowMs + usage.resetMs);
     }
+    if (background) this.parts.quotaWatch?.quota(usage, nowMs, background);
   }
+}
+
+/** Each limit of a tenant's decision, as a share of its capacity used. */
+function quotaUsages(info: RateLimitInfo | undefined): QuotaUsage[] {
+  const tenant = info?.identity.tenant;
+  const decision = info?.decision;
+  if (!tenant || !decision) return [];
+  return decision.limits
+    .filter((l) => l.burst > 0)
+    .map((l) => ({
+      tenant,
+      rule: info.rule,
+      limit: l.id,
+      used: Math.min(1, Math.max(0, 1 - l.remaining / l.burst)),
+      resetMs: l.resetMs,
+    }));
 }
 
 /**

@@ -8,12 +8,14 @@ import {
   type MetricsStore,
   RedisMetricsStore,
 } from "./aggregate.ts";
+import { type Alert, AlertWatch } from "./alerts.ts";
 import { AnalyticsWriter, sampleRate } from "./analytics.ts";
 import { logConfigWarnings } from "./index.ts";
 import { Metrics } from "./metrics.ts";
 import type { SluiceMetrics } from "./metrics-object.ts";
 import { type EventListener, Observer, type RequestListener } from "./observer.ts";
 import { parseOtlpHeaders, SpanExporter } from "./otlp.ts";
+import { Webhook } from "./webhook.ts";
 
 /** How often an isolate sends its metric deltas, at most. */
 export const FLUSH_EVERY_MS = 5_000;
@@ -35,6 +37,9 @@ export interface ObserveEnv {
   /** An Analytics Engine dataset binding. */
   SLUICE_ANALYTICS?: AnalyticsEngineDataset;
   SLUICE_ANALYTICS_SAMPLE_RATE?: string;
+  /** Where alerts are POSTed, and the HMAC-SHA256 key that signs them. */
+  SLUICE_ALERT_WEBHOOK_URL?: string;
+  SLUICE_ALERT_WEBHOOK_SECRET?: string;
 }
 
 /** Listeners built elsewhere (alerts). */
@@ -60,6 +65,9 @@ export function buildObserver(
 ): Observer {
   const off = env.SLUICE_METRICS_OFF === "1" || env.SLUICE_METRICS_OFF === "true";
   const listeners = [...(extras.listeners ?? [])];
+  const eventListeners = [...(extras.eventListeners ?? [])];
+  const alerts = policy.alerts ? new AlertWatch(policy.alerts, webhook(env), logAlert) : undefined;
+  if (alerts) eventListeners.push(alerts);
   const spans = spanExporter(env);
   if (spans) listeners.push(spans);
   if (env.SLUICE_ANALYTICS) {
@@ -76,7 +84,8 @@ export function buildObserver(
   return new Observer({
     metrics,
     listeners,
-    eventListeners: extras.eventListeners ?? [],
+    eventListeners,
+    quotaWatch: alerts,
     clock,
     // Traces Sluice starts are sampled when someone collects them.
     sampleNewTraces: spans !== undefined,
@@ -108,4 +117,29 @@ function metricsStore(env: ObserveEnv, prefix: string): MetricsStore {
   }
   if (env.SLUICE_METRICS) return new DurableObjectMetricsStore(env.SLUICE_METRICS, prefix);
   return new MemoryMetricsStore();
+}
+
+/** The alert webhook, when both its URL and its secret are set; anything else is reported once. */
+function webhook(env: ObserveEnv): Webhook | undefined {
+  const raw = env.SLUICE_ALERT_WEBHOOK_URL?.trim();
+  if (!raw) return undefined;
+  const secret = env.SLUICE_ALERT_WEBHOOK_SECRET ?? "";
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== "https:" && url.protocol !== "http:") || secret.length < 16) {
+    logConfigWarnings([
+      "WARN_SLUICE_ALERT_WEBHOOK: alerts are logged but not POSTed: SLUICE_ALERT_WEBHOOK_URL must be an http(s) URL and SLUICE_ALERT_WEBHOOK_SECRET at least 16 characters",
+    ]);
+    return undefined;
+  }
+  return new Webhook(url, secret);
+}
+
+/** One `sluice.alert` JSON line per alert. */
+function logAlert(alert: Alert): void {
+  console.log(JSON.stringify(alert));
 }

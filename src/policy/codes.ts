@@ -47,6 +47,8 @@ export const ISSUE_CODES = {
     'a rule with "action": "delay" has a limit that cannot reserve a future slot (not gcra or token-bucket)',
   ERR_SLUICE_DELAY_WITHOUT_ACTION: 'a rule sets maxDelay without "action": "delay"',
   ERR_SLUICE_KEY_PREFIX_SYNTAX: 'the key prefix is not lower-case words ending in "_"',
+  ERR_SLUICE_ALERT_FRACTION: "an alert's share is not above 0 and at most 1",
+  ERR_SLUICE_ALERT_DURATION: "an alert's window or duration is longer than an hour",
 } as const;
 
 /**

@@ -1,4 +1,5 @@
 /** @module policy/validate — turns user JSON into a fully defaulted Policy, reporting every problem with its path. */
+import { readAlerts } from "./alerts.ts";
 import { readLimits } from "./limits.ts";
 import { checkPathPattern } from "./match.ts";
 import type {
@@ -55,6 +56,7 @@ const TOP_FIELDS = keysOf<Omit<RawPolicy, "$schema">>({
   origin: true,
   plans: true,
   tenants: true,
+  alerts: true,
   rules: true,
 });
 const IDENTITY_FIELDS = keysOf<RawIdentity>({ ip: true, apiKey: true });
@@ -151,6 +153,7 @@ export function validatePolicy(raw: unknown): ValidationResult {
   const plans = readPlans(report, root);
   const tenants = readTenants(report, root);
   const rules = readRules(report, root);
+  const alerts = readAlerts(report, root);
   checkTenantLimits(report, rules, plans, tenants);
   if (report.issues.length === 0) warnUnreachable(report, rules);
   if (report.issues.length > 0) {
@@ -167,6 +170,7 @@ export function validatePolicy(raw: unknown): ValidationResult {
     log,
     store,
     origin,
+    alerts,
   };
   return { ok: true, policy, warnings: report.warnings };
 }

@@ -1,5 +1,5 @@
 /** @module test/workerd/observe — metrics added up in the store and read as OpenMetrics, W3C trace context to the origin and into the log, Server-Timing. */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { gateway, STORES, statuses } from "./helpers.ts";
 
 const TOKEN = "observe-test-token-0123456789abcdef";
@@ -123,5 +123,29 @@ describe("Analytics Engine", () => {
     expect(points[3]?.blobs?.[9]).toBe("ip-1m");
     expect(points[3]?.doubles?.[4]).toBe(429);
     expect(points[0]?.doubles?.[5]).toBe(1);
+  });
+});
+
+describe("alerts through the gateway", () => {
+  it("log one sluice.alert for a denial spike, not one per denied request", async () => {
+    const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
+    try {
+      const gw = gateway("durable-object", {
+        ...POLICY,
+        alerts: { denials: { above: 0.5, within: "1m", minRequests: 6 } },
+      });
+      expect(await statuses(gw, 12, "/api/spike")).toEqual([
+        ...Array(3).fill(200),
+        ...Array(9).fill(429),
+      ]);
+      const alerts = log.mock.calls
+        .map(([line]) => JSON.parse(String(line)) as { msg: string })
+        .filter((l) => l.msg === "sluice.alert");
+      expect(alerts).toEqual([
+        expect.objectContaining({ alert: "denials", rule: "api", denied: 3, total: 6 }),
+      ]);
+    } finally {
+      log.mockRestore();
+    }
   });
 });

@@ -321,7 +321,7 @@ describe("issue collection", () => {
         code: "ERR_SLUICE_UNKNOWN_FIELD",
         path: '["rate limit"]',
         message:
-          'unknown field "rate limit"; expected one of: version, prefix, identity, headers, log, store, origin, plans, tenants, rules',
+          'unknown field "rate limit"; expected one of: version, prefix, identity, headers, log, store, origin, plans, tenants, alerts, rules',
       },
     ]);
   });
