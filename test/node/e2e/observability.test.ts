@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage } from "node:http";
 import { type AddressInfo, createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const ROOT = path.resolve(import.meta.dirname, "../../..");
@@ -170,4 +171,104 @@ describe("OTLP/HTTP span export", () => {
     expect(attr(denied, "sluice.limits")).toEqual({ values: [{ stringValue: "ip-1m" }] });
     expect(attr(denied, "http.response.status_code")).toBe("429");
   }, 30_000);
+});
+
+/** Chromium as Debian ships it, headless, with nothing reaching beyond this machine. */
+const CHROMIUM_FLAGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+];
+
+async function admin(pathname: string, body: unknown): Promise<{ key?: unknown; secret?: string }> {
+  const res = await fetch(`${url}/__sluice/admin${pathname}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  expect(res.status).toBeLessThan(300);
+  return (await res.json()) as { secret?: string };
+}
+
+describe("the dashboard in a real browser", () => {
+  it("signs in with the token in a form, sets a locked-down cookie, and shows the traffic's numbers", async () => {
+    await admin("/tenants", { id: "acme", plan: "free" });
+    await admin("/tenants", { id: "beta", plan: "pro" });
+    const acme = (await admin("/keys", { tenant: "acme" })).secret ?? "";
+    const beta = (await admin("/keys", { tenant: "beta" })).secret ?? "";
+    const call = async (key: string) => {
+      const res = await fetch(`${url}/api/orders`, { headers: { "x-api-key": key } });
+      await res.body?.cancel();
+      return res.status;
+    };
+    const acmeStatuses: number[] = [];
+    for (let i = 0; i < 7; i++) acmeStatuses.push(await call(acme));
+    expect(acmeStatuses).toEqual([200, 200, 200, 200, 200, 429, 429]);
+    for (let i = 0; i < 3; i++) expect(await call(beta)).toBe(200);
+
+    // The dashboard's own address is "localhost": a Secure cookie is kept there over http.
+    const base = url.replace("127.0.0.1", "localhost");
+    const browser = await chromium.launch({
+      executablePath: "/usr/bin/chromium",
+      args: CHROMIUM_FLAGS,
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      await page.goto(`${base}/__sluice/dashboard`);
+      await page.fill("#token", "wrong-token-wrong-token-wrong-token");
+      await page.click("button[type=submit]");
+      await page.waitForSelector("text=That token is not valid.");
+      await page.fill("#token", TOKEN);
+      await page.click("button[type=submit]");
+      expect(page.url()).toBe(`${base}/__sluice/dashboard`);
+      const [cookie] = await page.context().cookies();
+      expect(cookie).toMatchObject({
+        name: "sluice_dashboard",
+        httpOnly: true,
+        secure: true,
+        sameSite: "Strict",
+        path: "/__sluice/dashboard",
+      });
+      expect(cookie?.value).not.toContain(TOKEN);
+
+      const row = (rule: string, outcome: string) =>
+        page
+          .locator("#requests tr", { hasText: new RegExp(`^${rule}${outcome}`) })
+          .locator("td")
+          .nth(2);
+      await page.waitForSelector("#requests td");
+      await expect.poll(() => row("api", "allowed").textContent(), { timeout: 10_000 }).toBe("8");
+      expect(await row("api", "denied").textContent()).toBe("2");
+      const limited = await page
+        .locator("#limited tr", { hasText: "tenant:acme" })
+        .locator("td")
+        .allTextContents();
+      expect(limited).toEqual(["api", "tenant:acme", "2"]);
+      const quotas = await page.locator("#quotas tr").allTextContents();
+      expect(quotas[1]).toContain("acme");
+      expect(quotas[1]).toContain("tenant-1m");
+      expect(quotas[1]).toContain("100%");
+      expect(quotas.some((q) => q.includes("tenant-1d") && q.includes("63%"))).toBe(true);
+      expect(await page.locator("#stores tr").nth(1).textContent()).toContain("durable-object");
+      expect(await page.locator("#bans").textContent()).toMatch(/not available|none|\[/);
+      // Rates need two polls; the page polls every 3 s.
+      await expect
+        .poll(() => row("api", "allowed").locator("xpath=..").locator("td").nth(3).textContent(), {
+          timeout: 10_000,
+        })
+        .toMatch(/^\d+\.\d\d$/);
+      const shot = process.env.SLUICE_SCREENSHOT ?? path.join(state, "dashboard.png");
+      await page.screenshot({ path: shot, fullPage: true });
+
+      // Without the cookie the data route refuses, and the token never appears in a URL.
+      const anonymous = await fetch(`${url}/__sluice/dashboard/data`);
+      expect(anonymous.status).toBe(401);
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
 });

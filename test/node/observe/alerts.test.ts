@@ -46,8 +46,14 @@ describe("alert episodes", () => {
       (a) => alerts.push(a),
     );
     let now = 0;
-    for (let i = 0; i < 10; i++) watch.decided(event("allowed"), (now += 100), noBackground);
-    for (let i = 0; i < 40; i++) watch.decided(event("denied"), (now += 100), noBackground);
+    const send = (n: number, outcome: DecisionEvent["outcome"], stepMs: number) => {
+      for (let i = 0; i < n; i++) {
+        now += stepMs;
+        watch.decided(event(outcome), now, noBackground);
+      }
+    };
+    send(10, "allowed", 100);
+    send(40, "denied", 100);
     expect(alerts).toHaveLength(1);
     expect(alerts[0]).toMatchObject({
       msg: "sluice.alert",
@@ -56,9 +62,9 @@ describe("alert episodes", () => {
       above: 0.5,
     });
     // A minute of admissions: the window forgets the spike, the episode ends.
-    for (let i = 0; i < 70; i++) watch.decided(event("allowed"), (now += 1000), noBackground);
+    send(70, "allowed", 1000);
     expect(alerts).toHaveLength(1);
-    for (let i = 0; i < 200; i++) watch.decided(event("denied"), (now += 100), noBackground);
+    send(200, "denied", 100);
     expect(alerts).toHaveLength(2);
   });
 
