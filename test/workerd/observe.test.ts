@@ -149,3 +149,63 @@ describe("alerts through the gateway", () => {
     }
   });
 });
+
+describe("policy canary", () => {
+  const canary = JSON.stringify({
+    version: "2",
+    rules: [{ name: "api", match: { path: "/api/*" }, limits: [{ rate: "1/min", by: "ip" }] }],
+  });
+
+  it("applies the canary to a stable share of subjects and logs both hashes on every line", async () => {
+    const all = gateway("durable-object", POLICY, {
+      SLUICE_POLICY_CANARY: canary,
+      SLUICE_POLICY_CANARY_PERCENT: "100",
+    });
+    expect(await statuses(all, 2, "/api/c")).toEqual([200, 429]);
+    const line = all.events.at(-1);
+    expect(line).toMatchObject({ policy: "canary", policyVersion: "2" });
+    expect(line?.policyHash).toBe(line?.canaryPolicyHash);
+    expect(line?.stablePolicyHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(line?.stablePolicyHash).not.toBe(line?.canaryPolicyHash);
+
+    const none = gateway("durable-object", POLICY, {
+      SLUICE_POLICY_CANARY: canary,
+      SLUICE_POLICY_CANARY_PERCENT: "0",
+    });
+    expect(await statuses(none, 2, "/api/c")).toEqual([200, 200]);
+    expect(none.events.at(-1)).toMatchObject({
+      policy: "stable",
+      canaryPolicyHash: line?.canaryPolicyHash,
+    });
+
+    // 50 %: each address stays on its side, and both sides get some.
+    const half = gateway("durable-object", POLICY, {
+      SLUICE_POLICY_CANARY: canary,
+      SLUICE_POLICY_CANARY_PERCENT: "50",
+    });
+    const sides = new Map<string, string>();
+    for (let i = 1; i <= 20; i++) {
+      for (let n = 0; n < 2; n++) {
+        await half.fetch("/api/c", { ip: `198.51.100.${i}` }).then((r) => r.body?.cancel());
+        const side = half.events.at(-1)?.policy ?? "";
+        expect(sides.get(`${i}`) ?? side).toBe(side);
+        sides.set(`${i}`, side);
+      }
+    }
+    expect(new Set(sides.values())).toEqual(new Set(["stable", "canary"]));
+  });
+
+  it("refuses to serve with an invalid canary or percentage", async () => {
+    const gw = gateway("durable-object", POLICY, {
+      SLUICE_POLICY_CANARY: JSON.stringify({ rules: [] }),
+      SLUICE_POLICY_CANARY_PERCENT: "150",
+    });
+    const res = await gw.fetch("/api/x");
+    expect(res.status).toBe(500);
+    const body = (await res.json()) as { errors: string[] };
+    expect(body.errors.some((e) => e.startsWith("SLUICE_POLICY_CANARY: ERR_SLUICE_EMPTY"))).toBe(
+      true,
+    );
+    expect(body.errors.some((e) => e.startsWith("ERR_SLUICE_CANARY_PERCENT"))).toBe(true);
+  });
+});

@@ -2,6 +2,7 @@
 import type { Command } from "../command.ts";
 import { keysCreate, keysList, keysRevoke } from "./keys.ts";
 import { policyCheck } from "./policy.ts";
+import { policyDiff, policyReplay } from "./rollout.ts";
 import { audit, reset, usage } from "./subjects.ts";
 import {
   tenantsCreate,
@@ -24,4 +25,6 @@ export const COMMANDS: readonly Command[] = [
   reset,
   audit,
   policyCheck,
+  policyDiff,
+  policyReplay,
 ];
