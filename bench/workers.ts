@@ -18,8 +18,11 @@ const BIN = path.join(ROOT, "node_modules", ".bin");
  * store can spend. `sluice` is the gateway as configured by default, on
  * Redis; `sluice-do` is the same bundle without Upstash variables, so on its
  * Durable Object store; `sluice-quiet` is `sluice` with
- * `"log": {"allowed": false}`. `cf-ratelimit` is Cloudflare's own rate
- * limiting binding as Miniflare simulates it.
+ * `"log": {"allowed": false}`. `sluice-dark` is `sluice` with metrics off
+ * (`SLUICE_METRICS_OFF`), and `sluice-observed` is `sluice` exporting a span
+ * per request over OTLP/HTTP to the bench origin: with `sluice` (metrics on,
+ * the default) they price the observability features. `cf-ratelimit` is
+ * Cloudflare's own rate limiting binding as Miniflare simulates it.
  */
 export const CONTENDERS = [
   "bare",
@@ -27,6 +30,8 @@ export const CONTENDERS = [
   "sluice",
   "sluice-do",
   "sluice-quiet",
+  "sluice-dark",
+  "sluice-observed",
   "upstash-ratelimit",
   "hono-rate-limiter",
   "cf-ratelimit",
@@ -38,6 +43,8 @@ export const LIMITERS: readonly ContenderName[] = [
   "sluice",
   "sluice-do",
   "sluice-quiet",
+  "sluice-dark",
+  "sluice-observed",
   "upstash-ratelimit",
   "hono-rate-limiter",
   "cf-ratelimit",
@@ -56,6 +63,8 @@ export const STORE_OF: Record<ContenderName, StoreKind> = {
   sluice: "redis",
   "sluice-do": "durable-object",
   "sluice-quiet": "redis",
+  "sluice-dark": "redis",
+  "sluice-observed": "redis",
   "upstash-ratelimit": "redis",
   "hono-rate-limiter": "redis",
   "cf-ratelimit": "binding",
@@ -84,6 +93,8 @@ export function runsAtLatency(name: ContenderName, latencyMs: number): boolean {
 const SAME_CODE_AS = {
   "sluice-quiet": "sluice",
   "sluice-do": "sluice",
+  "sluice-dark": "sluice",
+  "sluice-observed": "sluice",
 } as const satisfies Partial<Record<ContenderName, ContenderName>>;
 
 /**
@@ -278,6 +289,21 @@ export function contenderBindings(name: ContenderName, at: Endpoints): Record<st
         ...origin,
         ...store,
         SLUICE_POLICY: JSON.stringify(sluicePolicy(BENCH_RULES, { logAllowed: false })),
+      };
+    case "sluice-dark":
+      return {
+        ...origin,
+        ...store,
+        SLUICE_POLICY: JSON.stringify(sluicePolicy(BENCH_RULES)),
+        SLUICE_METRICS_OFF: "1",
+      };
+    case "sluice-observed":
+      // The origin answers any POST at once: a collector that costs nothing.
+      return {
+        ...origin,
+        ...store,
+        SLUICE_POLICY: JSON.stringify(sluicePolicy(BENCH_RULES)),
+        SLUICE_OTLP_ENDPOINT: `${at.originUrl}/v1/traces`,
       };
     case "upstash-ratelimit":
     case "hono-rate-limiter":

@@ -212,6 +212,23 @@ export type Labels = Readonly<Record<string, string>>;
  * // 'sluice_requests|total|outcome="denied",rule="api"'
  */
 export function field(family: FamilyName, part: string, labels: Labels): string {
+  // Each call site passes its labels in one order, so the values name the series:
+  // a hit skips sorting and escaping on the per-decision path.
+  let memo = `${family}\u0000${part}`;
+  for (const name in labels) memo += `\u0000${name}\u0001${labels[name]}`;
+  const known = FIELDS.get(memo);
+  if (known !== undefined) return known;
+  const built = buildField(family, part, labels);
+  if (FIELDS.size >= MAX_MEMO) FIELDS.clear();
+  FIELDS.set(memo, built);
+  return built;
+}
+
+/** Field names built so far (bounded: a flood of label values only costs rebuilding). */
+const FIELDS = new Map<string, string>();
+const MAX_MEMO = 10_000;
+
+function buildField(family: FamilyName, part: string, labels: Labels): string {
   // An empty value is no label at all (Prometheus reads them the same).
   const names = Object.keys(labels)
     .filter((n) => labels[n] !== "")
@@ -222,5 +239,6 @@ export function field(family: FamilyName, part: string, labels: Labels): string 
 
 /** Label values escape `\`, `"` and newlines (OpenMetrics 1.0 §"ABNF", Prometheus text format). */
 export function escapeLabel(value: string): string {
+  if (!/[\\"\n]/.test(value)) return value;
   return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 }

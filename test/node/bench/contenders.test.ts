@@ -103,6 +103,8 @@ describe("the contenders", () => {
       "bare-1rt",
       "sluice",
       "sluice-quiet",
+      "sluice-dark",
+      "sluice-observed",
       "upstash-ratelimit",
       "hono-rate-limiter",
     ]);
