@@ -212,21 +212,39 @@ export type Labels = Readonly<Record<string, string>>;
  * // 'sluice_requests|total|outcome="denied",rule="api"'
  */
 export function field(family: FamilyName, part: string, labels: Labels): string {
-  // Each call site passes its labels in one order, so the values name the series:
-  // a hit skips sorting and escaping on the per-decision path.
-  let memo = `${family}\u0000${part}`;
-  for (const name in labels) memo += `\u0000${name}\u0001${labels[name]}`;
-  const known = FIELDS.get(memo);
-  if (known !== undefined) return known;
+  // Each family is always given the same label names in the same order, so
+  // its label values name the series: walking nested maps by them finds the
+  // field without building, sorting or escaping a string (the values come from
+  // the policy and the log line, so their hashes are already cached).
+  let node = (memoRoot.get(family) as Memo | undefined) ?? branch(memoRoot, family);
+  node = (node.get(part) as Memo | undefined) ?? branch(node, part);
+  for (const name in labels) {
+    const value = labels[name] ?? "";
+    node = (node.get(value) as Memo | undefined) ?? branch(node, value);
+  }
+  const known = node.get(LEAF);
+  if (typeof known === "string") return known;
   const built = buildField(family, part, labels);
-  if (FIELDS.size >= MAX_MEMO) FIELDS.clear();
-  FIELDS.set(memo, built);
+  node.set(LEAF, built);
   return built;
 }
 
-/** Field names built so far (bounded: a flood of label values only costs rebuilding). */
-const FIELDS = new Map<string, string>();
-const MAX_MEMO = 10_000;
+type Memo = Map<string | symbol, Memo | string>;
+const LEAF = Symbol("field");
+let memoRoot: Memo = new Map();
+let memoNodes = 0;
+/** Nodes held at most: a flood of label values only costs rebuilding. */
+const MAX_MEMO = 20_000;
+
+function branch(parent: Memo, key: string): Memo {
+  if (++memoNodes > MAX_MEMO) {
+    memoRoot = new Map();
+    memoNodes = 0;
+  }
+  const child: Memo = new Map();
+  parent.set(key, child);
+  return child;
+}
 
 function buildField(family: FamilyName, part: string, labels: Labels): string {
   // An empty value is no label at all (Prometheus reads them the same).

@@ -55,7 +55,8 @@ export class SpanExporter implements RequestListener {
   readonly #endpoint: URL;
   readonly #headers: Record<string, string>;
   readonly #options: ExporterOptions;
-  #queue: OtlpSpan[] = [];
+  /** Spans as OTLP JSON text. */
+  #queue: string[] = [];
   #lastSentMs = 0;
   #sending = 0;
   dropped = 0;
@@ -82,7 +83,7 @@ export class SpanExporter implements RequestListener {
       this.dropped++;
       return;
     }
-    this.#queue.push(spanOf(obs, c, info));
+    this.#queue.push(spanJson(obs, c, info));
     const due = info.endedMs - this.#lastSentMs >= this.#options.everyMs;
     if (this.#queue.length >= this.#options.maxBatch || due) background(this.flush(info.endedMs));
   }
@@ -97,7 +98,7 @@ export class SpanExporter implements RequestListener {
       const res = await fetch(this.#endpoint, {
         method: "POST",
         headers: { "content-type": "application/json", ...this.#headers },
-        body: JSON.stringify(otlpRequest(batch)),
+        body: otlpBody(batch),
       });
       await res.body?.cancel();
       if (!res.ok) this.dropped += batch.length;
@@ -110,85 +111,63 @@ export class SpanExporter implements RequestListener {
 }
 
 /**
- * `ExportTraceServiceRequest` around the spans (opentelemetry-proto
+ * `ExportTraceServiceRequest` around spans already in JSON (opentelemetry-proto
  * trace_service.proto): one resource (`service.name` = `sluice`), one scope.
  *
  * @example
- * JSON.stringify(otlpRequest([span])); // {"resourceSpans":[{"resource":…,"scopeSpans":[{"scope":…,"spans":[…]}]}]}
+ * otlpBody([spanJson(obs, c, info)]); // '{"resourceSpans":[{"resource":…,"scopeSpans":[{"scope":…,"spans":[…]}]}]}'
  */
-export function otlpRequest(spans: readonly OtlpSpan[]) {
-  return {
-    resourceSpans: [
-      {
-        resource: { attributes: [str("service.name", "sluice")] },
-        scopeSpans: [{ scope: { name: "sluice" }, spans }],
-      },
-    ],
-  };
+export function otlpBody(spans: readonly string[]): string {
+  const resource = '{"attributes":[{"key":"service.name","value":{"stringValue":"sluice"}}]}';
+  return `{"resourceSpans":[{"resource":${resource},"scopeSpans":[{"scope":{"name":"sluice"},"spans":[${spans.join(",")}]}]}]}`;
 }
 
 /**
- * The request's span: HTTP semantic-convention attributes, and the decision
- * as `sluice.*` attributes (rule, outcome, limits with what each has left,
- * the policy hash).
+ * The request's span as OTLP JSON (an `OtlpSpan`): HTTP semantic-convention
+ * attributes, and the decision as `sluice.*` attributes (rule, outcome,
+ * limits with what each has left, the policy hash). Written as text, not
+ * built as objects and stringified: it runs once per request.
  *
  * @example
- * const span = spanOf(obs, c, { status: 429, endedMs: Date.now() });
+ * const span: OtlpSpan = JSON.parse(spanJson(obs, c, { status: 429, endedMs: Date.now() }));
  */
-export function spanOf(
+export function spanJson(
   obs: RequestObservation,
   c: Context,
   info: { status: number; endedMs: number },
-): OtlpSpan {
+): string {
   const event = obs.event;
   const decided: RateLimitInfo | undefined = c.get("rateLimit");
   const limits = decided?.decision?.limits ?? [];
   const rule = decided?.rule ?? event?.rule;
-  const attributes: OtlpAttribute[] = [
+  const attrs = [
     str("http.request.method", c.req.method),
     str("url.path", c.req.path),
     int("http.response.status_code", info.status),
   ];
-  if (rule) attributes.push(str("sluice.rule", rule));
+  if (rule) attrs.push(str("sluice.rule", rule));
   if (event) {
-    attributes.push(
-      str("sluice.outcome", event.outcome),
-      str("sluice.policy.hash", event.policyHash),
-    );
-    attributes.push(int("sluice.store.duration_ms", event.storeMs));
-    if (event.retryAfterMs) attributes.push(int("sluice.retry_after_ms", event.retryAfterMs));
-    if (event.tenant) attributes.push(str("sluice.tenant", event.tenant));
-    if (event.policy) attributes.push(str("sluice.policy", event.policy));
+    attrs.push(str("sluice.outcome", event.outcome), str("sluice.policy.hash", event.policyHash));
+    attrs.push(int("sluice.store.duration_ms", event.storeMs));
+    if (event.retryAfterMs) attrs.push(int("sluice.retry_after_ms", event.retryAfterMs));
+    if (event.tenant) attrs.push(str("sluice.tenant", event.tenant));
+    if (event.policy) attrs.push(str("sluice.policy", event.policy));
   }
   if (limits.length > 0) {
-    attributes.push(
-      list(
-        "sluice.limits",
-        limits.map((l) => ({ stringValue: l.id })),
-      ),
-    );
-    attributes.push(
-      list(
-        "sluice.limits.remaining",
-        limits.map((l) => ({ intValue: String(l.remaining) })),
-      ),
-    );
-    attributes.push(int("sluice.remaining", Math.min(...limits.map((l) => l.remaining))));
+    const ids = limits.map((l) => `{"stringValue":${JSON.stringify(l.id)}}`).join(",");
+    const left = limits.map((l) => `{"intValue":"${l.remaining}"}`).join(",");
+    attrs.push(`{"key":"sluice.limits","value":{"arrayValue":{"values":[${ids}]}}}`);
+    attrs.push(`{"key":"sluice.limits.remaining","value":{"arrayValue":{"values":[${left}]}}}`);
+    attrs.push(int("sluice.remaining", Math.min(...limits.map((l) => l.remaining))));
   }
-  if (obs.originMs !== undefined) attributes.push(int("sluice.origin.duration_ms", obs.originMs));
-  return {
-    traceId: obs.trace.traceId,
-    spanId: obs.trace.spanId,
-    ...(obs.trace.parentSpanId ? { parentSpanId: obs.trace.parentSpanId } : {}),
-    ...(obs.trace.traceState ? { traceState: obs.trace.traceState } : {}),
-    name: `${c.req.method} ${rule ?? "unmatched"}`,
-    kind: 2,
-    startTimeUnixNano: `${obs.startedMs}000000`,
-    endTimeUnixNano: `${info.endedMs}000000`,
-    attributes,
-    // OpenTelemetry HTTP server spans mark 5xx as errors, not 4xx (a 429 is an answer).
-    status: { code: info.status >= 500 ? 2 : 0 },
-  };
+  if (obs.originMs !== undefined) attrs.push(int("sluice.origin.duration_ms", obs.originMs));
+  const t = obs.trace;
+  const parent = t.parentSpanId ? `"parentSpanId":"${t.parentSpanId}",` : "";
+  const state = t.traceState ? `"traceState":${JSON.stringify(t.traceState)},` : "";
+  const name = JSON.stringify(`${c.req.method} ${rule ?? "unmatched"}`);
+  // OpenTelemetry HTTP server spans mark 5xx as errors, not 4xx (a 429 is an answer).
+  const status = info.status >= 500 ? 2 : 0;
+  return `{"traceId":"${t.traceId}","spanId":"${t.spanId}",${parent}${state}"name":${name},"kind":2,"startTimeUnixNano":"${obs.startedMs}000000","endTimeUnixNano":"${info.endedMs}000000","attributes":[${attrs.join(",")}],"status":{"code":${status}}}`;
 }
 
 /**
@@ -212,18 +191,11 @@ export function parseOtlpHeaders(text: string | undefined): Record<string, strin
   return out;
 }
 
-function str(key: string, value: string): OtlpAttribute {
-  return { key, value: { stringValue: value } };
+function str(key: string, value: string): string {
+  return `{"key":"${key}","value":{"stringValue":${JSON.stringify(value)}}}`;
 }
 
 /** OTLP JSON carries 64-bit integers as decimal strings (proto3 JSON mapping). */
-function int(key: string, value: number): OtlpAttribute {
-  return { key, value: { intValue: String(Math.round(value)) } };
-}
-
-function list(
-  key: string,
-  values: Array<{ stringValue: string } | { intValue: string }>,
-): OtlpAttribute {
-  return { key, value: { arrayValue: { values } } };
+function int(key: string, value: number): string {
+  return `{"key":"${key}","value":{"intValue":"${Math.round(value)}"}}`;
 }
