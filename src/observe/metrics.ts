@@ -22,7 +22,7 @@ export interface Family {
 export const FAMILIES = {
   sluice_requests: {
     type: "counter",
-    help: "Decisions by rule, outcome and tenant (the decision log's outcome).",
+    help: "Decisions by rule, outcome and tenant (the decision log's outcome), and by policy side under a canary.",
   },
   sluice_limit_checks: {
     type: "counter",
@@ -79,7 +79,7 @@ export interface Deltas {
 }
 
 export interface MetricsOptions {
-  /** Distinct tenants labelled per isolate; later ones count as `other`. */
+  /** Distinct tenants labelled per isolate between flushes; later ones count as `other`. */
   maxTenants: number;
   /** Distinct limited subjects per isolate between flushes; later ones count as `other`. */
   maxSubjects: number;
@@ -169,9 +169,10 @@ export class Metrics {
     return this.#add.size === 0 && this.#set.size === 0 && this.#subjects.size === 0;
   }
 
-  /** Hands over everything since the last take and starts afresh. */
+  /** Hands over everything since the last take and starts afresh (the tenant cap too). */
   take(): Deltas {
     const taken = { add: this.#add, set: this.#set, subjects: this.#subjects };
+    this.#tenants.clear();
     this.#add = new Map();
     this.#set = new Map();
     this.#subjects = new Map();

@@ -172,7 +172,9 @@ export class Observer {
     if (!registry || FOLLOW_UPS.has(event.outcome)) return;
     const rule = event.rule;
     const tenant = registry.tenant(event.tenant);
-    registry.count("sluice_requests", { rule, outcome: event.outcome, tenant });
+    // `policy` is "" (no label) unless a canary splits the traffic.
+    const policy = event.policy ?? "";
+    registry.count("sluice_requests", { rule, outcome: event.outcome, tenant, policy });
     for (const l of event.limits) {
       const result = l.allowed ? "allowed" : "denied";
       registry.count("sluice_limit_checks", { rule, limit: l.id, result });
