@@ -256,7 +256,12 @@ function buildField(family: FamilyName, part: string, labels: Labels): string {
   return `${family}|${part}|${text}`;
 }
 
-/** Label values escape `\`, `"` and newlines (OpenMetrics 1.0 §"ABNF", Prometheus text format). */
+/**
+ * Label values escape `\`, `"` and newlines (OpenMetrics 1.0 §"ABNF", Prometheus text format).
+ *
+ * @example
+ * escapeLabel('a"b'); // 'a\\"b'
+ */
 export function escapeLabel(value: string): string {
   if (!/[\\"\n]/.test(value)) return value;
   return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");

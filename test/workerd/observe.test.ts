@@ -160,8 +160,13 @@ describe("policy canary", () => {
     const all = gateway("durable-object", POLICY, {
       SLUICE_POLICY_CANARY: canary,
       SLUICE_POLICY_CANARY_PERCENT: "100",
+      SLUICE_ADMIN_TOKEN: TOKEN,
     });
     expect(await statuses(all, 2, "/api/c")).toEqual([200, 429]);
+    const metrics = await (await all.fetch("/__sluice/admin/metrics", admin)).text();
+    expect(metrics).toContain(
+      'sluice_requests_total{outcome="denied",policy="canary",rule="api"} 1',
+    );
     const line = all.events.at(-1);
     expect(line).toMatchObject({ policy: "canary", policyVersion: "2" });
     expect(line?.policyHash).toBe(line?.canaryPolicyHash);
