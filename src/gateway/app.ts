@@ -1,11 +1,13 @@
 /** @module gateway/app — the Worker's Hono app: configure → health → admin → rate limit → forward, under one onError. */
 import { Hono, type MiddlewareHandler } from "hono";
 import { ADMIN_BASE, adminApi, MIN_ADMIN_TOKEN_LENGTH } from "../admin/index.ts";
+import { canonicalOf } from "../identity/canonical.ts";
 import { StoreError } from "../limiter/types.ts";
 import type { DecisionSink } from "../observe/index.ts";
 import { OriginError } from "../proxy/index.ts";
 import {
   badGateway,
+  badPath,
   conflict,
   gatewayTimeout,
   notFound,
@@ -44,6 +46,7 @@ export function createGateway(options: GatewayOptions = {}): Hono<GatewayEnv> {
     sink: options.sink,
   });
   return new Hono<GatewayEnv>()
+    .use(canonicalise)
     .use(async function configure(c, next) {
       const runtime = await runtimes.get(c.env);
       if ("errors" in runtime) throw policyInvalid(runtime.errors);
@@ -63,6 +66,24 @@ export function createGateway(options: GatewayOptions = {}): Hono<GatewayEnv> {
     .all("*", forwardToOrigin)
     .onError(answerError);
 }
+
+/**
+ * The first stage (DESIGN "The request path"): a path origins could read in
+ * more than one way is refused here, and the reserved prefix in any spelling
+ * but its own is answered here, never forwarded.
+ *
+ * @throws {SluiceHttpError} 400 for a refused path, 404 for a respelled reserved one.
+ */
+const canonicalise: MiddlewareHandler<GatewayEnv> = async function canonicalise(c, next) {
+  const path = canonicalOf(c.req.raw);
+  if ("refused" in path) throw badPath(path.refused);
+  if (path.segments[0] === "__sluice") {
+    const spelled = new URL(c.req.url).pathname;
+    const own = path.path === "/__sluice" || path.path.startsWith("/__sluice/");
+    if (spelled !== path.path || !own) throw notFound();
+  }
+  await next();
+};
 
 /** Lets admin requests through only when the admin API is on. */
 const adminGate: MiddlewareHandler<GatewayEnv> = async function adminGate(c, next) {

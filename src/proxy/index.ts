@@ -16,6 +16,11 @@ const HOP_BY_HOP = [
 export interface ForwardOptions {
   /** Validated absolute http(s) origin; its path is a base prefix. */
   origin: URL;
+  /**
+   * The path to ask the origin for: the canonical path the rules were
+   * matched on (see identity/canonical.ts). Default: the request's own.
+   */
+  path?: string;
   /** Origin must send response headers within this time, else 504. */
   timeoutMs: number;
   /**
@@ -50,10 +55,10 @@ export class OriginError extends Error {
  * upstreamUrl(new URL("https://api.internal/v1"), new URL("https://edge/x?y=1")).href
  * // "https://api.internal/v1/x?y=1"
  */
-export function upstreamUrl(origin: URL, incoming: URL): URL {
+export function upstreamUrl(origin: URL, incoming: URL, path = incoming.pathname): URL {
   const base = origin.pathname.endsWith("/") ? origin.pathname.slice(0, -1) : origin.pathname;
   // String concatenation, not URL resolution: "//evil.example/x" stays a path.
-  const target = new URL(`${origin.origin}${base}${incoming.pathname}${incoming.search}`);
+  const target = new URL(`${origin.origin}${base}${path}${incoming.search}`);
   if (target.origin !== origin.origin) {
     throw new OriginError("request path would leave the origin", 502);
   }
@@ -69,7 +74,7 @@ export function upstreamUrl(origin: URL, incoming: URL): URL {
  */
 export async function forward(req: Request, options: ForwardOptions): Promise<Response> {
   const incoming = new URL(req.url);
-  const target = upstreamUrl(options.origin, incoming);
+  const target = upstreamUrl(options.origin, incoming, options.path);
   const headers = requestHeaders(req.headers, incoming, options);
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), options.timeoutMs);

@@ -17,6 +17,7 @@ export const ProblemType = {
   originUnreachable: `${PROBLEM_BASE}origin-unreachable`,
   originTimeout: `${PROBLEM_BASE}origin-timeout`,
   policyInvalid: `${PROBLEM_BASE}policy-invalid`,
+  pathRefused: `${PROBLEM_BASE}path-not-canonical`,
   adminBadRequest: `${PROBLEM_BASE}admin-bad-request`,
   adminNotFound: `${PROBLEM_BASE}admin-not-found`,
   adminConflict: `${PROBLEM_BASE}admin-conflict`,
@@ -219,6 +220,21 @@ export function policyInvalid(lines: readonly string[]): SluiceHttpError {
     title: "Invalid Policy",
     detail: `The gateway policy is invalid: ${shown.join("; ")}${suffix}.`,
     errors: shown,
+  });
+}
+
+/**
+ * 400 (RFC 9110 §15.5.1) for a path origins could read in more than one way
+ * (README "Canonical path"): Sluice will neither match nor forward it.
+ *
+ * @example
+ * badPath('an encoded "/" or "\\" (%2F, %5C)');
+ */
+export function badPath(reason: string): SluiceHttpError {
+  return fail(400, {
+    type: ProblemType.pathRefused,
+    title: "Bad Request",
+    detail: `The request path has ${reason}; send it in its plain form.`,
   });
 }
 

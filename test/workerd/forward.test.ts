@@ -84,13 +84,19 @@ describe("forwarding to the origin", () => {
   it("never lets the request choose the destination", async () => {
     const gw = gateway("durable-object", LOGIN_POLICY);
     const origin = new URL(env.ORIGIN_URL);
-    for (const path of ["//evil.example/steal", "/%2F%2Fevil.example/x", "/@evil.example/x"]) {
-      const res = await gw.fetch(path, { headers: { host: "evil.example" } });
+    for (const [path, seen] of [
+      ["//evil.example/steal", "/evil.example/steal"],
+      ["/@evil.example/x", "/@evil.example/x"],
+      ["/\\evil.example/x", "/evil.example/x"],
+    ]) {
+      const res = await gw.fetch(path as string, { headers: { host: "evil.example" } });
       expect(res.status).toBe(200);
       const echo = (await res.json()) as Echo;
       expect(echo.headers.host).toBe(origin.host);
-      expect(echo.path).toBe(path);
+      expect(echo.path).toBe(seen);
     }
+    // An encoded separator is refused before any destination is built.
+    expect((await gw.fetch("/%2F%2Fevil.example/x")).status).toBe(400);
   });
 
   it("streams a large upload and a large download", async () => {

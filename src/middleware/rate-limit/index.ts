@@ -1,11 +1,13 @@
 /** @module middleware/rate-limit — Sluice's core as a Hono middleware: identify → match → authenticate → decide → act. */
 import type { Context, Env, MiddlewareHandler } from "hono";
+import { canonicalOf } from "../../identity/canonical.ts";
 import { identify } from "../../identity/index.ts";
 import type { Identity } from "../../identity/types.ts";
 import { buildChecks, needsKey, type Requester } from "../../limiter/checks.ts";
 import { type DecideRequest, StoreError } from "../../limiter/types.ts";
 import type { Rule } from "../../policy/types.ts";
 import {
+  badPath,
   forbidden,
   keyAttemptsLocked,
   storeUnavailable,
@@ -42,14 +44,17 @@ const SHADOW_PASS = Symbol("shadow-pass");
 export function rateLimit<E extends Env = Env>(options: RateLimitOptions): MiddlewareHandler<E> {
   const config = configure(options);
   return async function rateLimit(c, next) {
-    const rule = config.match(c.req.method, c.req.path);
+    // Rules match the canonical path; a spelling origins could read otherwise is refused.
+    const path = canonicalOf(c.req.raw);
+    if ("refused" in path) throw badPath(path.refused);
+    const rule = config.match(c.req.method, path.path);
     if (!rule) return next();
     const nowMs = config.clock();
     const identity = await identify(c.req.raw, config.policy.identity, {
       ip: config.getIP?.(c),
       apiKey: config.getKey?.(c),
     });
-    const trace = await traceOf(c, config, rule, identity);
+    const trace = await traceOf(c, config, rule, identity, path.path);
     const who = await requester(c, config, trace, nowMs);
     if (who === SHADOW_PASS) return passShadow(c, next, config, trace);
     const request: DecideRequest = {
@@ -67,12 +72,13 @@ async function traceOf(
   config: RateLimitConfig,
   rule: Rule,
   identity: Identity,
+  path: string,
 ): Promise<Trace> {
   return {
     rule,
     identity,
     method: c.req.method,
-    path: c.req.path,
+    path,
     policyHash: await config.hash(),
     ...(identity.apiKeyHash ? { keyId: keyId(identity.apiKeyHash) } : {}),
     store: "",
