@@ -1,5 +1,6 @@
 /** @module identity — who sent a request: client address, its limiting key, and the hashed API key. */
 import type { IdentityConfig } from "../policy/types.ts";
+import { headerKey } from "../util/header-name.ts";
 import { clientIp, ipKey, normalizeIp } from "./ip.ts";
 import { hashApiKey } from "./secret.ts";
 import type { Identity } from "./types.ts";
@@ -54,23 +55,30 @@ export async function identify(
 
 /**
  * Names of the request headers that carry an issued key (a value starting
- * with `keyPrefix`): the configured header, and `authorization` when it holds
- * such a bearer token. With issued keys the gateway drops these before
- * forwarding, so the origin sees the tenant id and never the secret, while
- * credentials of its own (another bearer token, Basic) pass untouched.
+ * with `keyPrefix`): the configured header and `authorization` when it holds
+ * such a bearer token, in every spelling a server might read as them (see
+ * `headerKey`). With issued keys the gateway drops these before forwarding,
+ * so the origin sees the tenant id and never the secret, while credentials
+ * of its own (another bearer token, Basic) pass untouched.
  */
 export function apiKeyCarriers(
   headers: Headers,
   cfg: IdentityConfig["apiKey"],
   keyPrefix: string,
 ): string[] {
+  const keyHeader = cfg.header === "" ? undefined : headerKey(cfg.header);
   const carriers: string[] = [];
-  if (cfg.header !== "" && headers.get(cfg.header)?.trim().startsWith(keyPrefix)) {
-    carriers.push(cfg.header);
+  for (const [name, value] of headers) {
+    const key = headerKey(name);
+    const secret =
+      key === keyHeader ? value.trim() : key === "authorization" ? bearerToken(value) : undefined;
+    if (secret?.startsWith(keyPrefix)) carriers.push(name);
   }
-  const bearer = BEARER.exec(headers.get("authorization")?.trim() ?? "")?.[1]?.trim();
-  if (cfg.bearer && bearer?.startsWith(keyPrefix)) carriers.push("authorization");
   return carriers;
+}
+
+function bearerToken(value: string): string | undefined {
+  return BEARER.exec(value.trim())?.[1]?.trim();
 }
 
 /** The raw key, or undefined. Module-private so the raw key cannot leak through the API. */

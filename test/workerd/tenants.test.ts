@@ -206,12 +206,20 @@ describe.each(STORES)("issued keys, %s store", (kind) => {
     const api = admin(gw);
     await api.tenant("acme", "pro");
     const { secret } = await api.key("acme");
-    const spoof = { "x-sluice-tenant": "megacorp" };
+    // Every spelling a CGI-style origin reads as the tenant header (audit F2).
+    const spoof = {
+      "x-sluice-tenant": "megacorp",
+      X_Sluice_Tenant: "megacorp",
+      "x-sluice_tenant": "megacorp",
+      "X.Sluice.Tenant": "megacorp",
+    };
     const limited = await get(gw, "/api/x", secret, spoof);
     expect(limited.body.headers["x-sluice-tenant"]).toBe("acme");
+    expect(JSON.stringify(limited.body.headers)).not.toContain("megacorp");
     const open = await get(gw, "/elsewhere", secret, spoof);
     expect(open.status).toBe(200);
     expect(open.body.headers["x-sluice-tenant"]).toBeUndefined();
+    expect(JSON.stringify(open.body.headers)).not.toContain("megacorp");
   });
 
   it("keep the key from the origin, whichever header carried it", async () => {
@@ -238,6 +246,9 @@ describe.each(STORES)("issued keys, %s store", (kind) => {
     const twice = await get(gw, "/api/x", secret, { authorization: `Bearer ${secret}` });
     expect(twice.status).toBe(200);
     expect(JSON.stringify(twice.body)).not.toContain(secret);
+    // A look-alike spelling of the key header carries the secret no further either.
+    const lookalike = await get(gw, "/elsewhere", undefined, { X_API_Key: secret });
+    expect(JSON.stringify(lookalike.body)).not.toContain(secret);
     // A bearer token of the origin's own, on a route no key limit reads, passes untouched.
     const own = await get(gw, "/elsewhere", undefined, {
       authorization: "Bearer origin-session-1",

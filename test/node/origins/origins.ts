@@ -14,6 +14,7 @@ export interface OriginView {
 
 export interface Origin {
   name: string;
+  port: number;
   /** Sends exactly these bytes of request target and headers. */
   see(target: string, headers?: readonly [string, string][]): Promise<OriginView | undefined>;
   close(): Promise<void>;
@@ -76,6 +77,7 @@ export async function nodeOrigin(): Promise<Origin> {
   const port = (server.address() as net.AddressInfo).port;
   return {
     name: "node",
+    port,
     async see(target, headers) {
       const { status, body } = await rawRequest(port, target, headers);
       return status === 200 ? (JSON.parse(body) as OriginView) : undefined;
@@ -98,6 +100,7 @@ export async function wsgiOrigin(): Promise<Origin> {
   });
   return {
     name: "wsgi",
+    port,
     async see(target, headers) {
       const { status, body } = await rawRequest(port, target, headers);
       if (status !== 200) return undefined;
