@@ -123,6 +123,12 @@ export async function forward(req: Request, options: ForwardOptions): Promise<Re
   } finally {
     clearTimeout(timer);
   }
+  // A final status is 200–599 here (RFC 9110 §15): 1xx are interim, and a 101
+  // switch cannot be relayed through fetch. Anything else is a broken origin.
+  if (res.status < 200 || res.status > 599) {
+    await res.body?.cancel();
+    throw new OriginError(`origin answered with status ${res.status}`, 502);
+  }
   return new Response(res.body, {
     status: res.status,
     statusText: res.statusText,

@@ -198,6 +198,23 @@ describe("forwarding to the origin", () => {
     expect(Date.now() - started).toBeLessThan(2500);
   });
 
+  it.each([101, 600, 999])(
+    "answers 502 problem+json when the origin sends status %i",
+    async (code) => {
+      const gw = gateway("durable-object", LOGIN_POLICY);
+      const res = await gw.fetch(`/__raw-status/${code}`);
+      expect(res.status).toBe(502);
+      expect(res.headers.get("content-type")).toBe("application/problem+json");
+      expect(((await res.json()) as { detail: string }).detail).toContain(String(code));
+    },
+  );
+
+  it("passes through the edge statuses the origin may send: 200 and 599", async () => {
+    const gw = gateway("durable-object", LOGIN_POLICY);
+    expect((await gw.fetch("/__raw-status/200")).status).toBe(200);
+    expect((await gw.fetch("/__raw-status/599")).status).toBe(599);
+  });
+
   it("passes origin redirects back instead of following them", async () => {
     const gw = gateway("durable-object", LOGIN_POLICY);
     const res = await gw.fetch("/__status/302");
