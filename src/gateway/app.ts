@@ -49,7 +49,7 @@ export function createGateway(options: GatewayOptions = {}): Hono<GatewayEnv> {
     .use(canonicalise)
     .use(async function configure(c, next) {
       const runtime = await runtimes.get(c.env);
-      if ("errors" in runtime) throw policyInvalid(runtime.errors);
+      if ("errors" in runtime) throw policyInvalid(runtime.fields);
       c.set("runtime", runtime);
       await next();
     })

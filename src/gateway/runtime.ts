@@ -38,9 +38,19 @@ export interface Runtime {
   admin: AdminDeps | "off" | "token-too-short";
 }
 
-/** A configuration that must not serve traffic: every request gets a 500 naming these. */
+/** A configuration that must not serve traffic: every request gets a 500 naming its fields. */
 export interface ConfigFailure {
+  /** `CODE at field: message`, for the log (logged once per isolate). */
   errors: string[];
+  /** `CODE at field` only, for the 500 anyone can read: never a configured value. */
+  fields: string[];
+}
+
+/** One problem with the configuration. */
+interface ConfigIssue {
+  code: string;
+  field: string;
+  message: string;
 }
 
 /** What the gateway passes through to the middleware and the admin API. */
@@ -80,7 +90,17 @@ export class RuntimeCache {
     ]);
     let entry = this.#byConfig.get(key);
     if (!entry) {
-      entry = buildRuntime(env, this.#options);
+      // Never a rejected promise kept for the isolate's life: a failure is a ConfigFailure.
+      entry = buildRuntime(env, this.#options).catch((err: unknown) =>
+        failure([
+          {
+            code: "ERR_SLUICE_CONFIG",
+            field: "(env)",
+            // The error's name only: messages of client libraries quote URLs and tokens.
+            message: `the gateway could not start (${err instanceof Error ? err.name : "error"})`,
+          },
+        ]),
+      );
       this.#byConfig.set(key, entry);
     }
     this.#byEnv.set(env, entry);
@@ -94,28 +114,23 @@ export class RuntimeCache {
  *
  * @example
  * const rt = await buildRuntime(env, { bundledPolicy, clock: Date.now, sink: undefined });
- * if ("errors" in rt) throw policyInvalid(rt.errors);
+ * if ("errors" in rt) throw policyInvalid(rt.fields);
  */
 export async function buildRuntime(
   env: SluiceEnv,
   options: RuntimeOptions,
 ): Promise<Runtime | ConfigFailure> {
-  const errors: string[] = [];
   const result = await loadPolicy(options.bundledPolicy, env.SLUICE_POLICY);
-  if (!result.ok) errors.push(...formatIssues(result.issues).split("\n"));
   if (result.warnings.length > 0) logConfigWarnings(formatIssues(result.warnings).split("\n"));
+  const issues: ConfigIssue[] = result.ok
+    ? []
+    : result.issues.map((i) => ({ code: i.code, field: i.path || "(root)", message: i.message }));
   const origin = parseOrigin(env.ORIGIN_URL);
-  if (typeof origin === "string") errors.push(origin);
+  if (!(origin instanceof URL)) issues.push(origin);
   const { UPSTASH_REDIS_REST_URL: url, UPSTASH_REDIS_REST_TOKEN: token } = env;
-  if (Boolean(url) !== Boolean(token)) {
-    errors.push(
-      "ERR_SLUICE_REDIS_CONFIG: set both UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, or neither",
-    );
-  }
-  if (errors.length > 0 || !result.ok || typeof origin === "string") {
-    logConfigError(errors);
-    return { errors };
-  }
+  const redisIssue = checkRedis(url, token);
+  if (redisIssue) issues.push(redisIssue);
+  if (issues.length > 0 || !result.ok || !(origin instanceof URL)) return failure(issues);
   const loaded = result.loaded;
   const { policy } = loaded;
   const timeoutMs = policy.store.timeoutMs;
@@ -191,19 +206,47 @@ function adminDeps(
   };
 }
 
-function parseOrigin(raw: string | undefined): URL | string {
-  if (!raw) return "ERR_SLUICE_ORIGIN_URL: ORIGIN_URL is not set";
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    return `ERR_SLUICE_ORIGIN_URL: ORIGIN_URL is not an absolute URL: ${JSON.stringify(raw)}`;
-  }
+/** Logs the issues once, in full, and keeps only codes and fields for clients (audit F15). */
+function failure(issues: readonly ConfigIssue[]): ConfigFailure {
+  const errors = issues.map((i) => `${i.code} at ${i.field}: ${i.message}`);
+  logConfigError(errors);
+  return { errors, fields: issues.map((i) => `${i.code} at ${i.field}`) };
+}
+
+// Messages name what is wrong, never the value: it may hold a key or a password.
+function parseOrigin(raw: string | undefined): URL | ConfigIssue {
+  const issue = (message: string) => ({
+    code: "ERR_SLUICE_ORIGIN_URL",
+    field: "ORIGIN_URL",
+    message,
+  });
+  if (!raw) return issue("is not set");
+  const url = URL.parse(raw);
+  if (!url) return issue("is not an absolute URL (expected https://host/base-path)");
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    return `ERR_SLUICE_ORIGIN_URL: ORIGIN_URL must be http or https, got ${url.protocol}`;
+    return issue(`must be http or https, got ${url.protocol}`);
   }
-  if (url.search || url.hash) {
-    return "ERR_SLUICE_ORIGIN_URL: ORIGIN_URL must not carry a query or fragment";
-  }
+  if (url.search || url.hash) return issue("must not carry a query or fragment");
   return url;
+}
+
+/** The Upstash pair: both or neither, and the REST URL, not the redis:// one beside it. */
+function checkRedis(url: string | undefined, token: string | undefined): ConfigIssue | undefined {
+  const field = "UPSTASH_REDIS_REST_URL";
+  if (Boolean(url) !== Boolean(token)) {
+    return {
+      code: "ERR_SLUICE_REDIS_CONFIG",
+      field,
+      message: "set both UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, or neither",
+    };
+  }
+  if (!url) return undefined;
+  const parsed = URL.parse(url);
+  if (parsed?.protocol === "https:" || parsed?.protocol === "http:") return undefined;
+  const got = parsed ? `a ${parsed.protocol} URL` : "not an absolute URL";
+  return {
+    code: "ERR_SLUICE_REDIS_URL",
+    field,
+    message: `expected the REST URL (https://…upstash.io), got ${got}; the redis:// and rediss:// URLs are for Redis clients`,
+  };
 }

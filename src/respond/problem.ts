@@ -204,21 +204,23 @@ export function gatewayTimeout(detail: string): SluiceHttpError {
 }
 
 /**
- * 500 for a policy that failed validation, so it never serves traffic silently.
- * `lines` name the offending field paths (e.g. `rules[1].limits[0].rate: …`);
- * at most 20 are sent to keep the body small.
+ * 500 for a configuration that failed validation (the policy or the
+ * environment), so it never serves traffic silently. `fields` name each
+ * problem by code and field (`ERR_SLUICE_RATE_UNIT at rules[0].limits[0].rate`),
+ * never its value: anyone can read this answer, and values may be secrets.
+ * At most 20 are sent to keep the body small; the log has the full messages.
  *
  * @example
- * policyInvalid(["rules[0].limits[0].count: ERR_SLUICE_COUNT must be a positive integer"]);
+ * policyInvalid(["ERR_SLUICE_RATE_UNIT at rules[0].limits[0].rate", "ERR_SLUICE_ORIGIN_URL at ORIGIN_URL"]);
  */
-export function policyInvalid(lines: readonly string[]): SluiceHttpError {
-  const shown = lines.slice(0, MAX_POLICY_LINES);
-  const more = lines.length - shown.length;
+export function policyInvalid(fields: readonly string[]): SluiceHttpError {
+  const shown = fields.slice(0, MAX_POLICY_LINES);
+  const more = fields.length - shown.length;
   const suffix = more > 0 ? `; and ${more} more` : "";
   return fail(500, {
     type: ProblemType.policyInvalid,
     title: "Invalid Policy",
-    detail: `The gateway policy is invalid: ${shown.join("; ")}${suffix}.`,
+    detail: `The gateway's configuration is invalid (the log says why): ${shown.join("; ")}${suffix}.`,
     errors: shown,
   });
 }

@@ -1,5 +1,5 @@
 import { env, exports } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { gateway, LOGIN_POLICY, STORES } from "./helpers.ts";
 
 describe.each(STORES)("health on the %s store", (store) => {
@@ -45,6 +45,89 @@ describe("an invalid policy", () => {
     const res = await gw.fetch("/x");
     expect(res.status).toBe(500);
     expect(JSON.stringify(await res.json())).toContain("ORIGIN_URL");
+  });
+});
+
+describe("a malformed environment (audit F5, F15)", () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  /** Every path answers 500 naming `field`; the log says why once; no value is echoed. */
+  async function refusedEverywhere(over: Record<string, string>, field: string, secret: string) {
+    const logged: string[] = [];
+    vi.spyOn(console, "error").mockImplementation((line: unknown) => {
+      logged.push(String(line));
+    });
+    const gw = gateway("durable-object", LOGIN_POLICY, {
+      SLUICE_ADMIN_TOKEN: "admin-token-for-config-tests-0123456789",
+      ...over,
+    });
+    for (const path of ["/x", "/__sluice/health", "/__sluice/admin/tenants"]) {
+      const res = await gw.fetch(path);
+      expect(res.status, path).toBe(500);
+      expect(res.headers.get("content-type")).toBe("application/problem+json");
+      const body = await res.text();
+      expect(body).toContain(field);
+      expect(body).not.toContain(secret);
+    }
+    const lines = logged.filter((l) => l.includes("sluice.config_invalid"));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(field);
+    expect(lines[0]).not.toContain(secret);
+  }
+
+  it("names a redis:// URL given as UPSTASH_REDIS_REST_URL, without echoing it", async () => {
+    await refusedEverywhere(
+      {
+        UPSTASH_REDIS_REST_URL: "rediss://default:AbCdSecret@eu1-example.upstash.io:6379",
+        UPSTASH_REDIS_REST_TOKEN: "AbCdSecret",
+      },
+      "ERR_SLUICE_REDIS_URL at UPSTASH_REDIS_REST_URL",
+      "AbCdSecret",
+    );
+  });
+
+  it("names an UPSTASH_REDIS_REST_URL that is not a URL at all", async () => {
+    await refusedEverywhere(
+      { UPSTASH_REDIS_REST_URL: "not a url s3cr3t", UPSTASH_REDIS_REST_TOKEN: "t" },
+      "ERR_SLUICE_REDIS_URL at UPSTASH_REDIS_REST_URL",
+      "s3cr3t",
+    );
+  });
+
+  it("names a malformed ORIGIN_URL, without its value", async () => {
+    await refusedEverywhere(
+      { ORIGIN_URL: "api.internal.corp/v1?key=s3cr3t-origin-key" },
+      "ERR_SLUICE_ORIGIN_URL at ORIGIN_URL",
+      "s3cr3t",
+    );
+    await refusedEverywhere(
+      { ORIGIN_URL: "https://api.internal.corp/v1?key=s3cr3t-origin-key" },
+      "ERR_SLUICE_ORIGIN_URL at ORIGIN_URL",
+      "s3cr3t",
+    );
+  });
+
+  it("names SLUICE_POLICY that is not JSON, without quoting it", async () => {
+    await refusedEverywhere(
+      { SLUICE_POLICY: '{"rules": secretvalue}' },
+      "ERR_SLUICE_POLICY_JSON at SLUICE_POLICY",
+      "secretval",
+    );
+  });
+
+  it("names a policy field without its value", async () => {
+    const bad = JSON.stringify({
+      rules: [{ name: "api", match: { path: "/api/*" }, limits: [{ rate: "10/s3cr3tunit" }] }],
+    });
+    await refusedEverywhere(
+      { SLUICE_POLICY: bad },
+      " at rules[0].limits[0].rate",
+      "s3cr3tunit-in-a-client-body",
+    );
+    const gw = gateway("durable-object", LOGIN_POLICY, { SLUICE_POLICY: bad });
+    expect(await (await gw.fetch("/x")).text()).not.toContain("s3cr3tunit");
   });
 });
 
