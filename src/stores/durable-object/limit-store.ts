@@ -13,7 +13,13 @@ import {
   type UndoEntry,
   undoOnTable,
 } from "../../limiter/table.ts";
-import type { DecideRequest, Decision, LimitCheck, LimitStore } from "../../limiter/types.ts";
+import {
+  type DecideRequest,
+  type Decision,
+  type LimitCheck,
+  type LimitStore,
+  StoreError,
+} from "../../limiter/types.ts";
 import { withBudget } from "../budget.ts";
 import { GROUP_COMMIT_DEFAULTS, GroupCommit, type GroupCommitOptions } from "../group-commit.ts";
 
@@ -300,7 +306,9 @@ export class DurableObjectStore implements LimitStore {
   #lane(name: string): GroupCommit<ShardOp, ShardResult> {
     let lane = this.#lanes.get(name);
     if (!lane) {
-      lane = new GroupCommit((ops) => this.#ns.getByName(name).run(ops) as Promise<ShardResult[]>, {
+      const send = async (ops: ShardOp[]) =>
+        checkedReply(ops, await this.#ns.getByName(name).run(ops));
+      lane = new GroupCommit(send, {
         ...GROUP_COMMIT_DEFAULTS,
         ...this.#options.groupCommit,
         timeoutMs: this.#options.timeoutMs,
@@ -309,6 +317,34 @@ export class DurableObjectStore implements LimitStore {
     }
     return lane;
   }
+}
+
+/**
+ * The object's reply, if it has the shape each operation expects; otherwise
+ * (an object of another version mid-deploy, say) a store failure, so the
+ * rule's onStoreError applies instead of a 500.
+ */
+function checkedReply(ops: readonly ShardOp[], reply: unknown): ShardResult[] {
+  const fits = (r: unknown, op: ShardOp): boolean => {
+    if (op.op === "refund" || op.op === "undo") return r === null;
+    if (op.op === "steps") return Array.isArray(r);
+    const o = r as Partial<Decision & Reservation> | null;
+    if (op.op === "reserve") return Array.isArray(o?.steps) && typeof o?.committed === "boolean";
+    return (
+      typeof o?.allowed === "boolean" &&
+      Number.isFinite(o.retryAfterMs) &&
+      Array.isArray(o.limits) &&
+      o.limits.length === op.req.checks.length
+    );
+  };
+  if (
+    !Array.isArray(reply) ||
+    reply.length !== ops.length ||
+    !ops.every((op, i) => fits(reply[i], op))
+  ) {
+    throw new StoreError("unexpected reply from the limit object", "error");
+  }
+  return reply as ShardResult[];
 }
 
 interface Part {
