@@ -16,6 +16,8 @@ export interface Faults {
    * (`{"result":"garbage"}`); late: run the command, answer after latencyMs.
    */
   mode: FaultMode;
+  /** When set, only requests whose body contains this text get the faults (e.g. a script's SHA-1). */
+  match?: string;
 }
 
 export interface UpstashRestStats {
@@ -283,6 +285,11 @@ export async function startUpstashRest(opts: UpstashRestOptions): Promise<Upstas
       }
       next.latencyMs = p.latencyMs;
     }
+    if (p.match !== undefined) {
+      if (typeof p.match !== "string") throw new HttpError(400, "match must be a string");
+      if (p.match === "") delete next.match;
+      else next.match = p.match;
+    }
     if (p.mode !== undefined) {
       if (!FAULT_MODES.includes(p.mode as FaultMode)) {
         throw new HttpError(400, `mode must be one of ${FAULT_MODES.join(", ")}`);
@@ -307,7 +314,12 @@ export async function startUpstashRest(opts: UpstashRestOptions): Promise<Upstas
     });
 
   /** Applies latency and fault mode; true when the request may go on to redis. */
-  const gate = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<boolean> => {
+  const gate = async (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    body: Buffer,
+  ): Promise<boolean> => {
+    if (faults.match !== undefined && !body.toString("latin1").includes(faults.match)) return true;
     if (faults.latencyMs > 0 && faults.mode !== "late") await delay(faults.latencyMs);
     for (;;) {
       if (closed || res.destroyed) return false;
@@ -427,7 +439,7 @@ export async function startUpstashRest(opts: UpstashRestOptions): Promise<Upstas
   ): Promise<void> => {
     stats.requests++;
     const body = await readBody(req);
-    if (!(await gate(req, res))) return;
+    if (!(await gate(req, res, body))) return;
     if (!authorized(req, url)) {
       sendJson(res, 401, { error: "Unauthorized" });
       return;

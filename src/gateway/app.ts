@@ -1,5 +1,5 @@
 /** @module gateway/app — the Worker's Hono app: configure → health → admin → rate limit → forward, under one onError. */
-import { Hono, type MiddlewareHandler } from "hono";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { ADMIN_BASE, adminApi, MIN_ADMIN_TOKEN_LENGTH } from "../admin/index.ts";
 import { canonicalOf } from "../identity/canonical.ts";
 import { StoreError } from "../limiter/types.ts";
@@ -100,7 +100,7 @@ const adminGate: MiddlewareHandler<GatewayEnv> = async function adminGate(c, nex
 };
 
 /** The one error handler: every problem is an exception that carries its response. */
-function answerError(err: Error): Response {
+function answerError(err: Error, c: Context<GatewayEnv>): Response {
   if (err instanceof OriginError) {
     return (
       err.status === 504 ? gatewayTimeout(err.message) : badGateway(err.message)
@@ -112,7 +112,10 @@ function answerError(err: Error): Response {
     ).getResponse();
   }
   if (err instanceof StoreError) {
-    return unavailable(`The store did not answer: ${err.reason}.`).getResponse();
+    // A write's own store call fails inside commit(); one failing here failed before it.
+    const write = c.req.path.startsWith(ADMIN_BASE) && !["GET", "HEAD"].includes(c.req.method);
+    const detail = `The store did not answer: ${err.reason}.`;
+    return unavailable(detail, write ? { mayHaveApplied: false } : undefined).getResponse();
   }
   return toResponse(err);
 }

@@ -358,14 +358,30 @@ export function conflict(detail: string): SluiceHttpError {
 
 /**
  * 503 when a store behind the admin API did not answer (or the API is off).
+ * For a write, `mayHaveApplied` says whether the change may have happened
+ * (the store call was sent but its answer never came) and `target` what it
+ * touched, so the caller reads it back instead of blindly retrying.
  *
  * @example
- * throw unavailable("The store did not answer: timeout.");
+ * throw unavailable("The store did not answer: timeout.", { mayHaveApplied: true, target: "key:89ae…" });
  */
-export function unavailable(detail: string): SluiceHttpError {
+export function unavailable(
+  detail: string,
+  write?: { mayHaveApplied: boolean; target?: string },
+): SluiceHttpError {
+  const said = write
+    ? write.mayHaveApplied
+      ? " The change may have been applied: read it back before retrying."
+      : " Nothing was changed."
+    : "";
   return fail(
     503,
-    { type: ProblemType.storeUnavailable, title: "Service Unavailable", detail },
+    {
+      type: ProblemType.storeUnavailable,
+      title: "Service Unavailable",
+      detail: `${detail}${said}`,
+      ...(write ?? {}),
+    },
     { "retry-after": "1" },
   );
 }

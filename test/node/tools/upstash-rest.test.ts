@@ -330,6 +330,14 @@ describe("fault injection", () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(299);
   });
 
+  it("applies faults only to requests whose body matches, when match is set", async () => {
+    rest.setFaults({ mode: "error", match: "only-this-key" });
+    expect(await single.ping()).toBe("PONG");
+    await expect(single.get("only-this-key")).rejects.toThrow(/injected fault/);
+    rest.setFaults({ mode: "ok", match: "" });
+    expect(rest.faults()).toEqual({ latencyMs: 0, mode: "ok" });
+  });
+
   it("mode reset destroys the connection", async () => {
     await fetch(`${rest.url}/__control/faults`, {
       method: "POST",
