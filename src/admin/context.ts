@@ -2,6 +2,7 @@
 import type { Context } from "hono";
 import { clientIp } from "../identity/ip.ts";
 import { type LimitStore, StoreError } from "../limiter/types.ts";
+import type { HealthProbe } from "../observe/health.ts";
 import type { AuditOutcome } from "../observe/index.ts";
 import type { Policy } from "../policy/types.ts";
 import { badRequest, missing, type SluiceHttpError, unavailable } from "../respond/problem.ts";
@@ -23,6 +24,8 @@ export interface AdminDeps {
   /** Wrong admin tokens per address. */
   tokenGuard: AuthFailureGuard;
   store: LimitStore;
+  /** The isolate's store probe, shared with `/__sluice/health`. */
+  health: HealthProbe;
   clock: () => number;
   /** Where audit entries are logged (besides being stored), with how the change ended if not applied. */
   log: (entry: AuditEntry, outcome?: AuditOutcome) => void;

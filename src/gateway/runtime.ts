@@ -4,6 +4,7 @@ import { ADMIN_AUTH_FAILURES, type AdminDeps, MIN_ADMIN_TOKEN_LENGTH } from "../
 import { BlockedCache } from "../limiter/blocked-cache.ts";
 import type { LimitStore } from "../limiter/types.ts";
 import { rateLimit } from "../middleware/rate-limit/index.ts";
+import { HealthProbe } from "../observe/health.ts";
 import {
   type DecisionSink,
   logAudit,
@@ -26,6 +27,8 @@ export interface Runtime {
   loaded: LoadedPolicy;
   /** The backend's limit store behind this isolate's blocked-subject cache. */
   store: LimitStore;
+  /** Probes the store at most once a second, for both health views. */
+  health: HealthProbe;
   origin: URL;
   /** Present when the policy has `tenants` (issued keys). */
   tenants: TenantServices | undefined;
@@ -143,9 +146,11 @@ export async function buildRuntime(
   const store = new BlockedCache(backend.limits);
   const directory = new Directory(backend.documents, policy.tenants.namespace);
   const tenants = tenantServices(policy, store, directory);
+  const health = new HealthProbe(store, options.clock);
   return {
     loaded,
     store,
+    health,
     origin,
     tenants,
     limit: rateLimit<GatewayEnv>({
@@ -155,7 +160,11 @@ export async function buildRuntime(
       clock: options.clock,
       ...(options.sink ? { sink: options.sink } : {}),
     }),
-    admin: adminDeps(env.SLUICE_ADMIN_TOKEN, { policy, store, directory, tenants }, options.clock),
+    admin: adminDeps(
+      env.SLUICE_ADMIN_TOKEN,
+      { policy, store, directory, tenants, health },
+      options.clock,
+    ),
   };
 }
 
@@ -181,6 +190,7 @@ function adminDeps(
     store: LimitStore;
     directory: Directory;
     tenants: TenantServices | undefined;
+    health: HealthProbe;
   },
   clock: () => number,
 ): Runtime["admin"] {
@@ -192,7 +202,7 @@ function adminDeps(
     ]);
     return "token-too-short";
   }
-  const { policy, store, directory, tenants } = parts;
+  const { policy, store, directory, tenants, health } = parts;
   return {
     token,
     policy,
@@ -201,6 +211,7 @@ function adminDeps(
     keyGuard: tenants?.guard,
     tokenGuard: new AuthFailureGuard(store, policy.prefix, ADMIN_AUTH_FAILURES, ADMIN_AUTH_RULE),
     store,
+    health,
     clock,
     log: logAudit,
   };

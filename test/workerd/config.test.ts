@@ -150,3 +150,41 @@ describe("the deployed entry point", () => {
     expect(res.headers.get("content-type")).toBe("application/problem+json");
   });
 });
+
+describe("health views (audit F7)", () => {
+  const down = {
+    UPSTASH_REDIS_REST_URL: "http://127.0.0.1:9",
+    SLUICE_ADMIN_TOKEN: "admin-token-for-health-tests-0123456789",
+  };
+
+  it("tell anyone only whether the store is reachable", async () => {
+    const gw = gateway("redis", LOGIN_POLICY, down);
+    const res = await gw.fetch("/__sluice/health");
+    expect(res.status).toBe(503);
+    const body = (await res.json()) as { store: Record<string, unknown> };
+    expect(Object.keys(body.store).sort()).toEqual(["kind", "latencyMs", "reachable"]);
+    expect(JSON.stringify(body)).not.toMatch(/127\.0\.0\.1|ECONNREFUSED|error/i);
+  });
+
+  it("give admins the store's error and when it was probed", async () => {
+    const gw = gateway("redis", LOGIN_POLICY, down);
+    const anon = await gw.fetch("/__sluice/admin/health");
+    expect(anon.status).toBe(401);
+    const res = await gw.fetch("/__sluice/admin/health", {
+      headers: { authorization: `Bearer ${down.SLUICE_ADMIN_TOKEN}` },
+    });
+    expect(res.status).toBe(503);
+    const body = (await res.json()) as { store: Record<string, unknown> };
+    expect(body.store).toMatchObject({ kind: "redis", reachable: false });
+    expect(String(body.store.error)).toMatch(/store call failed/);
+    expect(body.store.checkedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+  });
+
+  it("answer from the last probe within the second", async () => {
+    const gw = gateway("durable-object", LOGIN_POLICY);
+    const first = (await (await gw.fetch("/__sluice/health")).json()) as { store: unknown };
+    for (let i = 0; i < 20; i++) {
+      expect(await (await gw.fetch("/__sluice/health")).json()).toEqual(first);
+    }
+  });
+});

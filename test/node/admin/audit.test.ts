@@ -4,6 +4,7 @@ import { describe, expect, it, vi } from "vitest";
 import type { AdminDeps } from "../../../src/admin/context.ts";
 import { ADMIN_AUTH_FAILURES, adminApi } from "../../../src/admin/index.ts";
 import { StoreError, type StoreFailure } from "../../../src/limiter/types.ts";
+import { HealthProbe } from "../../../src/observe/health.ts";
 import type { AuditOutcome } from "../../../src/observe/index.ts";
 import type { Policy } from "../../../src/policy/types.ts";
 import { validatePolicy } from "../../../src/policy/validate.ts";
@@ -60,6 +61,7 @@ function adminOver(fail: { audit?: StoreFailure; reset?: StoreFailure; save?: St
     keyGuard: undefined,
     tokenGuard: new AuthFailureGuard(store, "t", ADMIN_AUTH_FAILURES, ADMIN_AUTH_RULE),
     store,
+    health: new HealthProbe(store, () => 1_780_000_000_000),
     clock: () => 1_780_000_000_000,
     log: (entry, outcome) => {
       steps.push(`log${outcome ? `:${outcome}` : ""}`);
