@@ -1,5 +1,6 @@
 /** @module identity — who sent a request: client address, its limiting key, and the hashed API key. */
 import type { IdentityConfig } from "../policy/types.ts";
+import { hasIssuedForm } from "../tenants/api-keys.ts";
 import { headerKey } from "../util/header-name.ts";
 import { clientIp, ipKey, normalizeIp } from "./ip.ts";
 import { hashApiKey } from "./secret.ts";
@@ -28,6 +29,8 @@ const BEARER = /^bearer[ \t]+(.*)$/i;
  *
  * `given` replaces either source (the middleware's `getIP` / `getKey` hooks):
  * a given address is still parsed strictly, a given key checked like a sent one.
+ * With `issued` (the policy has issued keys), a key that cannot be one is
+ * marked `apiKeyMalformed`.
  *
  * The raw key never leaves this function: only its hash is returned.
  *
@@ -42,6 +45,7 @@ export async function identify(
   req: Request,
   cfg: IdentityConfig,
   given: { ip?: string | undefined; apiKey?: string | undefined } = {},
+  issued?: { keyPrefix: string },
 ): Promise<Identity> {
   const ip = (given.ip !== undefined ? normalizeIp(given.ip) : clientIp(req.headers, cfg.ip)) ?? "";
   const identity: Identity = { ip, ipKey: ip === "" ? "" : (ipKey(ip, cfg.ip.ipv6Subnet) ?? "") };
@@ -49,7 +53,10 @@ export async function identify(
     given.apiKey !== undefined
       ? checkedKey(given.apiKey.trim())
       : readApiKey(req.headers, cfg.apiKey);
-  if (key !== undefined) identity.apiKeyHash = await hashApiKey(key);
+  if (key !== undefined) {
+    identity.apiKeyHash = await hashApiKey(key);
+    if (issued && !hasIssuedForm(key, issued.keyPrefix)) identity.apiKeyMalformed = true;
+  }
   return identity;
 }
 

@@ -4,7 +4,14 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { SluiceDirectory } from "../../src/stores/durable-object/document-store.ts";
 import type { EchoReply } from "../../tools/echo-origin.ts";
-import { gateway, STORES, type StoreKind, type TestGateway, uniquePrefix } from "./helpers.ts";
+import {
+  gateway,
+  randomKey,
+  STORES,
+  type StoreKind,
+  type TestGateway,
+  uniquePrefix,
+} from "./helpers.ts";
 
 const TOKEN = "admin-token-for-tests-0123456789";
 
@@ -162,9 +169,15 @@ describe.each(STORES)("issued keys, %s store", (kind) => {
     const gw = gateway(kind, tenantPolicy(), { SLUICE_ADMIN_TOKEN: TOKEN });
     const api = admin(gw);
     await api.tenant("acme", "pro");
-    const unknown = await get(gw, "/api/x", "sk_live_not-a-real-key");
+    const unknown = await get(gw, "/api/x", randomKey());
     expect(unknown.status).toBe(401);
     expect(unknown.body.type).toBe("https://sluice.dev/problems/unauthorized");
+    expect(gw.events.at(-1)?.keyProblem).toBe("unknown");
+    // A key that cannot have been issued gets the same answer; only the log tells them apart.
+    const malformed = await get(gw, "/api/x", "sk_live_not-a-real-key");
+    expect(malformed.status).toBe(401);
+    expect(malformed.body).toEqual(unknown.body);
+    expect(gw.events.at(-1)?.keyProblem).toBe("malformed");
     expect((await get(gw, "/api/x")).status).toBe(401); // no key at all
 
     const { secret } = await api.key("acme", {
@@ -186,8 +199,7 @@ describe.each(STORES)("issued keys, %s store", (kind) => {
     const gw = gateway(kind, tenantPolicy({ authFailures: "4/min" }), {
       SLUICE_ADMIN_TOKEN: TOKEN,
     });
-    const guess = (ip: string) =>
-      gw.fetch("/api/x", { ip, headers: { "x-api-key": `sk_live_${crypto.randomUUID()}` } });
+    const guess = (ip: string) => gw.fetch("/api/x", { ip, headers: { "x-api-key": randomKey() } });
     const codes: number[] = [];
     for (let i = 0; i < 8; i++) codes.push((await guess("198.51.100.9")).status);
     expect(codes).toEqual([401, 401, 401, 401, 429, 429, 429, 429]);

@@ -50,10 +50,13 @@ export function rateLimit<E extends Env = Env>(options: RateLimitOptions): Middl
     const rule = config.match(c.req.method, path.path);
     if (!rule) return next();
     const nowMs = config.clock();
-    const identity = await identify(c.req.raw, config.policy.identity, {
-      ip: config.getIP?.(c),
-      apiKey: config.getKey?.(c),
-    });
+    const { tenants } = config.policy;
+    const identity = await identify(
+      c.req.raw,
+      config.policy.identity,
+      { ip: config.getIP?.(c), apiKey: config.getKey?.(c) },
+      tenants.enabled ? tenants : undefined,
+    );
     const trace = await traceOf(c, config, rule, identity, path.path);
     const who = await requester(c, config, trace, nowMs);
     if (who === SHADOW_PASS) return passShadow(c, next, config, trace);
@@ -115,7 +118,8 @@ async function requester(
   }
   const services = config.tenants(c);
   if (!config.policy.tenants.enabled || !services) return base;
-  const auth = await authenticate(services, identity.apiKeyHash, identity.ipKey, nowMs);
+  const { apiKeyHash, ipKey, apiKeyMalformed } = identity;
+  const auth = await authenticate(services, apiKeyHash, ipKey, nowMs, apiKeyMalformed);
   if (!auth.ok) {
     if ("keyProblem" in auth && auth.keyProblem) trace.keyProblem = auth.keyProblem;
     switch (auth.reason) {
