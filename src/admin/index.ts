@@ -8,7 +8,7 @@ import { keyRoutes } from "./routes/keys.ts";
 import { subjectRoutes } from "./routes/subjects.ts";
 import { tenantRoutes } from "./routes/tenants.ts";
 
-export { ADMIN_AUTH_FAILURES } from "./auth.ts";
+export { ADMIN_AUTH_FAILURES, adminTokenWeakness } from "./auth.ts";
 export type { AdminDeps, AdminEnv } from "./context.ts";
 
 export const ADMIN_BASE = "/__sluice/admin";

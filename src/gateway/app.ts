@@ -95,6 +95,10 @@ const adminGate: MiddlewareHandler<GatewayEnv> = async function adminGate(c, nex
       `The admin API is off: SLUICE_ADMIN_TOKEN is shorter than ${MIN_ADMIN_TOKEN_LENGTH} characters.`,
     );
   }
+  if (admin === "token-weak") {
+    // The log says what is wrong with it; anyone can read this answer.
+    throw unavailable("The admin API is off: SLUICE_ADMIN_TOKEN is too easy to guess.");
+  }
   c.set("admin", admin);
   await next();
 };

@@ -1,6 +1,11 @@
 /** @module gateway/runtime — env → validated policy, one backend, origin and admin, built once per isolate. */
 import type { MiddlewareHandler } from "hono";
-import { ADMIN_AUTH_FAILURES, type AdminDeps, MIN_ADMIN_TOKEN_LENGTH } from "../admin/index.ts";
+import {
+  ADMIN_AUTH_FAILURES,
+  type AdminDeps,
+  adminTokenWeakness,
+  MIN_ADMIN_TOKEN_LENGTH,
+} from "../admin/index.ts";
 import { BlockedCache } from "../limiter/blocked-cache.ts";
 import type { LimitStore } from "../limiter/types.ts";
 import { rateLimit } from "../middleware/rate-limit/index.ts";
@@ -36,9 +41,9 @@ export interface Runtime {
   limit: MiddlewareHandler<GatewayEnv>;
   /**
    * `"off"`: SLUICE_ADMIN_TOKEN is unset, the admin API does not exist.
-   * `"token-too-short"`: set but guessable, so the admin API stays off.
+   * `"token-too-short"` / `"token-weak"`: set but guessable, so the admin API stays off.
    */
-  admin: AdminDeps | "off" | "token-too-short";
+  admin: AdminDeps | "off" | "token-too-short" | "token-weak";
 }
 
 /** A configuration that must not serve traffic: every request gets a 500 naming its fields. */
@@ -195,12 +200,13 @@ function adminDeps(
   clock: () => number,
 ): Runtime["admin"] {
   if (!token) return "off";
-  if (token.length < MIN_ADMIN_TOKEN_LENGTH) {
+  const weakness = adminTokenWeakness(token, MIN_ADMIN_TOKEN_LENGTH);
+  if (weakness) {
     // Logged once per isolate; the admin API answers 503 until it is fixed.
     logConfigError([
-      `ERR_SLUICE_ADMIN_TOKEN: SLUICE_ADMIN_TOKEN must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters (try: openssl rand -base64 32); the admin API is off until it is`,
+      `ERR_SLUICE_ADMIN_TOKEN at SLUICE_ADMIN_TOKEN: ${weakness}; use a random one (openssl rand -base64 32); the admin API is off until then`,
     ]);
-    return "token-too-short";
+    return token.length < MIN_ADMIN_TOKEN_LENGTH ? "token-too-short" : "token-weak";
   }
   const { policy, store, directory, tenants, health } = parts;
   return {

@@ -421,6 +421,17 @@ describe.each(STORES)("the admin API, %s store", (kind) => {
     expect((await gw.fetch("/elsewhere")).status).toBe(200);
   });
 
+  it("keeps the admin API off with a long token that is easy to guess", async () => {
+    const weak = "a".repeat(40);
+    const gw = gateway(kind, tenantPolicy(), { SLUICE_ADMIN_TOKEN: weak });
+    const res = await gw.fetch("/__sluice/admin/tenants", {
+      headers: { authorization: `Bearer ${weak}` },
+    });
+    expect(res.status).toBe(503);
+    expect(JSON.stringify(await res.json())).toContain("SLUICE_ADMIN_TOKEN is too easy to guess");
+    expect((await gw.fetch("/elsewhere")).status).toBe(200);
+  });
+
   it("validates input, naming the field", async () => {
     const api = admin(gateway(kind, tenantPolicy(), { SLUICE_ADMIN_TOKEN: TOKEN }));
     const bad = await api.call("POST", "/tenants", { id: "Acme Inc", plan: "free" });
