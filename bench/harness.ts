@@ -132,37 +132,161 @@ export function parseUploadSize(output: string): BundleSize | undefined {
   return { kib: kib(match[1], match[2]), gzipKib: kib(match[3], match[4]) };
 }
 
-/** One measurement slot: a contender, at a store latency, in a round. */
+/** One measurement slot: a contender, at a store latency and a number of connections, in a round. */
 export interface Slot<C extends string = string> {
   round: number;
   latencyMs: number;
+  connections: number;
   contender: C;
 }
 
 /**
- * The run order: round by round, each store latency in turn, every contender
- * once per latency, the contenders' order rotated by one each round. Slow
- * drift of the machine (heat, other load) then falls on everyone alike, and
- * no contender always runs first after a latency change.
+ * The run order: round by round, each store latency in turn, within it each
+ * number of connections, and at each of those every contender that `runs`
+ * there, the contenders' order rotated by one each round. The contenders
+ * compared at one point run back to back, so the ratios between them are
+ * taken minutes apart at most; slow drift of the machine (heat, other load)
+ * falls on everyone alike, and no contender always runs first.
  *
  * @example
- * schedule(2, [0], ["a", "b"]).map((s) => s.contender); // ["a", "b", "b", "a"]
+ * schedule(2, [0], [32], ["a", "b"]).map((s) => s.contender); // ["a", "b", "b", "a"]
+ * schedule(1, [0, 5], [1], ["a", "b"], (c, ms) => ms === 0 || c === "a").length; // 3
  */
 export function schedule<C extends string>(
   rounds: number,
   latencies: readonly number[],
+  connections: readonly number[],
   contenders: readonly C[],
+  runs: (contender: C, latencyMs: number, connections: number) => boolean = () => true,
 ): Slot<C>[] {
   const slots: Slot<C>[] = [];
   for (let round = 0; round < rounds; round++) {
     for (const latencyMs of latencies) {
-      for (let i = 0; i < contenders.length; i++) {
-        const contender = contenders[(i + round) % contenders.length] as C;
-        slots.push({ round, latencyMs, contender });
+      for (const conns of connections) {
+        for (let i = 0; i < contenders.length; i++) {
+          const contender = contenders[(i + round) % contenders.length] as C;
+          if (runs(contender, latencyMs, conns)) {
+            slots.push({ round, latencyMs, connections: conns, contender });
+          }
+        }
       }
     }
   }
   return slots;
+}
+
+/**
+ * Reads a comma-separated list of numbers (`1,8,32,128`), each at least
+ * `min`, whole numbers only when `integer`; duplicates dropped, order kept.
+ *
+ * @example
+ * parseNumberList("1,8,32", "--connections", { min: 1, integer: true }); // [1, 8, 32]
+ * parseNumberList("0,5,20", "--latencies", { min: 0 }); // [0, 5, 20]
+ */
+export function parseNumberList(
+  text: string,
+  option: string,
+  rules: { min: number; integer?: boolean },
+): number[] {
+  const items = text.split(",").map((part) => part.trim());
+  const values = items.map(Number);
+  const bad = items.filter(
+    (item, i) =>
+      item === "" ||
+      !Number.isFinite(values[i]) ||
+      (values[i] as number) < rules.min ||
+      (rules.integer === true && !Number.isInteger(values[i])),
+  );
+  if (bad.length > 0) {
+    const what = rules.integer ? "whole numbers" : "numbers";
+    throw new Error(
+      `${option} takes comma-separated ${what} ≥ ${rules.min}, e.g. 1,8,32; not ${JSON.stringify(text)}`,
+    );
+  }
+  return [...new Set(values)];
+}
+
+/**
+ * The number of connections where the checks that need only one point run
+ * (the over-limit scenarios, the configuration variants): `preferred` when
+ * the sweep has it, else the largest in it.
+ *
+ * @example
+ * primaryConnections([1, 8, 32, 128], 32); // 32
+ * primaryConnections([1, 8], 32); // 8
+ */
+export function primaryConnections(connections: readonly number[], preferred: number): number {
+  if (connections.includes(preferred)) return preferred;
+  if (connections.length === 0) throw new Error("no connection counts to choose from");
+  return Math.max(...connections);
+}
+
+/**
+ * How long to wait before a scenario that needs `needMs` inside one window
+ * of a counter whose windows are aligned to the clock (every `periodMs`
+ * since the epoch, as the rate limiting binding's are): none if the current
+ * window has that much left, else until just after the next one starts.
+ *
+ * @example
+ * windowWaitMs(120_000 + 5_000, 60_000, 10_000); // 0: 55 s left in this minute
+ * windowWaitMs(120_000 + 55_000, 60_000, 10_000); // 5_050: 5 s left, so the next minute + 50 ms
+ */
+export function windowWaitMs(nowMs: number, periodMs: number, needMs: number): number {
+  const left = periodMs - (nowMs % periodMs);
+  return left >= needMs ? 0 : left + 50;
+}
+
+/**
+ * Calls made between two snapshots of per-object counters, summed over
+ * objects. An object missing from `before` was created in between and counts
+ * from zero; one whose count went down was restarted (its count lives in
+ * memory), so only what it counted since is known: a lower bound.
+ *
+ * @example
+ * callsBetween(new Map([["a", 10]]), new Map([["a", 25], ["b", 4]])); // 19
+ */
+export function callsBetween(
+  before: ReadonlyMap<string, number>,
+  after: ReadonlyMap<string, number>,
+): number {
+  let calls = 0;
+  for (const [id, count] of after) {
+    const was = before.get(id) ?? 0;
+    calls += count >= was ? count - was : count;
+  }
+  return calls;
+}
+
+/** What a run consists of, for `estimateSeconds`. */
+export interface RunShape {
+  contenders: number;
+  /** Distinct bundles to build. */
+  bundles: number;
+  warmupSec: number;
+  slots: number;
+  durationSec: number;
+  /** Slots followed by the over-limit scenarios. */
+  scenarios: number;
+}
+
+/**
+ * Roughly how long a run takes on the two-core machine the defaults are
+ * sized for: a `wrangler deploy --dry-run` per bundle, starting the stack
+ * and workerd, the warm-ups, each point's load plus its settling and
+ * counter reads, and the over-limit scenarios (with the average wait for
+ * the binding's window). For the progress line and the hard stop, not a
+ * measurement.
+ *
+ * @example
+ * estimateSeconds({ contenders: 2, bundles: 2, warmupSec: 1, slots: 10, durationSec: 2, scenarios: 1 }); // 53
+ */
+export function estimateSeconds(run: RunShape): number {
+  const bundling = 6 * run.bundles;
+  const startup = 10;
+  const warmup = run.contenders * (run.warmupSec + 0.5);
+  const points = run.slots * (run.durationSec + 0.5);
+  const scenarios = run.scenarios * 3;
+  return Math.round(bundling + startup + warmup + points + scenarios);
 }
 
 /** A limit as the scenarios see it: how many requests it admits from idle. */

@@ -1,4 +1,4 @@
-/** @module bench/load — the load: autocannon at fixed connections for throughput and at a fixed rate for latency, and short bursts for the over-limit scenarios. */
+/** @module bench/load — the load: autocannon at fixed connections (closed loop) for throughput and latency, and short bursts for the over-limit scenarios. */
 import http from "node:http";
 import autocannon from "autocannon";
 import { type LatencySummary, summarizeLatency } from "./harness.ts";
@@ -15,8 +15,6 @@ export interface LoadOptions {
   path: string;
   connections: number;
   durationSec: number;
-  /** Requests per second over all connections; absent: as fast as answers come. */
-  rate?: number;
   /** Rotated through by every connection, each from its own offset. */
   subjects: readonly Subject[];
 }
@@ -54,7 +52,6 @@ export function runLoad(opts: LoadOptions): Promise<LoadResult> {
         url: new URL(opts.path, opts.base).href,
         connections: opts.connections,
         duration: opts.durationSec,
-        ...(opts.rate ? { overallRate: opts.rate } : {}),
         timeout: 10,
         setupClient: (client) => {
           const offset = (clients++ * stride) % n;
@@ -89,55 +86,6 @@ export function runLoad(opts: LoadOptions): Promise<LoadResult> {
       statuses[statusCode] = (statuses[statusCode] ?? 0) + 1;
     });
   });
-}
-
-export interface PacedOptions {
-  base: URL;
-  path: string;
-  /** Requests per second, evenly spaced. */
-  rate: number;
-  durationSec: number;
-  subjects: readonly Subject[];
-}
-
-/**
- * Latency without queueing: requests start on a fixed schedule (open loop:
- * one every 1/rate s, whether or not earlier ones have answered), far below
- * what any contender can serve, and each is timed from its send to the end
- * of its response with a monotonic clock. Unlike a closed loop, a slow answer
- * does not delay the next request, so it cannot hide itself.
- *
- * @example
- * const { latency } = await pacedLatency({ base, path: "/api/x", rate: 200, durationSec: 3, subjects });
- */
-export async function pacedLatency(
-  opts: PacedOptions,
-): Promise<{ latency: LatencySummary; statuses: Record<string, number> }> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  const total = Math.max(1, Math.round(opts.rate * opts.durationSec));
-  const samples: number[] = [];
-  const statuses: Record<string, number> = {};
-  const started = performance.now();
-  const inflight: Promise<void>[] = [];
-  try {
-    for (let i = 0; i < total; i++) {
-      const due = started + (i * 1000) / opts.rate;
-      const wait = due - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      const subject = opts.subjects[i % opts.subjects.length] as Subject;
-      const t0 = performance.now();
-      inflight.push(
-        get(opts.base, opts.path, subject, agent).then(({ status }) => {
-          samples.push(performance.now() - t0);
-          statuses[status] = (statuses[status] ?? 0) + 1;
-        }),
-      );
-    }
-    await Promise.all(inflight);
-  } finally {
-    agent.destroy();
-  }
-  return { latency: summarizeLatency(samples), statuses };
 }
 
 /**

@@ -1,4 +1,4 @@
-/** @module bench/run — `npm run bench`: Sluice against a bare proxy and its peers, side by side, in one bounded run on loopback. */
+/** @module bench/run — `npm run bench`: Sluice against a bare proxy and its peers, side by side, over a sweep of connections and store latencies, in one bounded run on loopback. */
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -7,23 +7,33 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { redisCommand } from "../tools/redis.ts";
 import {
+  callsBetween,
   commandDelta,
+  estimateSeconds,
   expectedAdmitted,
   parseCommandstats,
+  parseNumberList,
   perRequest,
+  primaryConnections,
   SCRIPT_CALLS,
+  type Slot,
   schedule,
   totalCalls,
+  windowWaitMs,
 } from "./harness.ts";
-import { BENCH_RULES } from "./limits.ts";
-import { burst, pacedLatency, runLoad, type Subject } from "./load.ts";
+import { BENCH_RULES, bindingPeriodSec } from "./limits.ts";
+import { burst, runLoad, type Subject } from "./load.ts";
 import {
-  aggregate,
   checkTargets,
+  FEATURES,
+  formatFeatures,
+  formatLimits,
   formatTable,
   formatTargets,
+  type Report,
   type SlotResult,
-  TARGET_NAMES,
+  summarize,
+  TARGETS,
 } from "./report.ts";
 import {
   commandstats,
@@ -36,32 +46,36 @@ import {
 import {
   type Bundle,
   bundleContenders,
+  bundledAs,
   CONTENDERS,
   type ContenderName,
   contenderBindings,
   LIMITERS,
+  runsAtLatency,
+  STORE_OF,
   startWorkerd,
   type Workerd,
 } from "./workers.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const OUT = path.join(ROOT, "bench", "out");
-/** Sluice as configured by default, then with `log.allowed` off: both held to the targets. */
-const SLUICE_CONFIGURATIONS: readonly ContenderName[] = ["sluice", "sluice-quiet"];
-/** Past this the run is stuck: stop everything and fail rather than hang. */
-const HARD_LIMIT_MS = 8 * 60_000;
+/** Where the over-limit scenarios and the configuration variants run, when the sweep has it. */
+const PRIMARY_CONNECTIONS = TARGETS.connections;
+/** Sluice's contenders: each is held to the issue's targets on the points it ran. */
+const SLUICE: readonly ContenderName[] = ["sluice", "sluice-do", "sluice-quiet"];
+/** Time the over-limit scenarios need inside one window of the rate limiting binding (they take a few seconds). */
+const SCENARIO_ROOM_MS = 15_000;
 
-// Defaults sized so six contenders × two store latencies × three rounds
-// finish in about four minutes on two cores.
+// Defaults sized so the whole sweep (eight contenders, four connection
+// counts, three store latencies, three rounds) finishes in about ten minutes
+// on two cores; --quick is one short round of the same sweep.
 const { values: args } = parseArgs({
   options: {
-    rounds: { type: "string", default: "3" },
-    duration: { type: "string", default: "3" },
-    connections: { type: "string", default: "32" },
-    "latency-duration": { type: "string", default: "2" },
-    "latency-rate": { type: "string", default: "200" },
-    latencies: { type: "string", default: "0,5" },
-    warmup: { type: "string", default: "2" },
+    rounds: { type: "string" },
+    duration: { type: "string" },
+    warmup: { type: "string" },
+    connections: { type: "string", default: "1,8,32,128" },
+    latencies: { type: "string", default: "0,5,20" },
     only: { type: "string" },
     quick: { type: "boolean", default: false },
     json: { type: "string", default: path.join(OUT, "results.json") },
@@ -70,13 +84,11 @@ const { values: args } = parseArgs({
 
 const quick = args.quick;
 const config = {
-  rounds: quick ? 1 : positive("rounds"),
-  durationSec: quick ? 2 : positive("duration"),
-  connections: positive("connections"),
-  latencyDurationSec: quick ? 1 : positive("latency-duration"),
-  latencyRate: positive("latency-rate"),
-  warmupSec: quick ? 1 : positive("warmup"),
-  latencies: (args.latencies ?? "0,5").split(",").map(Number),
+  rounds: positive("rounds", quick ? "1" : "3", true),
+  durationSec: positive("duration", quick ? "1" : "1.5"),
+  warmupSec: positive("warmup", quick ? "0.5" : "1"),
+  connections: parseNumberList(args.connections, "--connections", { min: 1, integer: true }),
+  latencies: parseNumberList(args.latencies, "--latencies", { min: 0 }),
   contenders: (args.only ? args.only.split(",") : [...CONTENDERS]) as ContenderName[],
   // The over-limit scenarios.
   soloRequests: 500,
@@ -84,10 +96,19 @@ const config = {
   blockedRequests: 100,
   twoKeyRequests: [250, 250],
 };
+const primary = primaryConnections(config.connections, PRIMARY_CONNECTIONS);
+/** Configurations measured only to price a feature: at the primary connection count alone. */
+const VARIANTS: readonly string[] = FEATURES.map((f) => f.off);
 
-function positive(name: keyof typeof args): number {
-  const n = Number(args[name]);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number`);
+function positive(
+  name: "rounds" | "duration" | "warmup",
+  fallback: string,
+  integer = false,
+): number {
+  const n = Number(args[name] ?? fallback);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
+    throw new Error(`--${name} must be a positive ${integer ? "whole " : ""}number`);
+  }
   return n;
 }
 
@@ -95,34 +116,75 @@ for (const name of config.contenders) {
   if (!CONTENDERS.includes(name)) throw new Error(`unknown contender ${name}`);
 }
 if (!config.contenders.includes("bare")) config.contenders.unshift("bare");
-if (config.latencies.some((l) => !Number.isFinite(l) || l < 0)) {
-  throw new Error("--latencies must be non-negative numbers, e.g. 0,5");
+// Table order whatever --only said.
+config.contenders.sort((a, b) => CONTENDERS.indexOf(a) - CONTENDERS.indexOf(b));
+
+/** Whether `contender` has something to measure at this point. */
+function runs(contender: ContenderName, latencyMs: number, connections: number): boolean {
+  return (
+    runsAtLatency(contender, latencyMs) &&
+    (!VARIANTS.includes(contender) || connections === primary)
+  );
 }
+
+const slots = schedule(
+  config.rounds,
+  config.latencies,
+  config.connections,
+  config.contenders,
+  runs,
+);
+const scenarios = slots.filter((s) => LIMITERS.includes(s.contender) && s.connections === primary);
+const estimate = estimateSeconds({
+  contenders: config.contenders.length,
+  bundles: new Set(config.contenders.map(bundledAs)).size,
+  warmupSec: config.warmupSec,
+  slots: slots.length,
+  durationSec: config.durationSec,
+  scenarios: scenarios.length,
+});
+/** Past this the run is stuck: stop everything and fail rather than hang. */
+const HARD_LIMIT_MS = Math.max(5 * 60, 2 * estimate) * 1000;
 
 // Everything started, in start order; stopped in reverse, each by its PID.
 const started: Started[] = [];
 let workerd: Workerd | undefined;
-let stopping = false;
+let cleaning: Promise<void> | undefined;
+let exitCode: number | undefined;
 
-async function cleanup(): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  await workerd?.dispose().catch((err: unknown) => console.error("stopping workerd:", err));
-  for (const p of started.reverse()) {
-    await p.stop().catch((err: unknown) => console.error(`stopping ${p.name} (${p.pid}):`, err));
-  }
+/**
+ * Stops everything, once: a second caller (an interrupt while the run is
+ * failing, or the other way round) waits for the same cleanup instead of
+ * exiting halfway through it.
+ */
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    await workerd?.dispose().catch((err: unknown) => console.error("stopping workerd:", err));
+    for (const p of started.reverse()) {
+      await p.stop().catch((err: unknown) => console.error(`stopping ${p.name} (${p.pid}):`, err));
+    }
+  })();
+  return cleaning;
 }
 
+/** Says why, stops everything, and exits with the first failure's code. */
 async function fail(message: string, code: number): Promise<never> {
   console.error(message);
+  exitCode ??= code;
   await cleanup();
-  process.exit(code);
+  process.exit(exitCode);
 }
 
+// Miniflare ends the process itself on SIGINT and SIGTERM once it has
+// stopped workerd, before an async cleanup can finish: whoever ends it,
+// nothing this run started outlives it.
+process.once("exit", () => {
+  for (const p of started) p.kill();
+});
 process.once("SIGINT", () => void fail("bench: interrupted", 130));
 process.once("SIGTERM", () => void fail("bench: terminated", 143));
 setTimeout(
-  () => void fail(`bench: still running after ${HARD_LIMIT_MS / 60_000} min, stopping`, 1),
+  () => void fail(`bench: still running after ${Math.round(HARD_LIMIT_MS / 1000)} s, stopping`, 1),
   HARD_LIMIT_MS,
 ).unref();
 
@@ -155,29 +217,62 @@ async function storeSnapshot(stack: Stack) {
   return { rest, info: parseCommandstats(info) };
 }
 
+/**
+ * What `contender`'s store has been asked so far, per counter: the REST
+ * endpoint's requests for contenders on Redis (and `bare`, which should
+ * show none), each limit-store object's own count for `sluice-do`;
+ * undefined where no honest count exists (the rate limiting binding, or a
+ * Durable Object class without a counter).
+ */
+async function callSnapshot(
+  stack: Stack,
+  wd: Workerd,
+  contender: ContenderName,
+): Promise<ReadonlyMap<string, number> | undefined> {
+  switch (STORE_OF[contender]) {
+    case "redis":
+    case "none":
+      return new Map([["rest", (await restStats(stack)).requests]]);
+    case "durable-object":
+      return wd.storeObjectCalls(contender);
+    case "binding":
+      return undefined;
+  }
+}
+
+/** Store calls per request between two snapshots; NaN when either is unknown. */
+function callsPerRequest(
+  before: ReadonlyMap<string, number> | undefined,
+  after: ReadonlyMap<string, number> | undefined,
+  requests: number,
+): number {
+  return before && after ? perRequest(callsBetween(before, after), requests) : Number.NaN;
+}
+
+/** One point for one contender: closed-loop load, what it cost the store, and the over-limit scenarios where due. */
 async function measureSlot(
   stack: Stack,
   wd: Workerd,
-  base: URL,
-  contender: ContenderName,
-  round: number,
-  latencyMs: number,
-  slot: number,
+  slot: Slot<ContenderName>,
+  index: number,
 ): Promise<SlotResult> {
-  const subjects = loadSubjects();
+  const { contender, connections } = slot;
+  const base = wd.urls.get(contender) as URL;
   wd.takeLogs();
   const before = await storeSnapshot(stack);
+  const callsBefore = await callSnapshot(stack, wd, contender);
   const cpuBefore = wd.cpuMs();
   const tp = await runLoad({
     base,
     path: "/api/load",
-    connections: config.connections,
+    connections,
     durationSec: config.durationSec,
-    subjects,
+    subjects: loadSubjects(),
   });
   await settle();
   const cpu = wd.cpuMs() - cpuBefore;
   const after = await storeSnapshot(stack);
+  const callsAfter = await callSnapshot(stack, wd, contender);
   const logs = wd.takeLogs();
   const delta = commandDelta(before.info, after.info);
   // Per request sent: those still in flight at the end did reach the Worker and the store.
@@ -185,18 +280,11 @@ async function measureSlot(
   const ok = Object.entries(tp.statuses)
     .filter(([status]) => status.startsWith("2"))
     .reduce((sum, [, count]) => sum + count, 0);
-
-  const paced = await pacedLatency({
-    base,
-    path: "/api/paced",
-    rate: config.latencyRate,
-    durationSec: config.latencyDurationSec,
-    subjects,
-  });
-
+  const scenariosDue = LIMITERS.includes(contender) && connections === primary;
   return {
-    round,
-    latencyMs,
+    round: slot.round,
+    latencyMs: slot.latencyMs,
+    connections,
     contender,
     throughput: {
       rps: tp.responses / tp.seconds,
@@ -206,16 +294,16 @@ async function measureSlot(
       okShare: perRequest(ok, tp.responses),
       errors: tp.errors,
     },
-    latency: paced.latency,
+    latency: tp.latency,
     store: {
-      roundTrips: perRequest(after.rest.requests - before.rest.requests, n),
+      calls: callsPerRequest(callsBefore, callsAfter, n),
       commands: perRequest(after.rest.commands - before.rest.commands, n),
       redisTop: perRequest(totalCalls(delta, SCRIPT_CALLS), n),
       redisAll: perRequest(totalCalls(delta), n),
       byCommand: Object.fromEntries(delta),
     },
     logs: { perRequest: perRequest(logs.lines, n), degraded: logs.degraded },
-    ...(LIMITERS.includes(contender) ? { limits: await overLimit(stack, base, slot) } : {}),
+    ...(scenariosDue ? { limits: await overLimit(stack, wd, contender, base, index) } : {}),
   };
 }
 
@@ -226,10 +314,23 @@ async function measureSlot(
  */
 async function overLimit(
   stack: Stack,
+  wd: Workerd,
+  contender: ContenderName,
   base: URL,
   slot: number,
 ): Promise<NonNullable<SlotResult["limits"]>> {
   const capacities = { key: BENCH_RULES.tight.key.count, ip: BENCH_RULES.tight.ip.count };
+  if (STORE_OF[contender] === "binding") {
+    // The binding counts in windows aligned to the clock: start where one has
+    // room for every scenario, so nothing refills halfway and the right
+    // answer stays exact.
+    const wait = windowWaitMs(
+      Date.now(),
+      bindingPeriodSec(BENCH_RULES.tight.key.periodMs) * 1000,
+      SCENARIO_ROOM_MS,
+    );
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  }
   const solo: Subject = { apiKey: `solo-${slot}`, ip: scenarioIp(0, slot) };
   const soloStatuses = await burst(
     base,
@@ -238,14 +339,14 @@ async function overLimit(
     config.soloConcurrency,
   );
   // The same subject, now refused: what does each refusal cost the store?
-  const beforeBlocked = await restStats(stack);
+  const beforeBlocked = await callSnapshot(stack, wd, contender);
   const blockedStatuses = await burst(
     base,
     "/tight/solo",
     Array(config.blockedRequests).fill(solo),
     1,
   );
-  const afterBlocked = await restStats(stack);
+  const afterBlocked = await callSnapshot(stack, wd, contender);
 
   // Two keys from one address, the first driven over its limit before the second starts.
   const ip = scenarioIp(1, slot);
@@ -272,10 +373,7 @@ async function overLimit(
       others,
     },
     blocked: {
-      roundTrips: perRequest(
-        afterBlocked.requests - beforeBlocked.requests,
-        config.blockedRequests,
-      ),
+      calls: callsPerRequest(beforeBlocked, afterBlocked, config.blockedRequests),
       refused: blockedStatuses.get(429) ?? 0,
       sent: config.blockedRequests,
     },
@@ -340,34 +438,42 @@ function versions(redisVersion: string): Record<string, string> {
   };
 }
 
-async function main(): Promise<void> {
-  const t0 = Date.now();
+/** Bundles, starts the stack and workerd, checks and warms up every contender. */
+async function setUp(): Promise<{ stack: Stack; wd: Workerd; bundles: Bundle[]; redis: string }> {
   log(`bench: bundling ${config.contenders.join(", ")} with wrangler deploy --dry-run`);
-  const bundles: Bundle[] = await bundleContenders(config.contenders, path.join(OUT, "bundles"));
-
+  const bundles = await bundleContenders(config.contenders, path.join(OUT, "bundles"), (p) =>
+    started.push(p),
+  );
   const stack = await startStack((p) => started.push(p));
   const info = String(await redisCommand(stack.redisPort, "INFO", "server"));
-  const redisVersion = /redis_version:(\S+)/.exec(info)?.[1] ?? "unknown";
+  const redis = /redis_version:(\S+)/.exec(info)?.[1] ?? "unknown";
   log(`bench: redis ${stack.redisPort}, store ${stack.restUrl}, origin ${stack.originUrl}`);
 
   workerd = await startWorkerd(bundles, (name) => contenderBindings(name, stack));
   const wd = workerd;
   await sanityCheck(wd);
-
   await setStoreLatency(stack, 0);
   for (const name of config.contenders) {
     log(`bench: warming up ${name}`);
     await runLoad({
       base: wd.urls.get(name) as URL,
       path: "/api/warmup",
-      connections: config.connections,
+      connections: primary,
       durationSec: config.warmupSec,
       subjects: loadSubjects(),
     });
     await settle();
+    if (STORE_OF[name] === "durable-object" && !(await wd.storeObjectCalls(name))) {
+      log(
+        `bench: ${name}: the limit-store objects keep no call count (no stats()), store calls n/a`,
+      );
+    }
   }
+  return { stack, wd, bundles, redis };
+}
 
-  const slots = schedule(config.rounds, config.latencies, config.contenders);
+/** Every point of the sweep, in schedule order. */
+async function sweep(stack: Stack, wd: Workerd): Promise<SlotResult[]> {
   const results: SlotResult[] = [];
   let currentLatency = -1;
   for (const [i, slot] of slots.entries()) {
@@ -375,78 +481,98 @@ async function main(): Promise<void> {
       await setStoreLatency(stack, slot.latencyMs);
       currentLatency = slot.latencyMs;
     }
-    const result = await measureSlot(
-      stack,
-      wd,
-      wd.urls.get(slot.contender) as URL,
-      slot.contender,
-      slot.round,
-      slot.latencyMs,
-      i,
-    );
+    const result = await measureSlot(stack, wd, slot, i);
     results.push(result);
+    const calls = result.store.calls;
     log(
       `bench: [${i + 1}/${slots.length}] round ${slot.round + 1}, store +${slot.latencyMs} ms, ` +
-        `${slot.contender}: ${result.throughput.rps.toFixed(0)} req/s, p50 ${result.latency.p50.toFixed(2)} ms, ` +
-        `${result.store.roundTrips.toFixed(2)} RT/req` +
+        `${slot.connections} conns, ${slot.contender}: ${result.throughput.rps.toFixed(0)} req/s, ` +
+        `p50 ${result.latency.p50.toFixed(2)} ms, ${Number.isNaN(calls) ? "n/a" : calls.toFixed(2)} calls/req` +
         (result.limits
           ? `, admitted ${result.limits.solo.admitted}/${result.limits.solo.expected}`
           : ""),
     );
   }
   await setStoreLatency(stack, 0);
+  return results;
+}
 
-  const gzip = new Map(bundles.map((b) => [b.name, b.size.gzipKib] as const));
-  const rows = aggregate(results, "bare", gzip);
-  const machine = versions(redisVersion);
-  const seconds = Math.round((Date.now() - t0) / 1000);
-  const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
+/** The printed report: the run, the machine, the three tables and the notes. */
+function reportText(
+  report: Report,
+  bundles: readonly Bundle[],
+  machine: Record<string, string>,
+  command: string,
+  seconds: number,
+): string {
+  const sizes = bundles
+    .filter((b) => bundledAs(b.name) === b.name)
+    .map((b) => {
+      const alike = bundles.filter((o) => o.name !== b.name && bundledAs(o.name) === b.name);
+      return `${b.name} ${b.size.gzipKib.toFixed(1)}${alike.length ? ` (also ${alike.map((o) => o.name).join(", ")})` : ""}`;
+    });
   const lines = [
     `Sluice benchmark, ${new Date().toISOString()}, ${seconds} s: \`${command}\``,
     ...Object.entries(machine).map(([k, v]) => `- ${k}: ${v}`),
-    `- load: ${config.connections} connections × ${config.durationSec} s per slot; latency: ` +
-      `${config.latencyRate} req/s evenly spaced (open loop) × ${config.latencyDurationSec} s; ` +
-      `${config.rounds} round(s) × store latency ${config.latencies.join(" / ")} ms; medians over rounds`,
-    `- over-limit: ${config.soloRequests} requests at ${config.soloConcurrency} concurrent from one subject ` +
-      `(key ${BENCH_RULES.tight.key.count}/h, address ${BENCH_RULES.tight.ip.count}/h); ` +
-      `then ${config.blockedRequests} more, one at a time (blocked RT/req); ` +
+    `- load: closed loop at ${config.connections.join(" / ")} connections × ${config.durationSec} s per point; ` +
+      `${config.rounds} round(s) × store latency ${config.latencies.join(" / ")} ms (REST endpoint only); ` +
+      "medians over rounds, ratios and differences paired within a round",
+    `- over-limit, at ${primary} connections' turn: ${config.soloRequests} requests at ${config.soloConcurrency} concurrent from one subject ` +
+      `(key ${BENCH_RULES.tight.key.count}, address ${BENCH_RULES.tight.ip.count} per hour; per minute for cf-ratelimit); ` +
+      `then ${config.blockedRequests} more, one at a time (blocked calls/req); ` +
       `then keys ${config.twoKeyRequests.join(" + ")} from one fresh address, one key after the other`,
-    "- bundle: `wrangler deploy --dry-run --outdir`, gzip as wrangler reports it",
+    `- bundles, gzip KiB as \`wrangler deploy --dry-run\` reports: ${sizes.join("; ")}`,
     "",
-    formatTable(rows),
+    formatTable(report.rows),
+    "",
+    "Over-limit scenarios (worst–best round):",
+    "",
+    formatLimits(report.limits),
   ];
-  // Every Sluice configuration in the run is held to the same targets.
-  const subjects = SLUICE_CONFIGURATIONS.filter((name) => config.contenders.includes(name));
-  for (const subject of subjects) {
+  if (report.features.length > 0) {
     lines.push(
       "",
-      `Targets (${subject}, this run):`,
-      formatTargets(checkTargets(rows, { ...TARGET_NAMES, subject })),
+      "Cost of features (on minus off, same bundle):",
+      "",
+      formatFeatures(report.features),
     );
   }
-  const degraded = rows.filter((r) => r.degraded > 0);
+  for (const subject of SLUICE.filter((name) => config.contenders.includes(name))) {
+    lines.push("", `Targets (${subject}, this run):`, formatTargets(checkTargets(report, subject)));
+  }
+  const degraded = report.rows.filter((r) => r.degraded > 0);
   if (degraded.length > 0) {
     lines.push(
       "",
-      `Failed open (store too slow or failing): ${degraded.map((r) => `${r.contender} at ${r.latencyMs} ms: ${r.degraded}`).join("; ")}`,
+      `Failed open (store too slow or failing): ${degraded.map((r) => `${r.contender} at ${r.latencyMs} ms, ${r.connections} conns: ${r.degraded}`).join("; ")}`,
     );
   }
-  const logged = rows.filter(
-    (r) => r.logsPerRequest > 0 || (subjects as readonly string[]).includes(r.contender),
+  return lines.join("\n");
+}
+
+async function main(): Promise<void> {
+  const t0 = Date.now();
+  log(
+    `bench: ${slots.length} points, ${scenarios.length} over-limit runs; about ${Math.round(estimate / 60)} min ` +
+      `(stops after ${Math.round(HARD_LIMIT_MS / 60_000)})`,
   );
-  if (logged.length > 0) {
-    lines.push(
-      "",
-      `Log lines per request: ${logged.map((r) => `${r.contender} at ${r.latencyMs} ms: ${r.logsPerRequest.toFixed(2)}`).join("; ")}`,
-    );
-  }
-  console.log(lines.join("\n"));
+  const skipped = config.contenders.filter((c) => !slots.some((s) => s.contender === c));
+  if (skipped.length > 0)
+    log(`bench: nothing to measure for ${skipped.join(", ")} (they run at 0 ms only)`);
+  const { stack, wd, bundles, redis } = await setUp();
+  const results = await sweep(stack, wd);
+  const report = summarize(results);
+  const machine = versions(redis);
+  const seconds = Math.round((Date.now() - t0) / 1000);
+  const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`;
+  console.log(reportText(report, bundles, machine, command, seconds));
 
   const jsonPath = args.json ?? path.join(OUT, "results.json");
   await mkdir(path.dirname(jsonPath), { recursive: true });
+  const { results: _raw, ...tables } = report;
   await writeFile(
     jsonPath,
-    `${JSON.stringify({ machine, command, config, bundles, rows, results }, null, 2)}\n`,
+    `${JSON.stringify({ machine, command, config, seconds, bundles, ...tables, results }, null, 2)}\n`,
   );
   log(`bench: raw results in ${path.relative(ROOT, jsonPath)}`);
 }

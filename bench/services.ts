@@ -11,7 +11,21 @@ const ROOT = path.resolve(import.meta.dirname, "..");
 export interface Started {
   name: string;
   pid: number;
+  /** SIGTERM, then SIGKILL if it lingers; resolves once it is gone. */
   stop(): Promise<void>;
+  /**
+   * SIGKILL now if it is still running, synchronously: for an `exit` hook,
+   * when something ends the process before `stop()` could finish.
+   */
+  kill(): void;
+}
+
+/**
+ * SIGKILL for a child still running; nothing for one that has exited (its
+ * PID may belong to someone else by now).
+ */
+export function killChild(child: ChildProcess): void {
+  if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
 }
 
 export interface Stack {
@@ -33,7 +47,13 @@ export interface Stack {
  */
 export async function startStack(track: (p: Started) => void): Promise<Stack> {
   const redis: RedisHandle = await startRedis();
-  track({ name: "redis-server", pid: redis.pid, stop: () => redis.stop() });
+  track({
+    name: "redis-server",
+    pid: redis.pid,
+    stop: () => redis.stop(),
+    // tools/redis.ts SIGKILLs the servers it started when this process exits.
+    kill: () => undefined,
+  });
 
   const restToken = randomBytes(18).toString("hex");
   const rest = await startNode(
@@ -66,7 +86,7 @@ async function startNode(
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   const pid = child.pid;
   if (pid === undefined) throw new Error(`${name} did not start`);
-  track({ name, pid, stop: () => stopChild(child) });
+  track({ name, pid, stop: () => stopChild(child), kill: () => killChild(child) });
   let out = "";
   return new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${name} not ready in 10 s:\n${out}`)), 10_000);

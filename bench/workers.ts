@@ -6,7 +6,8 @@ import path from "node:path";
 import { convertV4MiniflareOptions, type Json, Miniflare, type V4WorkerOptions } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { type BundleSize, parseUploadSize } from "./harness.ts";
-import { BENCH_RULES, sluicePolicy } from "./limits.ts";
+import { BENCH_RULES, rateLimitBindings, rateLimitToml, sluicePolicy } from "./limits.ts";
+import { killChild, type Started, stopChild } from "./services.ts";
 
 const ROOT = path.resolve(import.meta.dirname, "..");
 const BIN = path.join(ROOT, "node_modules", ".bin");
@@ -14,32 +15,76 @@ const BIN = path.join(ROOT, "node_modules", ".bin");
 /**
  * The contenders, in the order the table lists them. `bare` is the floor;
  * `bare-1rt` adds one raw store round trip, the least any limiter on an HTTP
- * store can spend. `sluice` is the gateway as configured by default;
- * `sluice-quiet` is the same bundle with `"log": {"allowed": false}`.
+ * store can spend. `sluice` is the gateway as configured by default, on
+ * Redis; `sluice-do` is the same bundle without Upstash variables, so on its
+ * Durable Object store; `sluice-quiet` is `sluice` with
+ * `"log": {"allowed": false}`. `cf-ratelimit` is Cloudflare's own rate
+ * limiting binding as Miniflare simulates it.
  */
 export const CONTENDERS = [
   "bare",
   "bare-1rt",
   "sluice",
+  "sluice-do",
   "sluice-quiet",
   "upstash-ratelimit",
   "hono-rate-limiter",
+  "cf-ratelimit",
 ] as const;
 export type ContenderName = (typeof CONTENDERS)[number];
 
 /** The contenders that limit (the others admit everything and answer 200 without a key). */
 export const LIMITERS: readonly ContenderName[] = [
   "sluice",
+  "sluice-do",
   "sluice-quiet",
   "upstash-ratelimit",
   "hono-rate-limiter",
+  "cf-ratelimit",
 ];
+
+/**
+ * Where each contender keeps its counts: the REST endpoint in front of Redis
+ * (whose latency the harness sets and whose requests it counts), the Worker's
+ * own Durable Objects, the rate limiting binding's simulated service, or
+ * nowhere.
+ */
+export type StoreKind = "none" | "redis" | "durable-object" | "binding";
+export const STORE_OF: Record<ContenderName, StoreKind> = {
+  bare: "none",
+  "bare-1rt": "redis",
+  sluice: "redis",
+  "sluice-do": "durable-object",
+  "sluice-quiet": "redis",
+  "upstash-ratelimit": "redis",
+  "hono-rate-limiter": "redis",
+  "cf-ratelimit": "binding",
+};
+
+/**
+ * Whether a contender is measured at store latency `latencyMs`. The injected
+ * latency is the REST endpoint's, so contenders that never ask it run in the
+ * 0 ms block only (at 5 ms they would measure the same thing under another
+ * label). `bare` asks no store either but runs everywhere: it is the
+ * baseline each point is paired with.
+ *
+ * @example
+ * runsAtLatency("sluice-do", 5); // false
+ * runsAtLatency("bare", 5); // true
+ */
+export function runsAtLatency(name: ContenderName, latencyMs: number): boolean {
+  const kind = STORE_OF[name];
+  return latencyMs === 0 || kind === "redis" || name === "bare";
+}
 
 /**
  * Contenders that run another contender's bundle with other bindings: the
  * code is byte for byte the same, so it is bundled once.
  */
-const SAME_CODE_AS: Partial<Record<ContenderName, ContenderName>> = { "sluice-quiet": "sluice" };
+const SAME_CODE_AS = {
+  "sluice-quiet": "sluice",
+  "sluice-do": "sluice",
+} as const satisfies Partial<Record<ContenderName, ContenderName>>;
 
 /**
  * The contender whose bundle `name` runs: itself, unless it only differs in
@@ -47,9 +92,10 @@ const SAME_CODE_AS: Partial<Record<ContenderName, ContenderName>> = { "sluice-qu
  *
  * @example
  * bundledAs("sluice-quiet"); // "sluice"
+ * bundledAs("sluice-do"); // "sluice"
  */
 export function bundledAs(name: ContenderName): ContenderName {
-  return SAME_CODE_AS[name] ?? name;
+  return (SAME_CODE_AS as Partial<Record<ContenderName, ContenderName>>)[name] ?? name;
 }
 
 type Bundled = Exclude<ContenderName, keyof typeof SAME_CODE_AS>;
@@ -60,6 +106,12 @@ const ENTRIES: Record<Exclude<Bundled, "sluice">, string> = {
   "bare-1rt": "bench/contenders/bare-1rt.ts",
   "upstash-ratelimit": "bench/contenders/upstash-ratelimit.ts",
   "hono-rate-limiter": "bench/contenders/hono-rate-limiter.ts",
+  "cf-ratelimit": "bench/contenders/cf-ratelimit.ts",
+};
+
+/** Config beyond name, entry and date for the benchmark's own Workers: the binding's limits. */
+const EXTRA_CONFIG: Partial<Record<Bundled, string>> = {
+  "cf-ratelimit": rateLimitToml(rateLimitBindings(BENCH_RULES)),
 };
 
 export interface Bundle {
@@ -86,6 +138,7 @@ export interface Bundle {
 export async function bundleContenders(
   names: readonly ContenderName[],
   outRoot: string,
+  track?: (p: Started) => void,
 ): Promise<Bundle[]> {
   const built = new Map<ContenderName, Bundle>();
   const bundles: Bundle[] = [];
@@ -93,7 +146,7 @@ export async function bundleContenders(
     const source = bundledAs(name);
     let bundle = built.get(source);
     if (!bundle) {
-      bundle = await bundleContender(source, outRoot);
+      bundle = await bundleContender(source, outRoot, track);
       built.set(source, bundle);
     }
     bundles.push({ ...bundle, name });
@@ -110,7 +163,11 @@ export async function bundleContenders(
  * @example
  * const bundle = await bundleContender("sluice", "bench/out/bundles");
  */
-export async function bundleContender(name: ContenderName, outRoot: string): Promise<Bundle> {
+export async function bundleContender(
+  name: ContenderName,
+  outRoot: string,
+  track?: (p: Started) => void,
+): Promise<Bundle> {
   const source = bundledAs(name) as Bundled;
   // Absolute: wrangler resolves a relative --outdir against the config's directory.
   const outdir = path.resolve(outRoot, source);
@@ -127,17 +184,15 @@ export async function bundleContender(name: ContenderName, outRoot: string): Pro
         `main = ${JSON.stringify(path.join(ROOT, ENTRIES[source]))}`,
         `compatibility_date = ${JSON.stringify(workerOptions.compatibilityDate)}`,
         "",
+        ...(EXTRA_CONFIG[source] ? [EXTRA_CONFIG[source], ""] : []),
       ].join("\n"),
     );
   }
-  const output = await run(path.join(BIN, "wrangler"), [
-    "deploy",
-    "--dry-run",
-    "--outdir",
-    outdir,
-    "--config",
-    configPath,
-  ]);
+  const output = await run(
+    path.join(BIN, "wrangler"),
+    ["deploy", "--dry-run", "--outdir", outdir, "--config", configPath],
+    track,
+  );
   const size = parseUploadSize(output);
   if (!size) throw new Error(`no upload size in wrangler's output for ${source}:\n${output}`);
   const modules = (await readdir(outdir)).filter((f) => f.endsWith(".js"));
@@ -147,8 +202,11 @@ export async function bundleContender(name: ContenderName, outRoot: string): Pro
   return { name, configPath, outdir, mainModule: modules[0], size };
 }
 
-/** Runs a command to completion; resolves with stdout + stderr, rejects on a non-zero exit. */
-function run(cmd: string, args: string[]): Promise<string> {
+/**
+ * Runs a command to completion; resolves with stdout + stderr, rejects on a
+ * non-zero exit. `track` learns its PID, so a run stopped meanwhile stops it too.
+ */
+function run(cmd: string, args: string[], track?: (p: Started) => void): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {
       cwd: ROOT,
@@ -161,6 +219,14 @@ function run(cmd: string, args: string[]): Promise<string> {
         NO_COLOR: "1",
       },
     });
+    if (child.pid !== undefined) {
+      track?.({
+        name: path.basename(cmd),
+        pid: child.pid,
+        stop: () => stopChild(child),
+        kill: () => killChild(child),
+      });
+    }
     let out = "";
     child.stdout.on("data", (b: Buffer) => {
       out += b.toString("utf8");
@@ -183,10 +249,12 @@ export interface Endpoints {
 }
 
 /**
- * Each contender's bindings: the origin for all, the store for all but
- * `bare`, and the limits, as Sluice's policy for Sluice (the same policy
- * with `log.allowed` off for `sluice-quiet`) and as `BENCH_RULES` for the
- * peers.
+ * Each contender's bindings: the origin for all, the REST store for those on
+ * Redis, and the limits, as Sluice's policy for Sluice (the same policy with
+ * `log.allowed` off for `sluice-quiet`) and as `BENCH_RULES` for the peers.
+ * `sluice-do` gets no Upstash variables, so Sluice uses its Durable Objects
+ * (bound by `wrangler.toml`); `cf-ratelimit`'s limits are rate limiting
+ * bindings in its config.
  *
  * @example
  * await startWorkerd(bundles, (name) => contenderBindings(name, stack));
@@ -201,6 +269,10 @@ export function contenderBindings(name: ContenderName, at: Endpoints): Record<st
       return { ...origin, ...store };
     case "sluice":
       return { ...origin, ...store, SLUICE_POLICY: JSON.stringify(sluicePolicy(BENCH_RULES)) };
+    case "sluice-do":
+      return { ...origin, SLUICE_POLICY: JSON.stringify(sluicePolicy(BENCH_RULES)) };
+    case "cf-ratelimit":
+      return origin;
     case "sluice-quiet":
       return {
         ...origin,
@@ -229,6 +301,11 @@ export interface Workerd {
   cpuMs(): number;
   /** Log counts since the previous call (one contender runs at a time, so they are its). */
   takeLogs(): LogCounter;
+  /**
+   * RPCs each limit-store object of Worker `name` says it has received, by
+   * object id; undefined when the class keeps no such count.
+   */
+  storeObjectCalls(name: ContenderName): Promise<Map<string, number> | undefined>;
   dispose(): Promise<void>;
 }
 
@@ -276,7 +353,13 @@ export async function startWorkerd(
       },
     }),
   );
-  await mf.ready;
+  try {
+    await mf.ready;
+  } catch (err) {
+    // Whatever Miniflare started before failing goes too.
+    await mf.dispose().catch(() => undefined);
+    throw err;
+  }
   const urls = new Map<ContenderName, URL>();
   for (const b of bundles) urls.set(b.name, await mf.unsafeGetDirectURL(b.name));
   const pid = findChild(process.pid, "workerd");
@@ -284,6 +367,7 @@ export async function startWorkerd(
     urls,
     pid,
     cpuMs: () => (pid === undefined ? Number.NaN : cpuMs(pid)),
+    storeObjectCalls: (name) => storeObjectCalls(mf, name),
     takeLogs: () => {
       const taken = { ...counter };
       counter.lines = 0;
@@ -298,6 +382,40 @@ export async function startWorkerd(
       }
     },
   };
+}
+
+/** What the benchmark asks of a limit-store object (`SluiceStore`): its own count of RPCs received. */
+export interface StoreObjectStats {
+  /** RPCs received since the object started, its `stats()` calls excepted. */
+  calls: number;
+}
+
+/** The Durable Object binding Sluice keeps its limits behind (`wrangler.toml`). */
+const LIMIT_STORE_BINDING = "SLUICE_STORE";
+
+/**
+ * Asks every limit-store object the Worker has created (Miniflare lists them
+ * from their SQLite files) for its count of RPCs. Counts live in the
+ * objects, so this is what they received, however the Worker batched or
+ * sharded its calls. Undefined when the class has no `stats()` method.
+ */
+async function storeObjectCalls(
+  mf: Miniflare,
+  name: ContenderName,
+): Promise<Map<string, number> | undefined> {
+  const ids = await mf.listDurableObjectIds(LIMIT_STORE_BINDING, name);
+  const ns = await mf.getDurableObjectNamespace(LIMIT_STORE_BINDING, name);
+  const calls = new Map<string, number>();
+  for (const id of ids) {
+    const stub = ns.get(ns.idFromString(id)) as unknown as { stats(): Promise<StoreObjectStats> };
+    try {
+      calls.set(id, (await stub.stats()).calls);
+    } catch (err) {
+      if (/does not implement the method/.test(String(err))) return undefined;
+      throw err;
+    }
+  }
+  return calls;
 }
 
 /** Fields of `/proc/<pid>/stat` after the command name (which may contain spaces). */

@@ -32,11 +32,23 @@ const ORIGIN_HEADERS: Record<string, string> = {
   "x-origin-custom": "keep",
 };
 
-function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+/** What `/__ratelimit` answers with: an origin advertising its own quota (draft -11 syntax). */
+export const ORIGIN_RATELIMIT = {
+  "ratelimit-policy": '"origin-quota";q=1000;w=3600',
+  ratelimit: '"origin-quota";r=999;t=3599',
+};
+
+function sendJson(
+  res: http.ServerResponse,
+  status: number,
+  body: unknown,
+  extra: Record<string, string> = {},
+): void {
   if (res.destroyed) return;
   const text = JSON.stringify(body);
   res.writeHead(status, {
     ...ORIGIN_HEADERS,
+    ...extra,
     "content-type": "application/json",
     "content-length": Buffer.byteLength(text),
   });
@@ -113,6 +125,11 @@ export async function startEchoOrigin(opts?: { port?: number }): Promise<EchoOri
       if (code < 200 || code > 599) return sendJson(res, 400, { error: "status must be 200-599" });
       req.resume();
       return sendJson(res, code, { status: code });
+    }
+
+    if (path === "/__ratelimit") {
+      req.resume();
+      return sendJson(res, 200, { ratelimit: "origin" }, ORIGIN_RATELIMIT);
     }
 
     // Answers the HTTP server would not send: any status code, written raw.

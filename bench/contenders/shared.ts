@@ -39,6 +39,16 @@ export interface BenchEnv {
   BENCH_RULES: BenchRules;
 }
 
+/**
+ * Names of the rate limiting bindings the `cf-ratelimit` contender reads, one
+ * per rule and limit: the binding fixes its limit and period in the Worker's
+ * config, so each limit is its own binding.
+ */
+export const RATE_LIMIT_BINDINGS = {
+  load: { key: "RL_LOAD_KEY", ip: "RL_LOAD_IP" },
+  tight: { key: "RL_TIGHT_KEY", ip: "RL_TIGHT_IP" },
+} as const satisfies Record<keyof BenchRules, Record<keyof RuleSpec, string>>;
+
 /** Header names the harness sends and every contender reads. */
 export const API_KEY_HEADER = "x-api-key";
 export const CLIENT_IP_HEADER = "cf-connecting-ip";

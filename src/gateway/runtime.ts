@@ -26,6 +26,7 @@ import { Directory } from "../tenants/directory.ts";
 import { ADMIN_AUTH_RULE, AuthFailureGuard } from "../tenants/guard.ts";
 import { KeyResolver } from "../tenants/resolver.ts";
 import type { GatewayEnv, SluiceEnv } from "./env.ts";
+import { checkOrigin } from "./origin.ts";
 
 /** Everything a request needs, derived from env once per isolate. */
 export interface Runtime {
@@ -133,7 +134,7 @@ export async function buildRuntime(
   const issues: ConfigIssue[] = result.ok
     ? []
     : result.issues.map((i) => ({ code: i.code, field: i.path || "(root)", message: i.message }));
-  const origin = parseOrigin(env.ORIGIN_URL);
+  const origin = originIssue(env.ORIGIN_URL);
   if (!(origin instanceof URL)) issues.push(origin);
   const { UPSTASH_REDIS_REST_URL: url, UPSTASH_REDIS_REST_TOKEN: token } = env;
   const redisIssue = checkRedis(url, token);
@@ -143,10 +144,11 @@ export async function buildRuntime(
   const { policy } = loaded;
   const timeoutMs = policy.store.timeoutMs;
   // The one place a backend is chosen: limits and the directory live together.
+  const backendOptions = { timeoutMs, now: options.clock, shards: policy.store.shards };
   const backend: Backend =
     url && token
-      ? redisBackend(url, token, { timeoutMs, now: options.clock })
-      : durableObjectBackend(env, { timeoutMs, now: options.clock });
+      ? redisBackend(url, token, backendOptions)
+      : durableObjectBackend(env, backendOptions);
   // Per isolate: blocked subjects are answered without a store call.
   const store = new BlockedCache(backend.limits);
   const directory = new Directory(backend.documents, policy.tenants.namespace);
@@ -230,21 +232,11 @@ function failure(issues: readonly ConfigIssue[]): ConfigFailure {
   return { errors, fields: issues.map((i) => `${i.code} at ${i.field}`) };
 }
 
-// Messages name what is wrong, never the value: it may hold a key or a password.
-function parseOrigin(raw: string | undefined): URL | ConfigIssue {
-  const issue = (message: string) => ({
-    code: "ERR_SLUICE_ORIGIN_URL",
-    field: "ORIGIN_URL",
-    message,
-  });
-  if (!raw) return issue("is not set");
-  const url = URL.parse(raw);
-  if (!url) return issue("is not an absolute URL (expected https://host/base-path)");
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    return issue(`must be http or https, got ${url.protocol}`);
-  }
-  if (url.search || url.hash) return issue("must not carry a query or fragment");
-  return url;
+/** ORIGIN_URL's problem, named without its value: it may hold a key. */
+function originIssue(raw: string | undefined): URL | ConfigIssue {
+  const origin = checkOrigin(raw);
+  if (origin instanceof URL) return origin;
+  return { code: origin.code, field: "ORIGIN_URL", message: origin.message };
 }
 
 /** The Upstash pair: both or neither, and the REST URL, not the redis:// one beside it. */

@@ -53,12 +53,18 @@ export class BlockedCache implements LimitStore {
   }
 
   async decide(req: DecideRequest): Promise<Decision> {
-    if (req.countRejected) return this.#inner.decide(req);
+    if (req.countRejected && !req.ban) return this.#inner.decide(req);
     const id = cacheKey(req);
     const hit = this.#lookup(id, req.nowMs);
     if (hit) return hit;
     const decision = await this.#inner.decide(req);
-    if (!decision.allowed && decision.retryAfterMs > 0) {
+    // With a ban (or countRejected) every denial must reach the store as a
+    // strike; only the ban itself is answered from here.
+    // A full concurrency cap frees as soon as a request finishes: ask again.
+    const remember =
+      !decision.concurrency &&
+      (req.ban || req.countRejected ? decision.banned !== undefined : true);
+    if (remember && !decision.allowed && decision.retryAfterMs > 0) {
       this.#entries.set(id, {
         untilMs: req.nowMs + decision.retryAfterMs,
         holdUntilMs: req.nowMs + Math.min(decision.retryAfterMs, this.#maxHoldMs),
@@ -87,6 +93,14 @@ export class BlockedCache implements LimitStore {
     return this.#inner.ping();
   }
 
+  release(lease: { rule: string; key: string; id: string; nowMs: number }): Promise<void> {
+    return this.#inner.release(lease);
+  }
+
+  listBans(prefix: string, rules: readonly string[], nowMs: number) {
+    return this.#inner.listBans(prefix, rules, nowMs);
+  }
+
   #lookup(id: string, nowMs: number): Decision | undefined {
     const entry = this.#entries.get(id);
     if (!entry) return undefined;
@@ -102,6 +116,7 @@ export class BlockedCache implements LimitStore {
         ...l,
         resetMs: Math.max(0, l.resetMs - elapsed),
       })),
+      ...(entry.decision.banned ? { banned: { ...entry.decision.banned, started: false } } : {}),
     };
   }
 
@@ -119,7 +134,10 @@ export class BlockedCache implements LimitStore {
  * same request shape (a tenant's override changes the limits, and so the key).
  */
 function cacheKey(req: DecideRequest): string {
-  return req.checks
-    .map((c) => `${c.key}\t${c.cost}/${c.count}/${c.periodMs}/${c.burst}/${c.algorithm}`)
-    .join("\n");
+  const checks = req.checks.map(
+    (c) => `${c.key}\t${c.cost}/${c.count}/${c.periodMs}/${c.burst}/${c.algorithm}`,
+  );
+  // A ban's key is part of the shape, so lifting the ban forgets the entry.
+  if (req.ban) checks.push(`${req.ban.key}\tban`);
+  return checks.join("\n");
 }

@@ -20,6 +20,10 @@ export interface LimitState {
   /** Quota and window as stated in the policy (for RateLimit-Policy). */
   count: number;
   periodMs: number;
+  /** The check's capacity and price in units, and how it counts (RateLimit fields need all three). */
+  burst: number;
+  cost: number;
+  algorithm: Algorithm;
   /** Cost units still admissible right now after this request. */
   remaining: number;
   /** Until this limit is fully restored (allowed) or admits this request again (denied), ms. */
@@ -33,6 +37,61 @@ export interface Decision {
   /** 0 when allowed; otherwise ms until every denying limit admits the request. */
   retryAfterMs: number;
   limits: LimitState[];
+  /**
+   * The subject is banned (see `DecideRequest.ban`): refused until `untilMs`
+   * (caller time) whatever its limits say; `limits` is then empty and
+   * `retryAfterMs` is the time left. `started`: this decision's denial began it.
+   */
+  banned?: { untilMs: number; level: number; started: boolean };
+  /**
+   * The concurrency cap refused it (see `DecideRequest.lease`): `inFlight`
+   * requests of the subject already hold leases. Nothing was consumed.
+   */
+  concurrency?: { max: number; inFlight: number };
+  /**
+   * The request is admitted to go ahead this many ms from now (see
+   * `DecideRequest.maxDelayMs`): its cost is reserved for then.
+   */
+  delayMs?: number;
+}
+
+/**
+ * Repeat offenders are banned: after `after` denials within `withinMs` the
+ * subject is refused for `forMs`; each new ban within a day of the last one's
+ * end lasts `escalate` times longer than the last, at most `maxMs`.
+ */
+export interface BanSpec {
+  /** State key of the subject's strikes and ban. */
+  key: string;
+  after: number;
+  withinMs: number;
+  forMs: number;
+  escalate: number;
+  maxMs: number;
+}
+
+/**
+ * A concurrency cap: at most `max` requests of a subject in flight. A lease
+ * is taken in the same call as the decision and held until given back
+ * (`LimitStore.release`) or until `ttlMs` passes, so a crashed isolate cannot
+ * leak capacity.
+ */
+export interface LeaseSpec {
+  /** State key of the subject's leases. */
+  key: string;
+  max: number;
+  /** This request's lease (letters and digits). */
+  id: string;
+  ttlMs: number;
+}
+
+/** One ban in force, as a store lists it. */
+export interface BanEntry {
+  /** The ban's state key (`<prefix>:<rule>:~ban:<subject>`). */
+  key: string;
+  /** Caller time the ban ends. */
+  untilMs: number;
+  level: number;
 }
 
 /**
@@ -59,8 +118,12 @@ export interface LimitStore {
    * a full bucket / empty window. One store call; a missing key is a no-op.
    */
   refund(req: DecideRequest): Promise<void>;
-  /** Deletes the state of these keys of `rule`: their subjects start idle. One store call. */
+  /** Deletes the state of these keys of `rule`: their subjects start idle (a ban is lifted). One store call. */
   reset(rule: string, keys: readonly string[]): Promise<void>;
+  /** Gives a lease back (the response was sent, or the client went away). Batched like decisions. */
+  release(lease: { rule: string; key: string; id: string; nowMs: number }): Promise<void>;
+  /** Bans in force at `nowMs` whose keys start with `prefix`, for the rules named (admin only). */
+  listBans(prefix: string, rules: readonly string[], nowMs: number): Promise<BanEntry[]>;
   /** Cheap reachability probe for health checks. */
   ping(): Promise<void>;
 }
@@ -71,6 +134,16 @@ export interface DecideRequest {
   checks: LimitCheck[];
   nowMs: number;
   countRejected: boolean;
+  /** Ban repeat offenders: checked before the limits, struck by each denial, in the same call. */
+  ban?: BanSpec;
+  /**
+   * Delay instead of refusing (every check a `gcra` or `token-bucket`): a
+   * request that would be denied but is admissible within this many ms is
+   * admitted with `delayMs`, its cost reserved for then in the same call.
+   */
+  maxDelayMs?: number;
+  /** Take a lease of a concurrency cap with the decision: admitted only if one is free. */
+  lease?: LeaseSpec;
   /**
    * Keeps the caller's request alive until `work` settles (Workers'
    * `ctx.waitUntil`): a store that batches may send a call carrying other

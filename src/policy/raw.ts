@@ -148,6 +148,18 @@ export interface RawStore {
    * @default 250
    */
   timeoutMs?: number;
+  /**
+   * Durable Object store only: objects each rule's subjects are spread over. 1 keeps a rule in
+   * one object (every decision one operation there); more spread a hot rule, and a decision
+   * whose limits land in several objects reserves its part in each. Changing it starts the
+   * Durable Object counters afresh.
+   *
+   * @asType integer
+   * @minimum 1
+   * @maximum 64
+   * @default 1
+   */
+  shards?: number;
 }
 
 /** The origin behind Sluice. */
@@ -257,6 +269,40 @@ export interface RawRule {
    * @minItems 1
    */
   countStatus?: StatusText[];
+  /**
+   * "delay" holds a request over the limit until it is admissible, then forwards it, when that is
+   * within maxDelay (only gcra and token-bucket limits can reserve a future slot); "reject"
+   * refuses it with 429.
+   *
+   * @default "reject"
+   */
+  action?: "reject" | "delay";
+  /**
+   * With "action": "delay": the longest a request is held (1 s when absent); past it the request
+   * is refused. A duration like "2s" or "500ms", or milliseconds; at most 60 s.
+   */
+  maxDelay?: string | number;
+  /** At most `max` requests of a subject in flight at once, across isolates. */
+  concurrency?: RawConcurrency;
+}
+
+/** A concurrency cap. */
+export interface RawConcurrency {
+  /**
+   * Requests of one subject in flight at most; over it, 429 with Retry-After: 1 (or held, when the
+   * rule delays).
+   *
+   * @asType integer
+   * @minimum 1
+   * @maximum 100000
+   */
+  max: number;
+  /**
+   * What the cap counts by, as a limit's "by".
+   *
+   * @default "ip"
+   */
+  by?: "ip" | "apiKey" | "tenant" | "global" | HeaderSubject;
 }
 
 /** Which requests a rule takes. */
@@ -318,7 +364,7 @@ export interface RawLimit {
   cost?: number;
   /**
    * The limit's id (default "<by>-<period>", like "ip-1m"): names the RateLimit header item and
-   * the store key. An RFC 8941 key.
+   * the store key. An RFC 9651 key.
    *
    * @pattern ^[a-z*][a-z0-9_.*-]*$
    */

@@ -91,6 +91,12 @@ export interface Rule {
    * `"401"`); others get their cost refunded. `null`: every admitted request counts.
    */
   countStatus: string[] | null;
+  /** `delay`: hold a request over the limit until admissible, if within `maxDelayMs`. */
+  action: "reject" | "delay";
+  /** With `delay`: the longest hold (0 otherwise). */
+  maxDelayMs: number;
+  /** At most `max` requests of a subject in flight; null: no cap. */
+  concurrency: { max: number; by: Subject } | null;
 }
 
 export interface IdentityConfig {
@@ -134,6 +140,8 @@ export interface Policy {
   store: {
     /** Time budget of one store call (default 250). */
     timeoutMs: number;
+    /** Durable Object store: objects each rule's subjects are spread over (default 1). */
+    shards: number;
   };
   origin: {
     /** Origin response-header timeout → 504 (default 30000). */

@@ -34,6 +34,7 @@ import {
 } from "./read.ts";
 import { firstShadows } from "./shadow.ts";
 import { checkTenantLimits, readPlans, readTenants } from "./tenants.ts";
+import { readThrottle } from "./throttle.ts";
 import type { IdentityConfig, Policy, PolicyIssue, Rule } from "./types.ts";
 
 export { ISSUE_CODES, type IssueCode, WARNING_CODES, type WarningCode } from "./codes.ts";
@@ -61,7 +62,7 @@ const IP_FIELDS = keysOf<RawIp>({ source: true, trustedHops: true, ipv6Subnet: t
 const API_KEY_FIELDS = keysOf<RawApiKey>({ header: true, bearer: true });
 const HEADERS_FIELDS = keysOf<RawHeaders>({ legacy: true });
 const LOG_FIELDS = keysOf<RawLog>({ allowed: true });
-const STORE_FIELDS = keysOf<RawStore>({ timeoutMs: true });
+const STORE_FIELDS = keysOf<RawStore>({ timeoutMs: true, shards: true });
 const ORIGIN_FIELDS = keysOf<RawOrigin>({ timeoutMs: true });
 const RULE_FIELDS = keysOf<RawRule>({
   name: true,
@@ -71,6 +72,9 @@ const RULE_FIELDS = keysOf<RawRule>({
   mode: true,
   countRejected: true,
   countStatus: true,
+  action: true,
+  maxDelay: true,
+  concurrency: true,
 });
 const MATCH_FIELDS = keysOf<RawMatch>({ path: true, methods: true });
 
@@ -130,6 +134,7 @@ export function validatePolicy(raw: unknown): ValidationResult {
   const log = { allowed: readBoolean(report, logObj, "log", "allowed", true) };
   const store = {
     timeoutMs: readInt(report, storeObj, "store", "timeoutMs", 10, 5000, DEFAULTS.storeTimeoutMs),
+    shards: readInt(report, storeObj, "store", "shards", 1, 64, 1),
   };
   const origin = {
     timeoutMs: readInt(
@@ -337,6 +342,7 @@ function readRule(report: Report, value: unknown, path: string): Rule | undefine
     mode,
     countRejected,
     countStatus,
+    ...readThrottle(report, obj, path, limits),
   };
 }
 

@@ -17,4 +17,6 @@ export interface BackendOptions {
   timeoutMs: number;
   /** Clock for round trips and a failing store's skip window. */
   now: () => number;
+  /** Durable Object store: objects each rule's subjects are spread over. */
+  shards: number;
 }

@@ -37,6 +37,9 @@ export const GROUP_COMMIT_DEFAULTS: Omit<GroupCommitOptions, "timeoutMs"> = {
   now: Date.now,
 };
 
+/** Round trips the in-flight limit looks back over. */
+const RTT_WINDOW = 16;
+
 /** Keeps the caller's request alive until `work` settles (Workers' `ctx.waitUntil`). */
 export type KeepAlive = (work: Promise<unknown>) => void;
 
@@ -89,7 +92,8 @@ export class GroupCommit<T, R> {
   #inFlight = 0;
   /** Batches whose slot is taken but which their leader has not sent yet. */
   readonly #unsent = new Set<Batch<T, R>>();
-  #rttMs = 0;
+  /** Recent round trips; the limit follows their minimum (see `limit`). */
+  readonly #rtts: number[] = [];
   #failures = 0;
   #skipUntil = 0;
   #calls = 0;
@@ -114,10 +118,18 @@ export class GroupCommit<T, R> {
     return this.#inFlight;
   }
 
-  /** How many calls may be in flight now, from the measured round trip. */
+  /**
+   * How many calls may be in flight now. It follows the smallest of the
+   * recent round trips: the store's own latency, without the time calls
+   * spend queued behind this isolate's busy CPU. A near store gets one call
+   * at a time (the largest batches, the fewest subrequests); a far one gets
+   * staggered calls, so a waiter seldom waits out a whole round trip.
+   */
   get limit(): number {
     const { maxInFlight, msPerCallInFlight } = this.#options;
-    return Math.max(1, Math.min(maxInFlight, Math.floor(this.#rttMs / msPerCallInFlight)));
+    if (this.#rtts.length === 0) return 1;
+    const rtt = Math.min(...this.#rtts);
+    return Math.max(1, Math.min(maxInFlight, Math.floor(rtt / msPerCallInFlight)));
   }
 
   /**
@@ -290,8 +302,8 @@ export class GroupCommit<T, R> {
 
   #succeeded(rttMs: number): void {
     this.#failures = 0;
-    // A slow-moving average: one odd round trip does not swing the limit.
-    this.#rttMs = this.#rttMs === 0 ? rttMs : this.#rttMs * 0.8 + rttMs * 0.2;
+    this.#rtts.push(rttMs);
+    if (this.#rtts.length > RTT_WINDOW) this.#rtts.shift();
   }
 
   #failed(): void {

@@ -16,15 +16,20 @@ import { RedisStore } from "../../src/stores/redis/limit-store.ts";
 export type StoreKind = "redis" | "durable-object";
 /** The gateway's backends (the runtime contract picks one of these from env). */
 export const STORES: StoreKind[] = ["redis", "durable-object"];
-/** Every limit store, for the conformance suite: the backends and the in-isolate memory store. */
-export const LIMIT_STORES: Array<StoreKind | "memory"> = [...STORES, "memory"];
+/** Every limit store, for the conformance suite: the backends, sharded Durable Objects and the in-isolate memory store. */
+export const LIMIT_STORES: LimitStoreKind[] = [...STORES, "durable-object-sharded", "memory"];
+export type LimitStoreKind = StoreKind | "durable-object-sharded" | "memory";
 
 /**
  * A bare limit store of `kind` (no blocked cache): on the test Redis, the test
  * Durable Object namespace, or a fresh memory store.
  */
-export function limitStore(kind: StoreKind | "memory", timeoutMs = 1000): LimitStore {
+export function limitStore(kind: LimitStoreKind, timeoutMs = 1000): LimitStore {
   if (kind === "memory") return new MemoryStore();
+  if (kind === "durable-object-sharded") {
+    const ns = env.SLUICE_STORE as unknown as DurableObjectNamespace<SluiceStore>;
+    return new DurableObjectStore(ns, { timeoutMs, shards: 4 });
+  }
   return kind === "redis"
     ? new RedisStore(createUpstashClient(env.TEST_REDIS_URL, env.TEST_REDIS_TOKEN, timeoutMs), {
         timeoutMs,

@@ -156,10 +156,209 @@ describe.each(LIMIT_STORES)("limiter API, %s store", (kind) => {
     }
     expect(admitted).toBeLessThanOrEqual(40);
     // One place holds every key: the same decisions one at a time admit exactly 40.
-    if (kind !== "durable-object") expect(admitted).toBe(40);
+    if (kind !== "durable-object-sharded") expect(admitted).toBe(40);
     // What was taken for refused requests was given back: the shared limit
     // holds exactly the admitted requests.
     const left = await store.peek({ ...request(0), checks: [shared] });
     expect(left.limits[0]?.remaining).toBe(40 - admitted);
+  });
+
+  it("bans a hammering subject for 10, 20, 40, then 60 minutes; lists the ban; a reset lifts it", async () => {
+    const store = limitStore(kind);
+    const prefix = uniquePrefix();
+    const MIN = 60_000;
+    const check: LimitCheck = {
+      id: "ip-1m",
+      key: `${prefix}:login:ip-1m:ip:192.0.2.9`,
+      algorithm: "gcra",
+      count: 5,
+      periodMs: MIN,
+      burst: 5,
+      cost: 1,
+    };
+    const ban = {
+      key: `${prefix}:login:~ban:ip:192.0.2.9`,
+      after: 3,
+      withinMs: MIN,
+      forMs: 10 * MIN,
+      escalate: 2,
+      maxMs: 60 * MIN,
+    };
+    const at = (nowMs: number): DecideRequest => ({
+      rule: "login",
+      checks: [check],
+      nowMs,
+      countRejected: false,
+      ban,
+    });
+    let now = T0;
+    const bans: number[] = [];
+    for (let round = 0; round < 4; round++) {
+      // Hammer until banned: the limit's 5, then denials until the third strike.
+      let decision = await store.decide(at(now));
+      for (let i = 0; i < 20 && !decision.banned; i++) decision = await store.decide(at(now));
+      expect(decision.banned?.started).toBe(true);
+      bans.push((decision.banned?.untilMs ?? 0) - now);
+      // Banned: refused until the ban ends, without touching the limit.
+      const during = await store.decide(at(now + 1000));
+      expect(during).toMatchObject({ allowed: false, limits: [], banned: { started: false } });
+      expect(during.retryAfterMs).toBe((decision.banned?.untilMs ?? 0) - now - 1000);
+      now = (decision.banned?.untilMs ?? 0) + MIN;
+    }
+    expect(bans).toEqual([10 * MIN, 20 * MIN, 40 * MIN, 60 * MIN]);
+
+    // Banned again, listed, then lifted by a reset of its key.
+    let decision = await store.decide(at(now));
+    for (let i = 0; i < 20 && !decision.banned; i++) decision = await store.decide(at(now));
+    const listed = await store.listBans(`${prefix}:`, ["login"], now);
+    expect(listed).toEqual([{ key: ban.key, untilMs: decision.banned?.untilMs, level: 5 }]);
+    await store.reset("login", [ban.key, check.key]);
+    expect((await store.decide(at(now))).allowed).toBe(true);
+    expect(await store.listBans(`${prefix}:`, ["login"], now)).toEqual([]);
+  });
+
+  it("bans on a decision whose limits live in different places too", async () => {
+    const store = limitStore(kind);
+    const prefix = uniquePrefix();
+    const limit = (key: string, count: number): LimitCheck => ({
+      id: key.split(":")[0] as string,
+      key: `${prefix}:api:${key}`,
+      algorithm: "gcra",
+      count,
+      periodMs: 3_600_000,
+      burst: count,
+      cost: 1,
+    });
+    const req = (nowMs: number): DecideRequest => ({
+      rule: "api",
+      checks: [limit("apikey-1h:key:k1", 2), limit("ip-1h:ip:192.0.2.7", 100)],
+      nowMs,
+      countRejected: false,
+      ban: {
+        key: `${prefix}:api:~ban:key:k1`,
+        after: 2,
+        withinMs: 60_000,
+        forMs: 600_000,
+        escalate: 2,
+        maxMs: 3_600_000,
+      },
+    });
+    const outcomes = [];
+    for (let i = 0; i < 5; i++) {
+      const d = await store.decide(req(T0 + i));
+      outcomes.push(d.banned ? `banned${d.banned.started ? "!" : ""}` : d.allowed);
+    }
+    expect(outcomes).toEqual([true, true, false, "banned!", "banned"]);
+    // The address limit kept only the two admitted requests.
+    const ip = await store.peek({ ...req(T0 + 10), checks: [limit("ip-1h:ip:192.0.2.7", 100)] });
+    expect(ip.limits[0]?.remaining).toBe(98);
+  });
+
+  it.each(["gcra", "token-bucket"] as const)(
+    "%s: delays instead of refusing, each delayed request one interval after the last",
+    async (algorithm) => {
+      const store = limitStore(kind);
+      const key = `${uniquePrefix()}:delay:${algorithm}`;
+      const check: LimitCheck = {
+        id: "l",
+        key,
+        algorithm,
+        count: 10,
+        periodMs: 1000,
+        burst: 5,
+        cost: 1,
+      };
+      const at = (maxDelayMs: number): DecideRequest => ({
+        rule: "delay-test",
+        checks: [check],
+        nowMs: T0,
+        countRejected: false,
+        maxDelayMs,
+      });
+      // 20 at once at "10/s burst 5": 5 now, then one every 100 ms.
+      const long = await Promise.all(Array.from({ length: 20 }, () => store.decide(at(2000))));
+      expect(long.every((d) => d.allowed)).toBe(true);
+      expect(long.map((d) => d.delayMs ?? 0)).toEqual([
+        0, 0, 0, 0, 0, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1100, 1200, 1300, 1400,
+        1500,
+      ]);
+      // With at most 500 ms to wait, the rest are refused: the next slot is 1.6 s away.
+      const short = await store.decide(at(500));
+      expect(short.allowed).toBe(false);
+      expect(short.retryAfterMs).toBe(1600);
+    },
+  );
+
+  it("caps requests in flight with leases: taken with the decision, given back, lapsing at their deadline", async () => {
+    const store = limitStore(kind);
+    const prefix = uniquePrefix();
+    const check: LimitCheck = {
+      id: "tenant-1m",
+      key: `${prefix}:api:tenant-1m:tenant:acme`,
+      algorithm: "gcra",
+      count: 1000,
+      periodMs: 60_000,
+      burst: 1000,
+      cost: 1,
+    };
+    const at = (nowMs: number, id: string): DecideRequest => ({
+      rule: "api",
+      checks: [check],
+      nowMs,
+      countRejected: false,
+      lease: { key: `${prefix}:api:~lease:tenant:acme`, max: 10, id, ttlMs: 30_000 },
+    });
+    const first = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => store.decide(at(T0, `r${i}`))),
+    );
+    const held = first.flatMap((d, i) => (d.allowed ? [`r${i}`] : []));
+    expect(held).toHaveLength(10);
+    const refused = first.filter((d) => !d.allowed);
+    expect(refused.every((d) => d.retryAfterMs === 1000)).toBe(true);
+    expect(refused[0]?.concurrency).toEqual({ max: 10, inFlight: 10 });
+    // Refused requests consumed nothing of the rate.
+    expect((await store.peek(at(T0, "x"))).limits[0]?.remaining).toBe(990);
+
+    for (const id of held.slice(0, 3)) {
+      await store.release({ rule: "api", key: `${prefix}:api:~lease:tenant:acme`, id, nowMs: T0 });
+    }
+    const again = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => store.decide(at(T0 + 1, `s${i}`))),
+    );
+    expect(again.filter((d) => d.allowed)).toHaveLength(3);
+    // Leases of a holder that never gave them back lapse at their deadline.
+    const later = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => store.decide(at(T0 + 30_001, `t${i}`))),
+    );
+    expect(later.filter((d) => d.allowed)).toHaveLength(10);
+  });
+
+  it("caps requests in flight on a decision whose limits live in different places too", async () => {
+    const store = limitStore(kind);
+    const prefix = uniquePrefix();
+    const limit = (key: string): LimitCheck => ({
+      id: key.split(":")[0] as string,
+      key: `${prefix}:api:${key}`,
+      algorithm: "gcra",
+      count: 1000,
+      periodMs: 60_000,
+      burst: 1000,
+      cost: 1,
+    });
+    const checks = [limit("tenant-1m:tenant:acme"), limit("ip-1m:ip:192.0.2.8")];
+    const at = (id: string): DecideRequest => ({
+      rule: "api",
+      checks,
+      nowMs: T0,
+      countRejected: false,
+      lease: { key: `${prefix}:api:~lease:tenant:acme`, max: 3, id, ttlMs: 30_000 },
+    });
+    const decisions = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => store.decide(at(`r${i}`))),
+    );
+    expect(decisions.filter((d) => d.allowed)).toHaveLength(3);
+    // Only the three admitted requests were counted by either limit.
+    const now = await store.peek({ ...at("x"), checks });
+    expect(now.limits.map((l) => l.remaining)).toEqual([997, 997]);
   });
 });

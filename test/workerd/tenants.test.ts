@@ -122,8 +122,9 @@ describe.each(STORES)("issued keys, %s store", (kind) => {
     expect(o.status).toBe(200);
     const raised = await get(gw, "/api/x", secret);
     expect(raised.status).toBe(200);
-    expect(raised.headers.get("ratelimit-policy")).toBe('"tenant-1m";q=6;w=60');
-    expect(raised.headers.get("ratelimit")).toBe('"tenant-1m";r=5;t=70');
+    // "6/min burst 12" advertises its burst: 12 per the 120 s that give it back.
+    expect(raised.headers.get("ratelimit-policy")).toBe('"tenant-1m";q=12;w=120');
+    expect(raised.headers.get("ratelimit")).toBe('"tenant-1m";r=5;t=10');
 
     // The override lapses by itself; counters carry over (same limit id).
     gw.clock.advance(3_600_001);
@@ -495,10 +496,19 @@ describe.each(STORES)("the admin API, %s store", (kind) => {
     expect(await usage("tenant:acme")).toEqual(tenantUsage); // peeking consumed nothing
     // Failed key and admin-token attempts are counted per address too (none yet).
     expect((await usage("ip:203.0.113.7")).limits).toMatchObject([
-      { rule: "__auth", limit: "failures", count: 4, remaining: 4 },
-      { rule: "__admin_auth", limit: "failures", count: 10, remaining: 10 },
-      { rule: "api", limit: "ip-1m", count: 10, remaining: 8 },
+      { rule: "__auth", limit: "failures", count: 4, remaining: 4, internal: "failed API keys" },
+      { rule: "__admin_auth", limit: "failures", count: 10, internal: "failed admin tokens" },
+      { rule: "api", limit: "ip-1m", count: 10, burst: 10, remaining: 8 },
     ]);
+    // The key has no counters of its own: the answer says what counts its requests.
+    expect(await usage(`key:${key.id}`)).toEqual({
+      subject: `key:${key.id}`,
+      limits: [],
+      elsewhere: [
+        { by: "tenant", rules: ["api"], subject: "tenant:acme" },
+        { by: "ip", rules: ["api"] },
+      ],
+    });
 
     const reset = await api.call("POST", "/reset", { subject: "tenant:acme" });
     expect(reset).toEqual({ status: 200, body: { subject: "tenant:acme", cleared: 2 } });

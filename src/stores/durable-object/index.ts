@@ -13,12 +13,12 @@ export interface DurableObjectBindings {
  * Both stores on the Worker's own Durable Objects, each call within `timeoutMs`.
  *
  * @example
- * const backend = durableObjectBackend(env, { timeoutMs: 250, now: Date.now });
+ * const backend = durableObjectBackend(env, { timeoutMs: 250, now: Date.now, shards: 1 });
  */
 export function durableObjectBackend(env: DurableObjectBindings, options: BackendOptions): Backend {
-  const { timeoutMs, now } = options;
+  const { timeoutMs, now, shards } = options;
   return {
-    limits: new DurableObjectStore(env.SLUICE_STORE, { timeoutMs, groupCommit: { now } }),
+    limits: new DurableObjectStore(env.SLUICE_STORE, { timeoutMs, shards, groupCommit: { now } }),
     documents: new DurableObjectDocumentStore(env.SLUICE_DIRECTORY, { timeoutMs }),
   };
 }

@@ -1,33 +1,43 @@
 /** @module stores/durable-object/limit-store — the embedded store: limits in Durable Objects sharded by subject, decisions group-committed per object. */
 import { DurableObject } from "cloudflare:workers";
+import { BAN_KEY_PART, bannedDecision, bansAmong } from "../../limiter/ban.ts";
+import { CONCURRENCY_RETRY_MS } from "../../limiter/lease.ts";
 import { combine, type StepView } from "../../limiter/model.ts";
 import {
+  acquireOnTable,
   decideOnTable,
   peekOnTable,
   type Reservation,
   refundOnTable,
+  releaseOnTable,
   reserveOnTable,
   type StateRow,
   type StateTable,
   stepsOnTable,
+  strikeOnTable,
   type UndoEntry,
   undoOnTable,
 } from "../../limiter/table.ts";
 import {
+  type BanEntry,
+  type BanSpec,
   type DecideRequest,
   type Decision,
+  type LeaseSpec,
   type LimitCheck,
   type LimitStore,
   StoreError,
 } from "../../limiter/types.ts";
+import { BoundedMap } from "../../util/bounded-map.ts";
 import { withBudget } from "../budget.ts";
 import { GROUP_COMMIT_DEFAULTS, GroupCommit, type GroupCommitOptions } from "../group-commit.ts";
 
 /** How often an object deletes lapsed state. */
 const SWEEP_EVERY_MS = 60_000;
-
-/** Objects the limits are spread over, by subject (see `shardOf`). */
-export const DEFAULT_SHARDS = 8;
+/** Rows written by one SQL statement at most. */
+const ROWS_PER_STATEMENT = 500;
+/** Rows an object keeps in memory at most; the rest are read from SQLite when asked. */
+const MAX_CACHED_ROWS = 50_000;
 
 /** A decision as it travels to an object: plain data, no callbacks. */
 type Plain = Omit<DecideRequest, "waitUntil">;
@@ -37,9 +47,14 @@ export type ShardOp =
   | { op: "decide" | "peek" | "refund"; req: Plain }
   /** This object's part of a decision spread over several objects. */
   | { op: "reserve" | "steps"; req: Plain }
-  | { op: "undo"; checks: LimitCheck[]; nowMs: number; undo: UndoEntry[] };
+  | { op: "undo"; checks: LimitCheck[]; nowMs: number; undo: UndoEntry[] }
+  /** Counts the denial of a decision spread over several objects against its ban. */
+  | { op: "strike"; ban: BanSpec; nowMs: number; denial: Decision }
+  /** Takes the lease of a decision spread over several objects, once its parts admitted it. */
+  | { op: "acquire"; lease: LeaseSpec; nowMs: number }
+  | { op: "release"; key: string; id: string; nowMs: number };
 
-export type ShardResult = Decision | Reservation | StepView[] | null;
+export type ShardResult = Decision | Reservation | StepView[] | { inFlight: number } | null;
 
 /**
  * Holds the limit state of the subjects routed to it, in its SQLite
@@ -49,7 +64,18 @@ export type ShardResult = Decision | Reservation | StepView[] | null;
  */
 export class SluiceStore extends DurableObject {
   #latestNowMs = 0;
-  #wrote = false;
+  /** A sweep alarm is known to be set (so batches do not ask storage each time). */
+  #sweepSet = false;
+  /** RPCs and operations served since the object started (memory only; for benchmarks). */
+  #calls = 0;
+  #operations = 0;
+  /**
+   * Rows as the object last read or wrote them: it is their only writer, so
+   * memory answers reads; SQLite keeps them across evictions. `null`: no row.
+   */
+  readonly #rows = new BoundedMap<string, StateRow | null>(MAX_CACHED_ROWS);
+  /** Rows written by the batch being run, flushed to SQLite once at its end. */
+  readonly #dirty = new Set<string>();
 
   constructor(ctx: DurableObjectState, env: unknown) {
     super(ctx, env as never);
@@ -59,35 +85,67 @@ export class SluiceStore extends DurableObject {
     );
   }
 
-  /** The SQLite table as the engine's state table. */
+  /** The rows as the engine's state table. */
   readonly #table: StateTable = {
-    read: (key) =>
-      this.ctx.storage.sql
+    read: (key) => {
+      const cached = this.#rows.get(key);
+      if (cached !== undefined) return cached ?? undefined;
+      const row = this.ctx.storage.sql
         .exec<StateRow>(
           "SELECT value, expires_at AS expiresAt, seen FROM limit_state WHERE key = ?",
           key,
         )
-        .toArray()[0],
+        .toArray()[0];
+      this.#rows.set(key, row ?? null);
+      return row;
+    },
     write: (key, row) => {
-      this.ctx.storage.sql.exec(
-        "INSERT INTO limit_state (key, value, expires_at, seen) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, seen = excluded.seen",
-        key,
-        row.value,
-        row.expiresAt,
-        row.seen,
-      );
-      this.#wrote = true;
+      this.#rows.set(key, row);
+      this.#dirty.add(key);
     },
     remove: (key) => {
-      this.ctx.storage.sql.exec("DELETE FROM limit_state WHERE key = ?", key);
+      this.#rows.set(key, null);
+      this.#dirty.add(key);
     },
   };
 
+  /** Writes the batch's rows: one statement for the upserts, one for the deletions. */
+  #flush(): void {
+    if (this.#dirty.size === 0) return;
+    const upserts: SqlStorageValue[] = [];
+    const deletions: string[] = [];
+    for (const key of this.#dirty) {
+      const row = this.#rows.get(key);
+      if (row) upserts.push(key, row.value, row.expiresAt, row.seen);
+      else deletions.push(key);
+    }
+    this.#dirty.clear();
+    const sql = this.ctx.storage.sql;
+    // SQLite binds at most 32,766 values per statement; a batch stays far below.
+    for (let at = 0; at < upserts.length; at += ROWS_PER_STATEMENT * 4) {
+      const chunk = upserts.slice(at, at + ROWS_PER_STATEMENT * 4);
+      const rows = Array.from({ length: chunk.length / 4 }, () => "(?, ?, ?, ?)").join(", ");
+      sql.exec(
+        `INSERT INTO limit_state (key, value, expires_at, seen) VALUES ${rows} ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, seen = excluded.seen`,
+        ...chunk,
+      );
+    }
+    for (let at = 0; at < deletions.length; at += ROWS_PER_STATEMENT) {
+      const chunk = deletions.slice(at, at + ROWS_PER_STATEMENT);
+      sql.exec(
+        `DELETE FROM limit_state WHERE key IN (${chunk.map(() => "?").join(", ")})`,
+        ...chunk,
+      );
+    }
+    void this.#scheduleSweep();
+  }
+
   /** Runs a batch in order: each operation sees the writes of those before it. */
   run(ops: readonly ShardOp[]): ShardResult[] {
+    this.#calls++;
+    this.#operations += ops.length;
     const results = ops.map((op) => this.#one(op));
-    if (this.#wrote) void this.#scheduleSweep();
-    this.#wrote = false;
+    this.#flush();
     return results;
   }
 
@@ -96,6 +154,12 @@ export class SluiceStore extends DurableObject {
       undoOnTable(this.#table, op.checks, op.nowMs, op.undo);
       return null;
     }
+    if (op.op === "strike") return strikeOnTable(this.#table, op.ban, op.nowMs, op.denial);
+    if (op.op === "release") {
+      releaseOnTable(this.#table, op);
+      return null;
+    }
+    if (op.op === "acquire") return acquireOnTable(this.#table, op.lease, op.nowMs) ?? null;
     this.#latestNowMs = Math.max(this.#latestNowMs, op.req.nowMs);
     switch (op.op) {
       case "decide":
@@ -113,7 +177,28 @@ export class SluiceStore extends DurableObject {
   }
 
   reset(keys: readonly string[]): void {
+    this.#calls++;
     for (const key of keys) this.#table.remove(key);
+    this.#flush();
+  }
+
+  /** The bans in force among this object's keys under `prefix`. */
+  bans(prefix: string, nowMs: number): BanEntry[] {
+    const rows = this.ctx.storage.sql
+      .exec<{ key: string; value: string }>(
+        "SELECT key, value FROM limit_state WHERE substr(key, 1, ?) = ? AND instr(key, ?) > 0",
+        prefix.length,
+        prefix,
+        BAN_KEY_PART,
+      )
+      .toArray()
+      .map((r) => [r.key, this.#rows.get(r.key)?.value ?? r.value] as const);
+    return bansAmong(rows, prefix, nowMs);
+  }
+
+  /** Calls served and the decisions they carried, since this object started. */
+  stats(): { calls: number; decisions: number } {
+    return { calls: this.#calls, decisions: this.#operations };
   }
 
   ping(): string {
@@ -136,13 +221,19 @@ export class SluiceStore extends DurableObject {
   override async alarm(): Promise<void> {
     // Callers' clocks, not this machine's, define lapse (tests inject time).
     this.ctx.storage.sql.exec("DELETE FROM limit_state WHERE expires_at <= ?", this.#latestNowMs);
+    for (const [key, row] of this.#rows) {
+      if (!row || row.expiresAt <= this.#latestNowMs) this.#rows.delete(key);
+    }
     const left = this.ctx.storage.sql
       .exec<{ n: number }>("SELECT COUNT(*) AS n FROM limit_state")
       .one();
+    this.#sweepSet = left.n > 0;
     if (left.n > 0) await this.ctx.storage.setAlarm(Date.now() + SWEEP_EVERY_MS);
   }
 
   async #scheduleSweep(): Promise<void> {
+    if (this.#sweepSet) return;
+    this.#sweepSet = true;
     if ((await this.ctx.storage.getAlarm()) === null) {
       await this.ctx.storage.setAlarm(Date.now() + SWEEP_EVERY_MS);
     }
@@ -152,18 +243,17 @@ export class SluiceStore extends DurableObject {
 export interface DurableObjectStoreOptions {
   /** Time budget of one decision, waiting for its batch included. */
   timeoutMs: number;
-  /** Objects to spread subjects over (default 8); changing it starts counters afresh. */
+  /** Objects each rule's subjects are spread over (default 1: one object per rule). */
   shards?: number;
   /** Batching knobs per object (defaults: `GROUP_COMMIT_DEFAULTS`). */
   groupCommit?: Partial<Omit<GroupCommitOptions, "timeoutMs">>;
 }
 
 /**
- * `LimitStore` over the `SluiceStore` namespace. Each key lives in the object
- * its subject hashes to (`shardOf`), whatever the rule, so a hot rule's
- * subjects spread over several objects and a limit shared between rules
- * stays in one place. Calls to each object are group-committed: one RPC
- * carries every decision that waited for it.
+ * `LimitStore` over the `SluiceStore` namespace. Each key lives in its rule's
+ * object, or with `shards` in one of the rule's objects picked by subject
+ * (`objectFor`), so a hot rule's subjects spread. Calls to each object are
+ * group-committed: one RPC carries every decision that waited for it.
  *
  * A decision whose limits all live in one object is one operation there,
  * atomic as always. One spread over several objects reserves its part in
@@ -183,11 +273,13 @@ export class DurableObjectStore implements LimitStore {
   readonly #options: DurableObjectStoreOptions;
   readonly #shards: number;
   readonly #lanes = new Map<string, GroupCommit<ShardOp, ShardResult>>();
+  /** Object ids by name: a name's id never changes, a stub is made per call. */
+  readonly #ids = new Map<string, DurableObjectId>();
 
   constructor(ns: DurableObjectNamespace<SluiceStore>, options: DurableObjectStoreOptions) {
     this.#ns = ns;
     this.#options = options;
-    this.#shards = options.shards ?? DEFAULT_SHARDS;
+    this.#shards = options.shards ?? 1;
   }
 
   /** RPCs made so far, over all objects (for tests and metrics). */
@@ -205,6 +297,11 @@ export class DurableObjectStore implements LimitStore {
     const reserved = (await Promise.all(
       parts.map((p) => this.#run(p, "reserve", req)),
     )) as Reservation[];
+    const banned = reserved.find((r) => r.banned)?.banned;
+    if (banned) {
+      await this.#undo(req, parts, reserved);
+      return bannedDecision(banned, req.nowMs);
+    }
     const steps = this.#inOrder(
       req,
       parts,
@@ -214,7 +311,27 @@ export class DurableObjectStore implements LimitStore {
     // Taken back before the caller hears "denied": a client that waits for
     // its answers never finds units held by its own refused requests.
     if (!commit) await this.#undo(req, parts, reserved);
-    return decision;
+    const delayMs = Math.max(0, ...reserved.map((r) => r.delayMs ?? 0));
+    if (decision.allowed && delayMs > 0) decision.delayMs = delayMs;
+    if (decision.allowed && req.lease) {
+      const acquire: ShardOp = { op: "acquire", lease: req.lease, nowMs: req.nowMs };
+      const taken = await this.#lane(this.#shardOf(req.lease.key)).run(acquire, req.waitUntil);
+      if (taken) {
+        // No lease free: the parts' reservations are taken back, nothing consumed.
+        await this.#undo(req, parts, reserved);
+        const { inFlight } = taken as { inFlight: number };
+        const unconsumed = combine(req.checks, steps, false, true).decision;
+        return {
+          ...unconsumed,
+          allowed: false,
+          retryAfterMs: CONCURRENCY_RETRY_MS,
+          concurrency: { max: req.lease.max, inFlight },
+        };
+      }
+    }
+    if (decision.allowed || !req.ban) return decision;
+    const strike: ShardOp = { op: "strike", ban: req.ban, nowMs: req.nowMs, denial: decision };
+    return (await this.#lane(this.#shardOf(req.ban.key)).run(strike, req.waitUntil)) as Decision;
   }
 
   async peek(req: DecideRequest): Promise<Decision> {
@@ -228,6 +345,11 @@ export class DurableObjectStore implements LimitStore {
     await Promise.all(this.#split(req).map((p) => this.#run(p, "refund", req)));
   }
 
+  async release(lease: { rule: string; key: string; id: string; nowMs: number }): Promise<void> {
+    const op: ShardOp = { op: "release", key: lease.key, id: lease.id, nowMs: lease.nowMs };
+    await this.#lane(this.#shardOf(lease.key)).run(op);
+  }
+
   async reset(_rule: string, keys: readonly string[]): Promise<void> {
     const byShard = new Map<string, string[]>();
     for (const key of keys) {
@@ -236,20 +358,33 @@ export class DurableObjectStore implements LimitStore {
     }
     await Promise.all(
       [...byShard].map(([name, ks]) =>
-        withBudget(this.#ns.getByName(name).reset(ks) as Promise<void>, this.#options.timeoutMs),
+        withBudget(this.#stub(name).reset(ks) as Promise<void>, this.#options.timeoutMs),
       ),
     );
   }
 
   async ping(): Promise<void> {
-    await withBudget(
-      this.#ns.getByName("__ping").ping() as Promise<string>,
-      this.#options.timeoutMs,
+    await withBudget(this.#stub("__ping").ping() as Promise<string>, this.#options.timeoutMs);
+  }
+
+  /** Asks each of the rules' objects for its bans (admin only). */
+  async listBans(prefix: string, rules: readonly string[], nowMs: number): Promise<BanEntry[]> {
+    const names = rules.flatMap((rule) =>
+      this.#shards <= 1 ? [rule] : Array.from({ length: this.#shards }, (_, i) => `${rule}#${i}`),
     );
+    const lists = await Promise.all(
+      names.map((name) =>
+        withBudget(
+          this.#stub(name).bans(prefix, nowMs) as Promise<BanEntry[]>,
+          this.#options.timeoutMs,
+        ),
+      ),
+    );
+    return lists.flat();
   }
 
   #shardOf(key: string): string {
-    return shardOf(key, this.#shards);
+    return objectFor(key, this.#shards);
   }
 
   /** The decision's checks grouped by the object they live in, first-seen order. */
@@ -294,13 +429,30 @@ export class DurableObjectStore implements LimitStore {
   }
 
   #run(part: Part, op: "decide" | "peek" | "refund" | "reserve" | "steps", req: DecideRequest) {
+    // The ban rides with the part in its object (every part of a rule's subject shares one).
+    const withBan =
+      req.ban && (op === "decide" || op === "reserve") && part.name === this.#shardOf(req.ban.key);
     const plain: Plain = {
       rule: req.rule,
       checks: part.checks,
       nowMs: req.nowMs,
       countRejected: req.countRejected,
+      ...(withBan ? { ban: req.ban } : {}),
+      ...(req.maxDelayMs ? { maxDelayMs: req.maxDelayMs } : {}),
+      // A decision in one object takes its lease there, in the same operation.
+      ...(op === "decide" && req.lease ? { lease: req.lease } : {}),
     };
     return this.#lane(part.name).run({ op, req: plain }, req.waitUntil);
+  }
+
+  /** A fresh stub (a stub belongs to the request that made it) from the cached id. */
+  #stub(name: string): DurableObjectStub<SluiceStore> {
+    let id = this.#ids.get(name);
+    if (!id) {
+      id = this.#ns.idFromName(name);
+      this.#ids.set(name, id);
+    }
+    return this.#ns.get(id);
   }
 
   #lane(name: string): GroupCommit<ShardOp, ShardResult> {
@@ -325,23 +477,32 @@ export class DurableObjectStore implements LimitStore {
  * rule's onStoreError applies instead of a 500.
  */
 function checkedReply(ops: readonly ShardOp[], reply: unknown): ShardResult[] {
-  const fits = (r: unknown, op: ShardOp): boolean => {
-    if (op.op === "refund" || op.op === "undo") return r === null;
-    if (op.op === "steps") return Array.isArray(r);
-    const o = r as Partial<Decision & Reservation> | null;
-    if (op.op === "reserve") return Array.isArray(o?.steps) && typeof o?.committed === "boolean";
+  const isDecision = (r: unknown) => {
+    const o = r as Partial<Decision> | null;
     return (
-      typeof o?.allowed === "boolean" &&
-      Number.isFinite(o.retryAfterMs) &&
-      Array.isArray(o.limits) &&
-      o.limits.length === op.req.checks.length
+      typeof o?.allowed === "boolean" && Number.isFinite(o.retryAfterMs) && Array.isArray(o.limits)
     );
   };
-  if (
-    !Array.isArray(reply) ||
-    reply.length !== ops.length ||
-    !ops.every((op, i) => fits(reply[i], op))
-  ) {
+  const fits = (r: unknown, op: ShardOp): boolean => {
+    switch (op.op) {
+      case "refund":
+      case "undo":
+      case "release":
+        return r === null;
+      case "steps":
+        return Array.isArray(r);
+      case "acquire":
+        return r === null || Number.isFinite((r as { inFlight?: unknown } | null)?.inFlight);
+      case "reserve": {
+        const o = r as Partial<Reservation> | null;
+        return Array.isArray(o?.steps) && typeof o?.committed === "boolean";
+      }
+      default:
+        return isDecision(r);
+    }
+  };
+  const fitsAll = Array.isArray(reply) && reply.length === ops.length;
+  if (!fitsAll || !ops.every((op, i) => fits(reply[i], op))) {
     throw new StoreError("unexpected reply from the limit object", "error");
   }
   return reply as ShardResult[];
@@ -355,20 +516,24 @@ interface Part {
 }
 
 /**
- * The object a key lives in: FNV-1a of its subject (what follows
- * `<prefix>:<rule>:<limit>:`) modulo `shards`. Every limit on one subject
- * lands in one object, whatever the rule.
+ * The object a key lives in: its rule's (the second field of
+ * `<prefix>:<rule>:<limit>:<subject>`), and with `shards` > 1 one of that
+ * many objects of the rule, picked by FNV-1a of the subject, so every limit
+ * of a rule on one subject lands in one object.
  *
  * @example
- * shardOf("sluice:api:ip-1m:ip:203.0.113.7", 8); // "limits-5" (say)
+ * objectFor("sluice:api:ip-1m:ip:203.0.113.7", 1); // "api"
+ * objectFor("sluice:api:ip-1m:ip:203.0.113.7", 8); // "api#5" (say)
  */
-export function shardOf(key: string, shards: number): string {
+export function objectFor(key: string, shards: number): string {
   const fields = key.split(":");
-  const subject = fields.length > 3 ? fields.slice(3).join(":") : key;
+  const rule = fields.length > 3 ? (fields[1] as string) : key;
+  if (shards <= 1) return rule;
+  const subject = fields.slice(3).join(":");
   let hash = 0x811c9dc5;
   for (let i = 0; i < subject.length; i++) {
     hash ^= subject.charCodeAt(i);
     hash = Math.imul(hash, 0x01000193) >>> 0;
   }
-  return `limits-${hash % shards}`;
+  return `${rule}#${hash % shards}`;
 }

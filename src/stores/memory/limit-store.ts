@@ -1,6 +1,14 @@
 /** @module stores/memory/limit-store — limits in this isolate's memory, on the reference models. */
-import { decideOnTable, peekOnTable, refundOnTable, type StateRow } from "../../limiter/table.ts";
-import type { DecideRequest, Decision, LimitStore } from "../../limiter/types.ts";
+
+import { bansAmong } from "../../limiter/ban.ts";
+import {
+  decideOnTable,
+  peekOnTable,
+  refundOnTable,
+  releaseOnTable,
+  type StateRow,
+} from "../../limiter/table.ts";
+import type { BanEntry, DecideRequest, Decision, LimitStore } from "../../limiter/types.ts";
 import { BoundedMap } from "../../util/bounded-map.ts";
 
 /** Keys held at most; the oldest go first, so a flood of subjects costs bounded memory. */
@@ -51,9 +59,18 @@ export class MemoryStore implements LimitStore {
     refundOnTable(this.#table, req);
   }
 
+  async release(lease: { key: string; id: string; nowMs: number }): Promise<void> {
+    releaseOnTable(this.#table, lease);
+  }
+
   async reset(_rule: string, keys: readonly string[]): Promise<void> {
     for (const key of keys) this.#rows.delete(key);
   }
 
   async ping(): Promise<void> {}
+
+  async listBans(prefix: string, _rules: readonly string[], nowMs: number): Promise<BanEntry[]> {
+    const rows = [...this.#rows].map(([key, row]) => [key, row.value] as const);
+    return bansAmong(rows, prefix, nowMs);
+  }
 }

@@ -9,7 +9,7 @@ import { RedisStore } from "./limit-store.ts";
  * `now` times round trips and the skip window of a failing store.
  *
  * @example
- * const backend = redisBackend(env.UPSTASH_REDIS_REST_URL, env.UPSTASH_REDIS_REST_TOKEN, { timeoutMs: 250, now: Date.now });
+ * const backend = redisBackend(env.UPSTASH_REDIS_REST_URL, env.UPSTASH_REDIS_REST_TOKEN, { timeoutMs: 250, now: Date.now, shards: 1 });
  */
 export function redisBackend(url: string, token: string, options: BackendOptions): Backend {
   const { timeoutMs, now } = options;

@@ -1,5 +1,9 @@
 /** @module stores/redis/limit-store — limits in Redis over HTTP (Upstash REST): one script call carries a batch of decisions. */
+
+import { BAN_KEY_PART, bannedDecision, bansAmong } from "../../limiter/ban.ts";
+import { CONCURRENCY_RETRY_MS } from "../../limiter/lease.ts";
 import {
+  type BanEntry,
   type DecideRequest,
   type Decision,
   type LimitStore,
@@ -13,7 +17,15 @@ import { ALGORITHM_CODE, runScript, SCRIPTS, type ScriptRunner } from "./scripts
 export interface RedisLike extends ScriptRunner {
   del(...keys: string[]): Promise<unknown>;
   ping(): Promise<unknown>;
+  scan(
+    cursor: string | number,
+    opts: { match: string; count: number },
+  ): Promise<[string, string[]]>;
+  mget<T extends unknown[]>(...keys: string[]): Promise<T>;
 }
+
+/** Bans listed at most (an admin view, not a traffic path). */
+const MAX_LISTED_BANS = 1000;
 
 export interface RedisStoreOptions {
   /** Time budget of one decision, waiting for its batch included. */
@@ -24,7 +36,7 @@ export interface RedisStoreOptions {
 
 /** One decision of a batch, in the decide script's modes. */
 interface Call {
-  mode: "d" | "c" | "p" | "r";
+  mode: "d" | "c" | "p" | "r" | "l";
   req: DecideRequest;
 }
 
@@ -80,12 +92,42 @@ export class RedisStore implements LimitStore {
     await this.#run({ mode: "r", req });
   }
 
+  async release(lease: { rule: string; key: string; id: string; nowMs: number }): Promise<void> {
+    const spec = { key: lease.key, id: lease.id, max: 0, ttlMs: 0 };
+    const req = {
+      rule: lease.rule,
+      checks: [],
+      nowMs: lease.nowMs,
+      countRejected: false,
+      lease: spec,
+    };
+    await this.#run({ mode: "l", req });
+  }
+
   async reset(_rule: string, keys: readonly string[]): Promise<void> {
     if (keys.length > 0) await withBudget(this.#redis.del(...keys), this.#timeoutMs);
   }
 
   async ping(): Promise<void> {
     await withBudget(this.#redis.ping(), this.#timeoutMs);
+  }
+
+  /** SCANs for ban keys under `prefix` (admin only; `rules` are implied by the keys). */
+  async listBans(prefix: string, _rules: readonly string[], nowMs: number): Promise<BanEntry[]> {
+    const found: BanEntry[] = [];
+    let cursor = "0";
+    do {
+      const [next, keys] = await withBudget(
+        this.#redis.scan(cursor, { match: `${prefix}*${BAN_KEY_PART}*`, count: 1000 }),
+        this.#timeoutMs,
+      );
+      cursor = String(next);
+      if (keys.length === 0) continue;
+      const values = await withBudget(this.#redis.mget<unknown[]>(...keys), this.#timeoutMs);
+      const rows = keys.map((k, i) => [k, values[i] == null ? null : String(values[i])] as const);
+      found.push(...bansAmong(rows, prefix, nowMs));
+    } while (cursor !== "0" && found.length < MAX_LISTED_BANS);
+    return found.slice(0, MAX_LISTED_BANS);
   }
 
   #run(call: Call): Promise<number[]> {
@@ -97,20 +139,48 @@ export class RedisStore implements LimitStore {
     const keys: string[] = [];
     const args = [String(calls.length)];
     for (const { mode, req } of calls) {
-      args.push(String(req.nowMs), mode, String(req.checks.length));
+      args.push(String(req.nowMs), mode, String(req.maxDelayMs ?? 0), String(req.checks.length));
       for (const c of req.checks) {
         keys.push(c.key);
         args.push(ALGORITHM_CODE[c.algorithm], String(c.count), String(c.periodMs));
         args.push(String(c.burst), String(c.cost));
       }
+      // A peek reports the limits as they stand; only a decision meets the ban.
+      const deciding = mode === "d" || mode === "c";
+      pushBan(keys, args, deciding ? req.ban : undefined);
+      pushLease(keys, args, deciding || mode === "l" ? req.lease : undefined);
     }
     return splitReply(await runScript(this.#redis, SCRIPTS.decide, keys, args), calls);
   }
 }
 
-/** The flat reply, per decision: `r` → [1]; otherwise allowed, then 4 numbers per limit. */
+function pushBan(keys: string[], args: string[], ban: DecideRequest["ban"]): void {
+  if (!ban) {
+    args.push("0");
+    return;
+  }
+  keys.push(ban.key);
+  args.push("1", String(ban.after), String(ban.withinMs), String(ban.forMs));
+  args.push(String(ban.escalate), String(ban.maxMs));
+}
+
+function pushLease(keys: string[], args: string[], lease: DecideRequest["lease"]): void {
+  if (!lease) {
+    args.push("0");
+    return;
+  }
+  keys.push(lease.key);
+  args.push("1", String(lease.max), lease.id, String(lease.ttlMs));
+}
+
+/** Numbers before a decision's limits: allowed, ban until, level, started, delay, lease max, in flight. */
+const HEADER = 7;
+
+/** The flat reply, per decision: `r` → [1]; otherwise the header, then 4 numbers per limit. */
 function splitReply(raw: unknown, calls: readonly Call[]): number[][] {
-  const sizes = calls.map((c) => (c.mode === "r" ? 1 : 1 + 4 * c.req.checks.length));
+  const sizes = calls.map((c) =>
+    c.mode === "r" || c.mode === "l" ? 1 : HEADER + 4 * c.req.checks.length,
+  );
   const total = sizes.reduce((a, b) => a + b, 0);
   if (!Array.isArray(raw) || raw.length !== total || !raw.every(Number.isSafeInteger)) {
     throw new StoreError(`unexpected script reply: ${JSON.stringify(raw)?.slice(0, 200)}`, "error");
@@ -122,11 +192,29 @@ function splitReply(raw: unknown, calls: readonly Call[]): number[][] {
   });
 }
 
+/** A decision from the script's numbers (see `DECIDE_SCRIPT`). */
 function toDecision(nums: number[], req: DecideRequest): Decision {
-  const allowed = nums[0] === 1;
+  const [ok, banUntil = 0, banLevel = 0, banStarted = 0, delayMs = 0, leaseMax = 0, inFlight = 0] =
+    nums;
+  const ban = { untilMs: banUntil, level: banLevel };
+  // Banned before this decision: no limit was evaluated.
+  if (banUntil > 0 && banStarted === 0) return bannedDecision(ban, req.nowMs);
+  const decision = limitsDecision(ok === 1, nums.slice(HEADER), req);
+  if (leaseMax > 0) {
+    return {
+      ...decision,
+      retryAfterMs: CONCURRENCY_RETRY_MS,
+      concurrency: { max: leaseMax, inFlight },
+    };
+  }
+  if (delayMs > 0) decision.delayMs = delayMs;
+  return banUntil > 0 ? bannedDecision(ban, req.nowMs, decision) : decision;
+}
+
+function limitsDecision(allowed: boolean, nums: number[], req: DecideRequest): Decision {
   let retryAfterMs = 0;
   const limits = req.checks.map((c, i) => {
-    const [ok, remaining, resetMs, wait] = nums.slice(1 + 4 * i, 5 + 4 * i) as [
+    const [ok, remaining, resetMs, wait] = nums.slice(4 * i, 4 + 4 * i) as [
       number,
       number,
       number,
@@ -137,6 +225,9 @@ function toDecision(nums: number[], req: DecideRequest): Decision {
       id: c.id,
       count: c.count,
       periodMs: c.periodMs,
+      burst: c.burst,
+      cost: c.cost,
+      algorithm: c.algorithm,
       allowed: ok === 1,
       remaining,
       resetMs,

@@ -1,18 +1,23 @@
 /** @module test/node/bench/harness — the benchmark's own arithmetic: percentiles, medians, Redis counters, schedule, expected admissions, policy. */
 import { describe, expect, it } from "vitest";
 import {
+  callsBetween,
   commandDelta,
+  estimateSeconds,
   expectedAdmitted,
   median,
   parseCommandstats,
+  parseNumberList,
   parseUploadSize,
   percentile,
   perRequest,
+  primaryConnections,
   SCRIPT_CALLS,
   schedule,
   summarizeLatency,
   summarizeProfile,
   totalCalls,
+  windowWaitMs,
 } from "../../../bench/harness.ts";
 import { BENCH_RULES, sluicePolicy } from "../../../bench/limits.ts";
 import { compileMatcher } from "../../../src/policy/match.ts";
@@ -144,24 +149,128 @@ describe("parseUploadSize", () => {
 describe("schedule", () => {
   const contenders = ["bare", "sluice", "peer"];
 
-  it("runs every contender once per round and store latency", () => {
-    const slots = schedule(3, [0, 5], contenders);
-    expect(slots).toHaveLength(18);
+  it("runs every contender once per round, store latency and number of connections", () => {
+    const slots = schedule(3, [0, 5], [1, 32], contenders);
+    expect(slots).toHaveLength(36);
     for (const round of [0, 1, 2]) {
       for (const latencyMs of [0, 5]) {
-        const names = slots
-          .filter((s) => s.round === round && s.latencyMs === latencyMs)
-          .map((s) => s.contender);
-        expect([...names].sort()).toEqual([...contenders].sort());
+        for (const connections of [1, 32]) {
+          const names = slots
+            .filter(
+              (s) =>
+                s.round === round && s.latencyMs === latencyMs && s.connections === connections,
+            )
+            .map((s) => s.contender);
+          expect([...names].sort()).toEqual([...contenders].sort());
+        }
       }
     }
   });
 
-  it("rotates who goes first each round, and keeps latencies in blocks", () => {
-    const slots = schedule(3, [0, 5], contenders);
+  it("rotates who goes first each round, and keeps latencies, then connections, in blocks", () => {
+    const slots = schedule(3, [0, 5], [1, 32], contenders);
     const firsts = [0, 1, 2].map((round) => slots.find((s) => s.round === round)?.contender);
     expect(firsts).toEqual(["bare", "sluice", "peer"]);
-    expect(slots.slice(0, 6).map((s) => s.latencyMs)).toEqual([0, 0, 0, 5, 5, 5]);
+    expect(slots.slice(0, 12).map((s) => `${s.latencyMs}/${s.connections}`)).toEqual([
+      ...Array(3).fill("0/1"),
+      ...Array(3).fill("0/32"),
+      ...Array(3).fill("5/1"),
+      ...Array(3).fill("5/32"),
+    ]);
+  });
+
+  it("leaves out the points where a contender does not run, and only those", () => {
+    const slots = schedule(2, [0, 5], [1, 32], contenders, (c, ms, n) =>
+      c === "peer" ? ms === 0 : c !== "sluice" || n === 32,
+    );
+    const where = (c: string) =>
+      slots
+        .filter((s) => s.contender === c)
+        .map((s) => `${s.round}:${s.latencyMs}/${s.connections}`);
+    expect(where("peer")).toEqual(["0:0/1", "0:0/32", "1:0/1", "1:0/32"]);
+    expect(where("sluice")).toEqual(["0:0/32", "0:5/32", "1:0/32", "1:5/32"]);
+    expect(where("bare")).toHaveLength(8);
+  });
+});
+
+describe("parseNumberList", () => {
+  it("reads a comma-separated list, keeping its order and dropping repeats", () => {
+    expect(parseNumberList("1, 8,32,128", "--connections", { min: 1, integer: true })).toEqual([
+      1, 8, 32, 128,
+    ]);
+    expect(parseNumberList("20,0,5,0", "--latencies", { min: 0 })).toEqual([20, 0, 5]);
+    expect(parseNumberList("2.5", "--latencies", { min: 0 })).toEqual([2.5]);
+  });
+
+  it("refuses empty items, words, values below the minimum and fractions where whole numbers are due", () => {
+    const conns = { min: 1, integer: true };
+    expect(() => parseNumberList("1,,8", "--connections", conns)).toThrow(/--connections/);
+    expect(() => parseNumberList("eight", "--connections", conns)).toThrow(/whole numbers ≥ 1/);
+    expect(() => parseNumberList("0,8", "--connections", conns)).toThrow(/"0,8"/);
+    expect(() => parseNumberList("1.5", "--connections", conns)).toThrow();
+    expect(() => parseNumberList("-5", "--latencies", { min: 0 })).toThrow(/numbers ≥ 0/);
+  });
+});
+
+describe("primaryConnections", () => {
+  it("is the preferred count when the sweep has it, else the largest", () => {
+    expect(primaryConnections([1, 8, 32, 128], 32)).toBe(32);
+    expect(primaryConnections([128, 1, 8], 32)).toBe(128);
+    expect(primaryConnections([4], 32)).toBe(4);
+    expect(() => primaryConnections([], 32)).toThrow();
+  });
+});
+
+describe("windowWaitMs", () => {
+  const minute = 60_000;
+  const t = 1_700_000_040_000; // a whole minute
+
+  it("does not wait when the window has room for the scenario", () => {
+    expect(windowWaitMs(t, minute, 10_000)).toBe(0);
+    expect(windowWaitMs(t + 50_000, minute, 10_000)).toBe(0);
+  });
+
+  it("waits until just after the next window starts when it has not", () => {
+    expect(windowWaitMs(t + 50_001, minute, 10_000)).toBe(9_999 + 50);
+    expect(windowWaitMs(t + 59_999, minute, 10_000)).toBe(1 + 50);
+    expect(windowWaitMs(t + 5_000, 10_000, 6_000)).toBe(5_050);
+  });
+});
+
+describe("estimateSeconds", () => {
+  const run = { contenders: 2, bundles: 2, warmupSec: 1, slots: 10, durationSec: 2, scenarios: 1 };
+
+  it("adds bundling, start-up, warm-ups, points and scenarios", () => {
+    // 12 + 10 + 3 + 25 + 3.
+    expect(estimateSeconds(run)).toBe(53);
+  });
+
+  it("grows with each part of the run", () => {
+    const base = estimateSeconds(run);
+    expect(estimateSeconds({ ...run, slots: 20 })).toBe(base + 25);
+    expect(estimateSeconds({ ...run, durationSec: 3 })).toBe(base + 10);
+    expect(estimateSeconds({ ...run, scenarios: 2 })).toBeGreaterThan(base);
+    expect(estimateSeconds({ ...run, bundles: 3 })).toBeGreaterThan(base);
+  });
+});
+
+describe("callsBetween", () => {
+  it("sums each object's calls between two snapshots, new objects from zero", () => {
+    const before = new Map([
+      ["load", 100],
+      ["tight", 7],
+    ]);
+    const after = new Map([
+      ["load", 160],
+      ["tight", 7],
+      ["load-2", 15],
+    ]);
+    expect(callsBetween(before, after)).toBe(75);
+    expect(callsBetween(new Map(), after)).toBe(182);
+  });
+
+  it("counts a restarted object (its count went down) from its restart", () => {
+    expect(callsBetween(new Map([["load", 500]]), new Map([["load", 40]]))).toBe(40);
   });
 });
 

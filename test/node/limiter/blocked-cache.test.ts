@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { BlockedCache } from "../../../src/limiter/blocked-cache.ts";
 import { evaluate } from "../../../src/limiter/model.ts";
 import type { DecideRequest, Decision, LimitStore } from "../../../src/limiter/types.ts";
+import { MemoryStore } from "../../../src/stores/memory/limit-store.ts";
 
 /** The reference model in memory, counting every call that reaches it. */
 class CountingStore implements LimitStore {
@@ -33,6 +34,19 @@ class CountingStore implements LimitStore {
     for (const k of keys) this.state.delete(k);
   }
   async ping(): Promise<void> {}
+  async listBans() {
+    return [];
+  }
+  async release(): Promise<void> {}
+}
+
+/** The memory store, counting the decisions that reach it (it knows bans). */
+class CountingMemory extends MemoryStore {
+  calls = 0;
+  override decide(req: DecideRequest): Promise<Decision> {
+    this.calls += 1;
+    return super.decide(req);
+  }
 }
 
 const T0 = 1_790_000_000_000;
@@ -138,5 +152,44 @@ describe("blocked-client cache", () => {
       for (let i = 0; i < 3; i++) await store.decide(request(T0, subject));
     }
     expect(store.size).toBe(2);
+  });
+});
+
+describe("BlockedCache with a ban", () => {
+  const banned = (nowMs: number): DecideRequest => ({
+    ...request(nowMs, "r:ip-1m:ip:9"),
+    ban: {
+      key: "r:~ban:ip:9",
+      after: 2,
+      withinMs: 60_000,
+      forMs: 600_000,
+      escalate: 2,
+      maxMs: 3_600_000,
+    },
+  });
+
+  it("lets every denial reach the store as a strike, then answers the ban from memory", async () => {
+    const inner = new CountingMemory();
+    const cache = new BlockedCache(inner);
+    const outcomes = [];
+    for (let i = 0; i < 6; i++) {
+      const d = await cache.decide(banned(T0 + i));
+      outcomes.push(d.banned ? "banned" : d.allowed);
+    }
+    // 2 admitted, 2 denials (both strikes reach the store), then the ban from memory.
+    expect(outcomes).toEqual([true, true, false, "banned", "banned", "banned"]);
+    expect(inner.calls).toBe(4);
+    const later = await cache.decide(banned(T0 + 10_000));
+    expect(later.retryAfterMs).toBe(600_000 - 10_000 + 3);
+    expect(inner.calls).toBe(4);
+  });
+
+  it("forgets a ban lifted through it at once", async () => {
+    const inner = new CountingMemory();
+    const cache = new BlockedCache(inner);
+    for (let i = 0; i < 4; i++) await cache.decide(banned(T0));
+    expect((await cache.decide(banned(T0))).banned).toBeDefined();
+    await cache.reset("r", ["r:~ban:ip:9", "r:ip-1m:ip:9"]);
+    expect((await cache.decide(banned(T0 + 1))).allowed).toBe(true);
   });
 });

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { evaluate, refundWrites, type Write } from "../../../src/limiter/model.ts";
 import type { LimitCheck } from "../../../src/limiter/types.ts";
 import type { Algorithm } from "../../../src/policy/types.ts";
+import { MemoryStore } from "../../../src/stores/memory/limit-store.ts";
 import { RedisStore } from "../../../src/stores/redis/limit-store.ts";
 import { SCRIPTS } from "../../../src/stores/redis/scripts.ts";
 import { type RedisHandle, redisCommand, startRedis } from "../../../tools/redis.ts";
@@ -164,7 +165,8 @@ describe("batched decisions agree with the same decisions one at a time", () => 
     await fc.assert(
       fc.asyncProperty(burstsArb, async (trace) => {
         run += 1;
-        const store = new RedisStore(client, { timeoutMs: 2000 });
+        // One call at a time, whatever this machine's round trips: the bursts must batch.
+        const store = new RedisStore(client, { timeoutMs: 2000, groupCommit: { maxInFlight: 1 } });
         const model = new Map<string, string>();
         let offset = 0;
         for (const burst of trace.bursts) {
@@ -213,6 +215,218 @@ describe("batched decisions agree with the same decisions one at a time", () => 
         const decisions = trace.bursts.reduce((n, b) => n + b.length, 0);
         if (trace.bursts.some((b) => b.length > 2)) expect(store.calls).toBeLessThan(decisions);
       }),
+      { numRuns: 60 },
+    );
+  });
+});
+
+const banTraceArb = fc.record({
+  limit: limitArb,
+  countRejected: fc.boolean(),
+  ban: fc.record({
+    after: fc.integer({ min: 1, max: 4 }),
+    withinMs: fc.integer({ min: 50, max: 2000 }),
+    forMs: fc.integer({ min: 50, max: 1500 }),
+    escalate: fc.constantFrom(1, 1.5, 2, 3),
+    extraMax: fc.integer({ min: 0, max: 4000 }),
+  }),
+  bursts: fc.array(
+    fc.array(
+      fc.record({
+        stepMs: fc.oneof(fc.integer({ min: 0, max: 10 }), fc.integer({ min: 0, max: 900 })),
+        subject: fc.integer({ min: 0, max: 1 }),
+      }),
+      { minLength: 1, maxLength: 8 },
+    ),
+    { minLength: 1, maxLength: 10 },
+  ),
+});
+
+describe("bans decided by the script agree with the reference engine", () => {
+  it("on random traces of denials, strikes, bans and escalation, sent in bursts", async () => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(banTraceArb, async (trace) => {
+        run += 1;
+        const redisStore = new RedisStore(client, { timeoutMs: 2000 });
+        const model = new MemoryStore();
+        const { limit, ban } = trace;
+        let offset = 0;
+        for (const burst of trace.bursts) {
+          const real = Date.now();
+          const reqs = burst.map((event) => {
+            offset += event.stepMs;
+            const check: LimitCheck = {
+              id: "l0",
+              key: `ban:${run}:l0:s${event.subject}`,
+              algorithm: limit.algorithm,
+              count: limit.count,
+              periodMs: limit.periodMs,
+              burst: limit.count,
+              cost: 1,
+            };
+            return {
+              rule: "oracle",
+              checks: [check],
+              nowMs: real + offset,
+              countRejected: trace.countRejected,
+              ban: {
+                key: `ban:${run}:~ban:s${event.subject}`,
+                after: ban.after,
+                withinMs: ban.withinMs,
+                forMs: ban.forMs,
+                escalate: ban.escalate,
+                maxMs: ban.forMs + ban.extraMax,
+              },
+            };
+          });
+          // The reference decides one at a time, in the order they are sent.
+          const expected = [];
+          for (const req of reqs) expected.push(await model.decide(req));
+          expect(await Promise.all(reqs.map((r) => redisStore.decide(r)))).toEqual(expected);
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
+
+const delayTraceArb = fc.record({
+  limits: fc.array(
+    fc.record({
+      algorithm: fc.constantFrom<Algorithm>("gcra", "token-bucket"),
+      count: fc.integer({ min: 1, max: 6 }),
+      periodMs: fc.integer({ min: 50, max: 3000 }),
+      extraBurst: fc.integer({ min: 0, max: 4 }),
+    }),
+    { minLength: 1, maxLength: 2 },
+  ),
+  maxDelayMs: fc.integer({ min: 1, max: 3000 }),
+  bursts: fc.array(
+    fc.array(
+      fc.record({
+        stepMs: fc.oneof(fc.integer({ min: 0, max: 10 }), fc.integer({ min: 0, max: 900 })),
+        subject: fc.integer({ min: 0, max: 1 }),
+        cost: fc.integer({ min: 1, max: 3 }),
+        refund: fc.boolean(),
+      }),
+      { minLength: 1, maxLength: 10 },
+    ),
+    { minLength: 1, maxLength: 8 },
+  ),
+});
+
+describe("delayed decisions by the script agree with the reference engine", () => {
+  it("on random traces of reservations, delays and refunds, sent in bursts", async () => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(delayTraceArb, async (trace) => {
+        run += 1;
+        const redisStore = new RedisStore(client, { timeoutMs: 2000 });
+        const model = new MemoryStore();
+        let offset = 0;
+        for (const burst of trace.bursts) {
+          const real = Date.now();
+          const reqs = burst.map((event) => {
+            offset += event.stepMs;
+            const checks: LimitCheck[] = trace.limits.map((l, i) => {
+              const burstSize = l.count + l.extraBurst;
+              return {
+                id: `l${i}`,
+                key: `delay:${run}:l${i}:s${event.subject}`,
+                algorithm: l.algorithm,
+                count: l.count,
+                periodMs: l.periodMs,
+                burst: burstSize,
+                cost: Math.min(event.cost, burstSize),
+              };
+            });
+            const req = { rule: "oracle", checks, nowMs: real + offset, countRejected: false };
+            return { req: { ...req, maxDelayMs: trace.maxDelayMs }, refund: event.refund };
+          });
+          const expected = [];
+          for (const { req, refund } of reqs) {
+            expected.push(refund ? await model.refund(req) : await model.decide(req));
+          }
+          const actual = await Promise.all(
+            reqs.map(({ req, refund }) =>
+              refund ? redisStore.refund(req) : redisStore.decide(req),
+            ),
+          );
+          expect(actual).toEqual(expected);
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
+
+describe("leases decided by the script agree with the reference engine", () => {
+  it("on random traces of decisions taking leases and releases, sent in bursts", async () => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          max: fc.integer({ min: 1, max: 4 }),
+          ttlMs: fc.integer({ min: 50, max: 2000 }),
+          count: fc.integer({ min: 1, max: 8 }),
+          bursts: fc.array(
+            fc.array(
+              fc.record({
+                stepMs: fc.oneof(fc.integer({ min: 0, max: 10 }), fc.integer({ min: 0, max: 900 })),
+                release: fc.integer({ min: 0, max: 3 }),
+              }),
+              { minLength: 1, maxLength: 8 },
+            ),
+            { minLength: 1, maxLength: 8 },
+          ),
+        }),
+        async (trace) => {
+          run += 1;
+          const redisStore = new RedisStore(client, { timeoutMs: 2000 });
+          const model = new MemoryStore();
+          const key = `lease:${run}:~lease:s`;
+          const held: string[] = [];
+          let offset = 0;
+          let n = 0;
+          for (const burst of trace.bursts) {
+            const real = Date.now();
+            const ops = burst.map((event) => {
+              offset += event.stepMs;
+              const nowMs = real + offset;
+              n += 1;
+              // Some events give back the oldest lease this trace holds instead.
+              const id = event.release === 0 ? held.shift() : undefined;
+              if (id !== undefined) return { release: { rule: "oracle", key, id, nowMs } };
+              const check: LimitCheck = {
+                id: "l",
+                key: `lease:${run}:l:s`,
+                algorithm: "gcra",
+                count: trace.count,
+                periodMs: 1000,
+                burst: trace.count,
+                cost: 1,
+              };
+              const lease = { key, max: trace.max, id: `r${n}`, ttlMs: trace.ttlMs };
+              return {
+                decide: { rule: "oracle", checks: [check], nowMs, countRejected: false, lease },
+              };
+            });
+            const expected = [];
+            for (const op of ops) {
+              const d = op.decide ? await model.decide(op.decide) : await model.release(op.release);
+              if (d && op.decide && d.allowed) held.push(op.decide.lease.id);
+              expected.push(d);
+            }
+            const actual = await Promise.all(
+              ops.map((op) =>
+                op.decide ? redisStore.decide(op.decide) : redisStore.release(op.release),
+              ),
+            );
+            expect(actual).toEqual(expected);
+          }
+        },
+      ),
       { numRuns: 60 },
     );
   });

@@ -29,6 +29,9 @@ function rule(name: string, path: string): Rule {
     mode: "enforce",
     countRejected: false,
     countStatus: null,
+    action: "reject",
+    maxDelayMs: 0,
+    concurrency: null,
   };
 }
 

@@ -17,6 +17,9 @@ function rule(name: string, path: string, methods: string[] | null = null): Rule
     mode: "enforce",
     countRejected: false,
     countStatus: null,
+    action: "reject",
+    maxDelayMs: 0,
+    concurrency: null,
   };
 }
 

@@ -40,6 +40,9 @@ const property = (def: string, name: string): Node => {
  * Writes out every default the schema states, into `value` and into each optional section it
  * leaves out, so the reader must give the same policy as with the defaults left implicit.
  */
+/** Optional sections whose presence turns something on: written out, they are not defaults. */
+const PRESENCE_MATTERS = new Set(["concurrency", "ban", "adaptive", "response"]);
+
 function fillDefaults(node: Node, value: unknown, filled: string[], path: string): unknown {
   const def = resolve(node);
   if (def.type === "array" && Array.isArray(value) && def.items) {
@@ -57,7 +60,11 @@ function fillDefaults(node: Node, value: unknown, filled: string[], path: string
     } else if (child.default !== undefined) {
       out[key] = child.default;
       filled.push(here);
-    } else if (resolve(child).type === "object" && resolve(child).properties) {
+    } else if (
+      resolve(child).type === "object" &&
+      resolve(child).properties &&
+      !PRESENCE_MATTERS.has(key)
+    ) {
       out[key] = fillDefaults(child, {}, filled, here);
     }
   }

@@ -52,6 +52,9 @@ describe("the minimal example from the design brief", () => {
             mode: "enforce",
             countRejected: false,
             countStatus: null,
+            action: "reject",
+            maxDelayMs: 0,
+            concurrency: null,
           },
           {
             name: "api",
@@ -71,6 +74,9 @@ describe("the minimal example from the design brief", () => {
             mode: "enforce",
             countRejected: false,
             countStatus: null,
+            action: "reject",
+            maxDelayMs: 0,
+            concurrency: null,
           },
         ],
         plans: {},
@@ -85,7 +91,7 @@ describe("the minimal example from the design brief", () => {
         },
         headers: { legacy: false },
         log: { allowed: true },
-        store: { timeoutMs: 250 },
+        store: { timeoutMs: 250, shards: 1 },
         origin: { timeoutMs: 30_000 },
       },
     });
