@@ -31,6 +31,12 @@ export default defineConfig({
                 TEST_FAULT_REDIS_URL: inject<string>("faultRedisUrl"),
                 TEST_COUNT_REDIS_URL: inject<string>("countRedisUrl"),
                 TEST_REDIS_TOKEN: inject<string>("redisToken"),
+                TEST_GARBAGE_REDIS_URL: inject<string>("garbageRedisUrl"),
+                TEST_ERROR_REDIS_URL: inject<string>("errorRedisUrl"),
+                TEST_SLOW_REDIS_URL: inject<string>("slowRedisUrl"),
+                TEST_LATE_REDIS_URL: inject<string>("lateRedisUrl"),
+                // Fuzz seed to replay (empty: a fresh one, printed on failure).
+                TEST_FUZZ_SEED: process.env.SLUICE_FUZZ_SEED ?? "",
               },
             },
           })),

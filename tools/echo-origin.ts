@@ -139,6 +139,22 @@ export async function startEchoOrigin(opts?: { port?: number }): Promise<EchoOri
       return sendJson(res, 200, inFlight.get(params.get("tag") ?? "") ?? { now: 0, peak: 0 });
     }
 
+    // Answers the HTTP server would not send: any status code, written raw.
+    const raw = /^\/__raw-status\/(\d{3})$/.exec(path)?.[1];
+    if (raw !== undefined) {
+      req.resume();
+      req.socket.end(`HTTP/1.1 ${raw} Odd\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok`);
+      return;
+    }
+
+    // Headers and half the promised body, then the connection is reset.
+    if (path === "/__reset-mid-body") {
+      req.resume();
+      res.writeHead(200, { ...ORIGIN_HEADERS, "content-length": "1000" });
+      res.write("x".repeat(500), () => res.socket?.destroy());
+      return;
+    }
+
     let waitMs = 0;
     if (path === "/__slow") {
       const ms = intParam(params.get("ms"), 600_000);

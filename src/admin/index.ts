@@ -3,11 +3,12 @@ import { Hono } from "hono";
 import { missing } from "../respond/problem.ts";
 import { adminAuth } from "./auth.ts";
 import type { AdminEnv } from "./context.ts";
+import { healthRoutes } from "./routes/health.ts";
 import { keyRoutes } from "./routes/keys.ts";
 import { subjectRoutes } from "./routes/subjects.ts";
 import { tenantRoutes } from "./routes/tenants.ts";
 
-export { ADMIN_AUTH_FAILURES } from "./auth.ts";
+export { ADMIN_AUTH_FAILURES, adminTokenWeakness } from "./auth.ts";
 export type { AdminDeps, AdminEnv } from "./context.ts";
 
 export const ADMIN_BASE = "/__sluice/admin";
@@ -30,6 +31,7 @@ export const adminApi = new Hono<AdminEnv>()
   .use(adminAuth)
   .route("/tenants", tenantRoutes)
   .route("/keys", keyRoutes)
+  .route("/health", healthRoutes)
   .route("/", subjectRoutes)
   .all("*", () => {
     throw missing("This admin resource");

@@ -6,7 +6,7 @@ import type { LimitCheck } from "../../limiter/types.ts";
 import type { Limit, Rule } from "../../policy/types.ts";
 import { badRequest, missing } from "../../respond/problem.ts";
 import { planRatesOf } from "../../tenants/plan.ts";
-import { type AdminEnv, auditEntry, commit, jsonBody, tenantOr404 } from "../context.ts";
+import { type AdminEnv, auditEntry, auditThen, jsonBody, tenantOr404 } from "../context.ts";
 import { object, parseSubject, type SubjectRef } from "../input.ts";
 
 /** `/usage`, `/reset` and `/audit` under the admin base. */
@@ -44,24 +44,26 @@ subjectRoutes.get("/usage", async (c) => {
 });
 
 subjectRoutes.post("/reset", async (c) => {
-  const { store, directory, policy, keyGuard, tokenGuard } = c.var.admin;
+  const { store, policy, keyGuard, tokenGuard } = c.var.admin;
   const input = object(await jsonBody(c), ["subject"]);
   const subject = parseSubject(input.subject);
-  let cleared = 0;
-  for (const target of (await resolve(c, subject)).targets) {
-    await store.reset(
-      target.rule,
-      target.checks.map((k) => k.key),
-    );
-    cleared += target.checks.length;
-  }
-  if (subject.kind === "ip") {
-    const address = ipKey(subject.address, policy.identity.ip.ipv6Subnet) ?? "";
-    keyGuard?.clear(address);
-    tokenGuard.clear(address);
-  }
+  const found = (await resolve(c, subject)).targets;
+  const cleared = found.reduce((n, t) => n + t.checks.length, 0);
   const entry = auditEntry(c, "subject.reset", String(input.subject), { keys: cleared });
-  await commit(c, entry, () => directory.recordAudit(entry));
+  // A reset lifts lockouts: its entry is in the trail before anything is cleared.
+  await auditThen(c, entry, async () => {
+    for (const target of found) {
+      await store.reset(
+        target.rule,
+        target.checks.map((k) => k.key),
+      );
+    }
+    if (subject.kind === "ip") {
+      const address = ipKey(subject.address, policy.identity.ip.ipv6Subnet) ?? "";
+      keyGuard?.clear(address);
+      tokenGuard.clear(address);
+    }
+  });
   return c.json({ subject: input.subject, cleared });
 });
 

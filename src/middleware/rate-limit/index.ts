@@ -1,11 +1,13 @@
 /** @module middleware/rate-limit — Sluice's core as a Hono middleware: identify → match → authenticate → decide → act. */
 import type { Context, Env, MiddlewareHandler } from "hono";
+import { canonicalOf } from "../../identity/canonical.ts";
 import { identify } from "../../identity/index.ts";
 import type { Identity } from "../../identity/types.ts";
 import { buildChecks, needsKey, type Requester } from "../../limiter/checks.ts";
 import { type DecideRequest, StoreError } from "../../limiter/types.ts";
 import type { Rule } from "../../policy/types.ts";
 import {
+  badPath,
   forbidden,
   keyAttemptsLocked,
   storeUnavailable,
@@ -43,14 +45,20 @@ const SHADOW_PASS = Symbol("shadow-pass");
 export function rateLimit<E extends Env = Env>(options: RateLimitOptions): MiddlewareHandler<E> {
   const config = configure(options);
   return async function rateLimit(c, next) {
-    const rule = config.match(c.req.method, c.req.path);
+    // Rules match the canonical path; a spelling origins could read otherwise is refused.
+    const path = canonicalOf(c.req.raw);
+    if ("refused" in path) throw badPath(path.refused);
+    const rule = config.match(c.req.method, path.path);
     if (!rule) return next();
     const nowMs = config.clock();
-    const identity = await identify(c.req.raw, config.policy.identity, {
-      ip: config.getIP?.(c),
-      apiKey: config.getKey?.(c),
-    });
-    const trace = await traceOf(c, config, rule, identity);
+    const { tenants } = config.policy;
+    const identity = await identify(
+      c.req.raw,
+      config.policy.identity,
+      { ip: config.getIP?.(c), apiKey: config.getKey?.(c) },
+      tenants.enabled ? tenants : undefined,
+    );
+    const trace = await traceOf(c, config, rule, identity, path.path);
     const who = await requester(c, config, trace, nowMs);
     if (who === SHADOW_PASS) return passShadow(c, next, config, trace);
     const request: DecideRequest = {
@@ -71,12 +79,13 @@ async function traceOf(
   config: RateLimitConfig,
   rule: Rule,
   identity: Identity,
+  path: string,
 ): Promise<Trace> {
   return {
     rule,
     identity,
     method: c.req.method,
-    path: c.req.path,
+    path,
     policyHash: await config.hash(),
     ...(identity.apiKeyHash ? { keyId: keyId(identity.apiKeyHash) } : {}),
     store: "",
@@ -113,7 +122,8 @@ async function requester(
   }
   const services = config.tenants(c);
   if (!config.policy.tenants.enabled || !services) return base;
-  const auth = await authenticate(services, identity.apiKeyHash, identity.ipKey, nowMs);
+  const { apiKeyHash, ipKey, apiKeyMalformed } = identity;
+  const auth = await authenticate(services, apiKeyHash, ipKey, nowMs, apiKeyMalformed);
   if (!auth.ok) {
     if ("keyProblem" in auth && auth.keyProblem) trace.keyProblem = auth.keyProblem;
     switch (auth.reason) {

@@ -18,14 +18,15 @@ import {
   type UndoEntry,
   undoOnTable,
 } from "../../limiter/table.ts";
-import type {
-  BanEntry,
-  BanSpec,
-  DecideRequest,
-  Decision,
-  LeaseSpec,
-  LimitCheck,
-  LimitStore,
+import {
+  type BanEntry,
+  type BanSpec,
+  type DecideRequest,
+  type Decision,
+  type LeaseSpec,
+  type LimitCheck,
+  type LimitStore,
+  StoreError,
 } from "../../limiter/types.ts";
 import { BoundedMap } from "../../util/bounded-map.ts";
 import { withBudget } from "../budget.ts";
@@ -457,7 +458,9 @@ export class DurableObjectStore implements LimitStore {
   #lane(name: string): GroupCommit<ShardOp, ShardResult> {
     let lane = this.#lanes.get(name);
     if (!lane) {
-      lane = new GroupCommit((ops) => this.#ns.getByName(name).run(ops) as Promise<ShardResult[]>, {
+      const send = async (ops: ShardOp[]) =>
+        checkedReply(ops, await this.#ns.getByName(name).run(ops));
+      lane = new GroupCommit(send, {
         ...GROUP_COMMIT_DEFAULTS,
         ...this.#options.groupCommit,
         timeoutMs: this.#options.timeoutMs,
@@ -466,6 +469,43 @@ export class DurableObjectStore implements LimitStore {
     }
     return lane;
   }
+}
+
+/**
+ * The object's reply, if it has the shape each operation expects; otherwise
+ * (an object of another version mid-deploy, say) a store failure, so the
+ * rule's onStoreError applies instead of a 500.
+ */
+function checkedReply(ops: readonly ShardOp[], reply: unknown): ShardResult[] {
+  const isDecision = (r: unknown) => {
+    const o = r as Partial<Decision> | null;
+    return (
+      typeof o?.allowed === "boolean" && Number.isFinite(o.retryAfterMs) && Array.isArray(o.limits)
+    );
+  };
+  const fits = (r: unknown, op: ShardOp): boolean => {
+    switch (op.op) {
+      case "refund":
+      case "undo":
+      case "release":
+        return r === null;
+      case "steps":
+        return Array.isArray(r);
+      case "acquire":
+        return r === null || Number.isFinite((r as { inFlight?: unknown } | null)?.inFlight);
+      case "reserve": {
+        const o = r as Partial<Reservation> | null;
+        return Array.isArray(o?.steps) && typeof o?.committed === "boolean";
+      }
+      default:
+        return isDecision(r);
+    }
+  };
+  const fitsAll = Array.isArray(reply) && reply.length === ops.length;
+  if (!fitsAll || !ops.every((op, i) => fits(reply[i], op))) {
+    throw new StoreError("unexpected reply from the limit object", "error");
+  }
+  return reply as ShardResult[];
 }
 
 interface Part {
