@@ -359,9 +359,9 @@ local function adaptive_in(raw, c)
 end
 
 local function adaptive_decreased(factor, c, req, over)
-  local next = math.floor(factor * c[2] / ${FULL_PPM})
-  if req > 0 then next = math.min(next, math.floor(factor * (req - over) / req)) end
-  return math.max(c[1], next)
+  local to = math.floor(factor * c[2] / ${FULL_PPM})
+  if req > 0 then to = math.min(to, math.floor(factor * (req - over) / req)) end
+  return math.max(c[1], to)
 end
 
 local function adaptive_verdict(req, err, slow, over, c)
@@ -381,9 +381,9 @@ local function adaptive_step(raw, c, r)
   local settle = math.max(c[5] - c[4], c[12])
   local can_change = changed == 0 or now - changed >= c[5]
   local pause_ms = math.min(r[5], c[11])
-  local function change(next, from)
-    if can_change and next ~= factor then
-      factor = next
+  local function change(to, from)
+    if can_change and to ~= factor then
+      factor = to
       changed = now
       start = math.max(from, now + settle)
     else
@@ -402,10 +402,10 @@ local function adaptive_step(raw, c, r)
     over = math.min(${MAX_COUNT}, over + r[4])
     if now - start >= c[4] and req >= c[10] then
       local v = adaptive_verdict(req, err, slow, over, c)
-      local next = factor
-      if v < 0 then next = adaptive_decreased(factor, c, req, over) elseif v > 0 then next = math.min(${FULL_PPM}, factor + c[3]) end
+      local to = factor
+      if v < 0 then to = adaptive_decreased(factor, c, req, over) elseif v > 0 then to = math.min(${FULL_PPM}, factor + c[3]) end
       req, err, slow, over = 0, 0, 0, 0
-      change(next, now)
+      change(to, now)
     end
   end
   local value = string.format('%d:%d:%d:%d:%d:%d:%d:%d:%d', factor, start, req, err, slow, over, pause, changed, now)
