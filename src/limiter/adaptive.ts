@@ -1,5 +1,6 @@
 /** @module limiter/adaptive — one controller per rule scales its rates by the origin's health (AIMD with a dead band and a hold); the model and its Lua side by side. */
 import { decodeState, type LuaAlgorithm, type StepLimit } from "./algorithms/step.ts";
+import type { DecideRequest } from "./types.ts";
 
 /** A factor of one: the rule's rates as written. Factors and shares are in parts per million. */
 export const FULL_PPM = 1_000_000;
@@ -289,6 +290,12 @@ export function scaleLimit<L extends StepLimit>(limit: L, factorPpm: number): L 
     count: Math.max(limit.cost, scaled(limit.count, factorPpm)),
     burst: Math.max(limit.cost, scaled(limit.burst, factorPpm)),
   };
+}
+
+/** The request with every check scaled by the factor, its controller's report already sent. */
+export function scaledRequest(req: DecideRequest, factorPpm: number): DecideRequest {
+  const { adaptive: _, ...rest } = req;
+  return { ...rest, checks: req.checks.map((c) => scaleLimit(c, factorPpm)) };
 }
 
 /**

@@ -1,10 +1,12 @@
 /** @module stores/durable-object/limit-store — the embedded store: limits in Durable Objects sharded by subject, decisions group-committed per object. */
 import { DurableObject } from "cloudflare:workers";
+import { scaledRequest } from "../../limiter/adaptive.ts";
 import { BAN_KEY_PART, bannedDecision, bansAmong } from "../../limiter/ban.ts";
 import { CONCURRENCY_RETRY_MS } from "../../limiter/lease.ts";
 import { combine, type StepView } from "../../limiter/model.ts";
 import {
   acquireOnTable,
+  adaptOnTable,
   decideOnTable,
   peekOnTable,
   type Reservation,
@@ -19,6 +21,7 @@ import {
   undoOnTable,
 } from "../../limiter/table.ts";
 import {
+  type AdaptiveSpec,
   type BanEntry,
   type BanSpec,
   type DecideRequest,
@@ -52,9 +55,17 @@ export type ShardOp =
   | { op: "strike"; ban: BanSpec; nowMs: number; denial: Decision }
   /** Takes the lease of a decision spread over several objects, once its parts admitted it. */
   | { op: "acquire"; lease: LeaseSpec; nowMs: number }
-  | { op: "release"; key: string; id: string; nowMs: number };
+  | { op: "release"; key: string; id: string; nowMs: number }
+  /** Reports to the rule's adaptive controller, for a decision spread over several objects. */
+  | { op: "adapt"; spec: AdaptiveSpec; nowMs: number };
 
-export type ShardResult = Decision | Reservation | StepView[] | { inFlight: number } | null;
+export type ShardResult =
+  | Decision
+  | Reservation
+  | StepView[]
+  | { inFlight: number }
+  | { factorPpm: number; pauseUntilMs: number }
+  | null;
 
 /**
  * Holds the limit state of the subjects routed to it, in its SQLite
@@ -160,6 +171,7 @@ export class SluiceStore extends DurableObject {
       return null;
     }
     if (op.op === "acquire") return acquireOnTable(this.#table, op.lease, op.nowMs) ?? null;
+    if (op.op === "adapt") return adaptOnTable(this.#table, op.spec, op.nowMs);
     this.#latestNowMs = Math.max(this.#latestNowMs, op.req.nowMs);
     switch (op.op) {
       case "decide":
@@ -291,12 +303,44 @@ export class DurableObjectStore implements LimitStore {
 
   async decide(req: DecideRequest): Promise<Decision> {
     const parts = this.#split(req);
-    if (parts.length === 1) {
-      return (await this.#run(parts[0] as Part, "decide", req)) as Decision;
+    const lone = parts.length === 1 ? (parts[0] as Part) : undefined;
+    if (lone && (!req.adaptive || this.#holdsAdaptive(lone, req))) {
+      return (await this.#run(lone, "decide", req)) as Decision;
     }
+    if (!req.adaptive) return this.#decideParts(req, parts);
+    // The controller lives in another object: its factor first, then the
+    // limits scaled by it (one more call, only with \`shards\`).
+    const adaptive = await this.#adapt(req, req.adaptive);
+    const scaled = scaledRequest(req, adaptive.factorPpm);
+    return { ...(await this.#decideParts(scaled, this.#split(scaled))), adaptive };
+  }
+
+  async #decideParts(req: DecideRequest, parts: readonly Part[]): Promise<Decision> {
+    if (parts.length === 1) return (await this.#run(parts[0] as Part, "decide", req)) as Decision;
     const reserved = (await Promise.all(
       parts.map((p) => this.#run(p, "reserve", req)),
     )) as Reservation[];
+    return this.#combineParts(req, parts, reserved);
+  }
+
+  #holdsAdaptive(part: Part, req: DecideRequest): boolean {
+    return !!req.adaptive && part.name === this.#shardOf(req.adaptive.key);
+  }
+
+  #adapt(req: DecideRequest, spec: AdaptiveSpec) {
+    const op: ShardOp = { op: "adapt", spec, nowMs: req.nowMs };
+    return this.#lane(this.#shardOf(spec.key)).run(op, req.waitUntil) as Promise<{
+      factorPpm: number;
+      pauseUntilMs: number;
+    }>;
+  }
+
+  /** The decision from every part's reservation: banned, denied (parts taken back) or admitted. */
+  async #combineParts(
+    req: DecideRequest,
+    parts: readonly Part[],
+    reserved: readonly Reservation[],
+  ): Promise<Decision> {
     const banned = reserved.find((r) => r.banned)?.banned;
     if (banned) {
       await this.#undo(req, parts, reserved);
@@ -441,6 +485,7 @@ export class DurableObjectStore implements LimitStore {
       ...(req.maxDelayMs ? { maxDelayMs: req.maxDelayMs } : {}),
       // A decision in one object takes its lease there, in the same operation.
       ...(op === "decide" && req.lease ? { lease: req.lease } : {}),
+      ...(op === "decide" && this.#holdsAdaptive(part, req) ? { adaptive: req.adaptive } : {}),
     };
     return this.#lane(part.name).run({ op, req: plain }, req.waitUntil);
   }
@@ -493,6 +538,10 @@ function checkedReply(ops: readonly ShardOp[], reply: unknown): ShardResult[] {
         return Array.isArray(r);
       case "acquire":
         return r === null || Number.isFinite((r as { inFlight?: unknown } | null)?.inFlight);
+      case "adapt": {
+        const o = r as { factorPpm?: unknown; pauseUntilMs?: unknown } | null;
+        return Number.isFinite(o?.factorPpm) && Number.isFinite(o?.pauseUntilMs);
+      }
       case "reserve": {
         const o = r as Partial<Reservation> | null;
         return Array.isArray(o?.steps) && typeof o?.committed === "boolean";
