@@ -13,7 +13,7 @@ export const ISSUE_CODES = {
   ERR_SLUICE_REQUIRED: "a required field is missing",
   ERR_SLUICE_EMPTY: "a string or list that must not be empty is empty",
   ERR_SLUICE_ENUM: "a value is not one of the allowed choices",
-  ERR_SLUICE_RANGE: "an integer is outside its allowed range",
+  ERR_SLUICE_RANGE: "a number is outside its allowed range",
   ERR_SLUICE_PREFIX_SYNTAX: "the store key prefix has characters other than a-z, 0-9, _ and -",
   ERR_SLUICE_HEADER_SYNTAX: "a header name is not a valid HTTP field name",
   ERR_SLUICE_RULE_NAME_SYNTAX: "a rule name is not [a-z0-9][a-z0-9_-]*",
@@ -46,6 +46,7 @@ export const ISSUE_CODES = {
   ERR_SLUICE_DELAY_ALGORITHM:
     'a rule with "action": "delay" has a limit that cannot reserve a future slot (not gcra or token-bucket)',
   ERR_SLUICE_DELAY_WITHOUT_ACTION: 'a rule sets maxDelay without "action": "delay"',
+  ERR_SLUICE_ADAPTIVE_BAND: "an adaptive rule's low share is above its high share",
   ERR_SLUICE_KEY_PREFIX_SYNTAX: 'the key prefix is not lower-case words ending in "_"',
 } as const;
 

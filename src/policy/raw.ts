@@ -284,6 +284,105 @@ export interface RawRule {
   maxDelay?: string | number;
   /** At most `max` requests of a subject in flight at once, across isolates. */
   concurrency?: RawConcurrency;
+  /**
+   * Scale the rule's rates by a factor that follows the origin's health: down on errors, slow
+   * responses or push-back, back up in small steps when it copes. `{}` turns it on with the
+   * defaults.
+   */
+  adaptive?: RawAdaptive;
+}
+
+/** A rule's adaptive controller. Shares are fractions of the requests in a window. */
+export interface RawAdaptive {
+  /**
+   * A response slower than this is slow (a duration like "500ms", or milliseconds; at most 10 min).
+   *
+   * @default "1s"
+   */
+  latency?: string | number;
+  /**
+   * The factor never goes below this.
+   *
+   * @exclusiveMinimum 0
+   * @maximum 1
+   * @default 0.1
+   */
+  min?: number;
+  /**
+   * Multiplier on overload.
+   *
+   * @exclusiveMinimum 0
+   * @exclusiveMaximum 1
+   * @default 0.95
+   */
+  decrease?: number;
+  /**
+   * Share of the full rate added back per healthy window.
+   *
+   * @exclusiveMinimum 0
+   * @maximum 1
+   * @default 0.02
+   */
+  increase?: number;
+  /**
+   * Least time reports are added up before the window is judged (at most 1 min).
+   *
+   * @default "500ms"
+   */
+  window?: string | number;
+  /**
+   * Least requests in a window before it is judged.
+   *
+   * @asType integer
+   * @minimum 1
+   * @maximum 1000000
+   * @default 20
+   */
+  minRequests?: number;
+  /**
+   * Least time between two changes of the factor (at most 10 min).
+   *
+   * @default "1.5s"
+   */
+  hold?: string | number;
+  /**
+   * 5xx share below which the origin may be healthy.
+   *
+   * @minimum 0
+   * @maximum 1
+   * @default 0.01
+   */
+  errorLow?: number;
+  /**
+   * 5xx share above which the origin is overloaded.
+   *
+   * @minimum 0
+   * @maximum 1
+   * @default 0.05
+   */
+  errorHigh?: number;
+  /**
+   * Share of slow responses below which the origin may be healthy.
+   *
+   * @minimum 0
+   * @maximum 1
+   * @default 0.01
+   */
+  slowLow?: number;
+  /**
+   * Share of slow responses above which the origin is overloaded.
+   *
+   * @minimum 0
+   * @maximum 1
+   * @default 0.2
+   */
+  slowHigh?: number;
+  /**
+   * Longest pause an origin's 503 with Retry-After can impose (at most 1 day).
+   *
+   * @default "5m"
+   */
+  maxPause?: string | number;
 }
 
 /** A concurrency cap. */

@@ -1,4 +1,5 @@
 /** @module policy/types — the validated, fully defaulted policy every stage reads. */
+import type { AdaptiveConfig } from "../limiter/adaptive.ts";
 
 /** Limiter algorithms known to the engine. */
 export type Algorithm = "gcra" | "token-bucket" | "fixed-window" | "sliding-window" | "sliding-log";
@@ -97,6 +98,8 @@ export interface Rule {
   maxDelayMs: number;
   /** At most `max` requests of a subject in flight; null: no cap. */
   concurrency: { max: number; by: Subject } | null;
+  /** The adaptive controller's settings (see `limiter/adaptive.ts`); null: rates as written. */
+  adaptive: AdaptiveConfig | null;
 }
 
 export interface IdentityConfig {

@@ -1,4 +1,6 @@
 /** @module policy/validate — turns user JSON into a fully defaulted Policy, reporting every problem with its path. */
+
+import { readAdaptive } from "./adaptive.ts";
 import { readLimits } from "./limits.ts";
 import { checkPathPattern } from "./match.ts";
 import type {
@@ -75,6 +77,7 @@ const RULE_FIELDS = keysOf<RawRule>({
   action: true,
   maxDelay: true,
   concurrency: true,
+  adaptive: true,
 });
 const MATCH_FIELDS = keysOf<RawMatch>({ path: true, methods: true });
 
@@ -343,6 +346,7 @@ function readRule(report: Report, value: unknown, path: string): Rule | undefine
     countRejected,
     countStatus,
     ...readThrottle(report, obj, path, limits),
+    adaptive: readAdaptive(report, obj.adaptive, `${path}.adaptive`),
   };
 }
 

@@ -20,6 +20,7 @@ function rule(name: string, path: string, methods: string[] | null = null): Rule
     action: "reject",
     maxDelayMs: 0,
     concurrency: null,
+    adaptive: null,
   };
 }
 
