@@ -126,7 +126,9 @@ export async function startEchoOrigin(opts?: { port?: number }): Promise<EchoOri
       const code = Number(status);
       if (code < 200 || code > 599) return sendJson(res, 400, { error: "status must be 200-599" });
       req.resume();
-      return sendJson(res, code, { status: code });
+      // `?retry-after=N` sends Retry-After with it (an origin asking for a pause).
+      const retryAfter = params.get("retry-after");
+      return sendJson(res, code, { status: code }, retryAfter ? { "retry-after": retryAfter } : {});
     }
 
     if (path === "/__ratelimit") {

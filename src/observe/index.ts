@@ -9,6 +9,7 @@ export type Outcome =
   | "degraded-local"
   | "concurrency-denied"
   | "abandoned"
+  | "paused"
   | "store-denied"
   | "unauthorized"
   | "key-locked"
@@ -51,6 +52,8 @@ export interface DecisionEvent {
   degraded?: "local";
   /** The request was held this long before it went on (`"action": "delay"`). */
   delayedMs?: number;
+  /** An adaptive rule's factor on its rates (1: as written), as last stated by the store. */
+  factor?: number;
   policyVersion: string;
   policyHash: string;
 }

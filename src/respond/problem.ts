@@ -16,6 +16,7 @@ export const ProblemType = {
   forbidden: `${PROBLEM_BASE}forbidden`,
   originUnreachable: `${PROBLEM_BASE}origin-unreachable`,
   originTimeout: `${PROBLEM_BASE}origin-timeout`,
+  originPaused: `${PROBLEM_BASE}origin-paused`,
   policyInvalid: `${PROBLEM_BASE}policy-invalid`,
   pathRefused: `${PROBLEM_BASE}path-not-canonical`,
   adminBadRequest: `${PROBLEM_BASE}admin-bad-request`,
@@ -383,6 +384,29 @@ export function unavailable(
       ...(write ?? {}),
     },
     { "retry-after": "1" },
+  );
+}
+
+/**
+ * 503 (RFC 9110 §15.6.4) while an adaptive rule's origin asked for a pause
+ * with its own 503 and `Retry-After`: the origin is spared the request, and
+ * the client told when the pause ends (RFC 9110 §10.2.3).
+ *
+ * @example
+ * throw originPaused("api", 30_000); // 503, Retry-After: 30
+ */
+export function originPaused(rule: string, retryAfterMs: number): SluiceHttpError {
+  const retryAfter = retryAfterSeconds(retryAfterMs);
+  return fail(
+    503,
+    {
+      type: ProblemType.originPaused,
+      title: "Service Unavailable",
+      detail: `The origin behind rule ${JSON.stringify(rule)} asked for a pause; retry in ${seconds(retryAfter)}.`,
+      rule,
+      retryAfter,
+    },
+    { "retry-after": String(retryAfter) },
   );
 }
 

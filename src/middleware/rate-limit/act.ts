@@ -1,16 +1,19 @@
 /** @module middleware/rate-limit/act — a decision (or a refusal) → forward or refuse, the response's fields, and the one log line. */
 import type { Context, Next } from "hono";
 import type { Identity } from "../../identity/types.ts";
+import { FULL_PPM } from "../../limiter/adaptive.ts";
 import type { DecideRequest, Decision, LimitStore, StoreFailure } from "../../limiter/types.ts";
 import type { DecisionEvent, Outcome } from "../../observe/index.ts";
 import type { Limit, Rule } from "../../policy/types.ts";
 import { addHeaders, addToContext, type Header, rateLimitHeaders } from "../../respond/headers.ts";
 import {
   abandoned,
+  originPaused,
   SluiceHttpError,
   storeUnavailable,
   tooManyRequests,
 } from "../../respond/problem.ts";
+import type { OriginHealth } from "./adaptive.ts";
 import type { RateLimitConfig } from "./config.ts";
 import { refundAfter, statusCounts } from "./count-status.ts";
 import { giveBack, releaseAfterResponse } from "./throttle.ts";
@@ -57,9 +60,40 @@ export function refuse(
   trace: Trace,
   outcome: Outcome,
   error: SluiceHttpError,
+  decision?: Decision,
 ): never {
-  log(config, trace, outcome);
+  log(config, trace, outcome, decision);
   throw error;
+}
+
+/**
+ * An adaptive rule whose origin asked for a pause answers from memory
+ * until it ends, without a store call (shadow rules are never felt).
+ *
+ * @throws {SluiceHttpError} 503 with the pause's Retry-After.
+ */
+export function refuseWhilePaused(config: RateLimitConfig, trace: Trace, nowMs: number): void {
+  const pauseUntilMs = config.health(trace.rule)?.pauseUntilMs ?? 0;
+  if (pauseUntilMs <= nowMs || trace.rule.mode === "shadow") return;
+  refuse(config, trace, "paused", originPaused(trace.rule.name, pauseUntilMs - nowMs));
+}
+
+/** Hands the request on; for an adaptive rule, what the origin answered joins this isolate's tally. */
+async function forward(
+  c: Context,
+  next: Next,
+  health: OriginHealth | undefined,
+  clock: () => number,
+): Promise<void> {
+  if (!health) return next();
+  const answered = health.watch();
+  try {
+    await next();
+  } catch (err) {
+    answered(undefined, clock());
+    throw err;
+  }
+  answered(c.res, clock());
 }
 
 /** Forwards a shadow rule's request the store could not vouch for: shadow rules are never felt. */
@@ -95,11 +129,16 @@ export async function act(
   if (rule.mode === "shadow") {
     // Shadow rules are measured, never felt: no headers, no 429.
     log(config, trace, decision.allowed ? "allowed" : "shadow-denied", decision, degraded);
-    return next();
+    return forward(c, next, config.health(rule), config.clock);
   }
   const headers = [timing, ...rateLimitHeaders(decision, { legacy: config.policy.headers.legacy })];
   // The limits were this isolate's own while the store was away (README "Store trouble").
   if (degraded) headers.push(["Sluice-Degraded", degraded]);
+  const pausedMs = (decision.adaptive?.pauseUntilMs ?? 0) - config.clock();
+  if (pausedMs > 0) {
+    if (decision.allowed) giveBack(c, verdict.store, verdict.request);
+    refuse(config, trace, "paused", originPaused(rule.name, pausedMs), decision);
+  }
   if (!decision.allowed) {
     log(config, trace, decision.concurrency ? "concurrency-denied" : "denied", decision, degraded);
     throw await denial(c, config, trace, decision, headers);
@@ -107,7 +146,7 @@ export async function act(
   if (decision.delayMs) await holdTurn(c, config, trace, verdict, decision.delayMs, headers);
   const admitted = degraded ? "degraded-local" : "allowed";
   const event = log(config, trace, admitted, decision, degraded);
-  await next();
+  await forward(c, next, config.health(rule), config.clock);
   addToContext(c, headers);
   releaseAfterResponse(c, verdict.store, verdict.request);
   if (rule.countStatus && !statusCounts(c.res.status, rule.countStatus)) {
@@ -204,6 +243,7 @@ function log(
   degraded?: "local",
 ): DecisionEvent {
   const { rule, identity } = trace;
+  const health = config.health(rule);
   const event: DecisionEvent = {
     msg: "sluice.decision",
     rule: rule.name,
@@ -229,6 +269,7 @@ function log(
     ...(trace.storeError ? { storeError: trace.storeError } : {}),
     ...(degraded ? { degraded } : {}),
     ...(trace.delayedMs ? { delayedMs: trace.delayedMs } : {}),
+    ...(health ? { factor: health.factorPpm / FULL_PPM } : {}),
     policyVersion: config.policy.version,
     policyHash: trace.policyHash,
   };

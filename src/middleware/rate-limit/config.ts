@@ -9,6 +9,7 @@ import type { LoadedPolicy, Policy, Rule } from "../../policy/types.ts";
 import { validatePolicy } from "../../policy/validate.ts";
 import { MemoryStore } from "../../stores/memory/limit-store.ts";
 import type { TenantServices } from "../../tenants/authenticate.ts";
+import { OriginHealth } from "./adaptive.ts";
 
 /** What the middleware decided, readable downstream as `c.get("rateLimit")`. */
 export interface RateLimitInfo {
@@ -90,6 +91,8 @@ export interface RateLimitConfig {
   getKey: ((c: Context) => string | undefined) | undefined;
   handler: RateLimitOptions["handler"];
   hold: (ms: number, signal: AbortSignal) => Promise<boolean>;
+  /** An adaptive rule's view of the origin from this isolate; undefined for other rules. */
+  health: (rule: Rule) => OriginHealth | undefined;
 }
 
 /** Invalid `rateLimit()` options: the policy's problems, one per line. */
@@ -113,6 +116,11 @@ export function configure(options: RateLimitOptions): RateLimitConfig {
     );
   }
   const store = options.store ?? new MemoryStore();
+  const health = new Map<string, OriginHealth>();
+  for (const rule of policy.rules) {
+    if (rule.adaptive)
+      health.set(rule.name, new OriginHealth(policy.prefix, { ...rule, adaptive: rule.adaptive }));
+  }
   let hashed: Promise<string> | undefined;
   return {
     policy,
@@ -130,6 +138,7 @@ export function configure(options: RateLimitOptions): RateLimitConfig {
     getKey: options.getKey,
     handler: options.handler,
     hold: options.hold ?? sleep,
+    health: (rule) => health.get(rule.name),
   };
 }
 

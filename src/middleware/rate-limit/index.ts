@@ -3,6 +3,7 @@ import type { Context, Env, MiddlewareHandler } from "hono";
 import { canonicalOf } from "../../identity/canonical.ts";
 import { identify } from "../../identity/index.ts";
 import type { Identity } from "../../identity/types.ts";
+import { scaledRequest } from "../../limiter/adaptive.ts";
 import { buildChecks, needsKey, type Requester } from "../../limiter/checks.ts";
 import { type DecideRequest, StoreError } from "../../limiter/types.ts";
 import type { Rule } from "../../policy/types.ts";
@@ -16,7 +17,7 @@ import {
 import { keyId } from "../../tenants/api-keys.ts";
 import { authenticate } from "../../tenants/authenticate.ts";
 import { planRatesOf } from "../../tenants/plan.ts";
-import { act, passShadow, refuse, type Trace, type Verdict } from "./act.ts";
+import { act, passShadow, refuse, refuseWhilePaused, type Trace, type Verdict } from "./act.ts";
 import { waitUntilOf } from "./background.ts";
 import { configure, type RateLimitConfig, type RateLimitOptions } from "./config.ts";
 import { throttleOf, waitForSlot } from "./throttle.ts";
@@ -61,6 +62,7 @@ export function rateLimit<E extends Env = Env>(options: RateLimitOptions): Middl
     const trace = await traceOf(c, config, rule, identity, path.path);
     const who = await requester(c, config, trace, nowMs);
     if (who === SHADOW_PASS) return passShadow(c, next, config, trace);
+    refuseWhilePaused(config, trace, nowMs);
     const request: DecideRequest = {
       rule: rule.name,
       checks: await buildChecks(config.policy, rule, who),
@@ -171,19 +173,34 @@ async function decide(
 ): Promise<Verdict> {
   const store = config.store(c);
   trace.store = store.kind;
+  const health = config.health(trace.rule);
+  const adaptive = health?.take();
   const started = Date.now();
   try {
     const waitUntil = waitUntilOf(c);
-    const decision = await store.decide(waitUntil ? { ...request, waitUntil } : request);
-    return { request, store, decision };
+    const sent = {
+      ...request,
+      ...(adaptive ? { adaptive } : {}),
+      ...(waitUntil ? { waitUntil } : {}),
+    };
+    const decision = await store.decide(sent);
+    if (!decision.adaptive) return { request, store, decision };
+    health?.heard(decision.adaptive);
+    // Refunds and releases must name the limits as the store counted them.
+    return { request: scaledRequest(request, decision.adaptive.factorPpm), store, decision };
   } catch (err) {
+    // Not sent, or refused: the tally waits for the next decision. A call that
+    // timed out most likely arrived; its tally is not counted twice.
+    const arrived = err instanceof StoreError && err.reason === "timeout";
+    if (adaptive && !arrived) health?.restore(adaptive.report);
     if (!(err instanceof StoreError)) throw err;
     trace.storeError = `${err.reason}: ${err.message}`;
     trace.storeFailure = err.reason;
     if (trace.rule.onStoreError !== "local") return { request, store, decision: undefined };
-    // Per-isolate limits while the store is away: never a flood let through.
-    const decision = await config.fallback.decide(request);
-    return { request, store: config.fallback, decision, degraded: "local" };
+    // Per-isolate limits while the store is away, scaled as last heard: never a flood let through.
+    const local = health ? scaledRequest(request, health.factorPpm) : request;
+    const decision = await config.fallback.decide(local);
+    return { request: local, store: config.fallback, decision, degraded: "local" };
   } finally {
     trace.storeMs = Date.now() - started;
   }
