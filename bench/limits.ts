@@ -29,6 +29,8 @@ export interface SluicePolicyOptions {
   maxDelay?: string;
   /** A concurrency cap per address of this many on every rule (a lease per request). */
   concurrency?: number;
+  /** `"adaptive": {}` on every rule: the controller's report rides with each decision. */
+  adaptive?: boolean;
 }
 
 /**
@@ -54,6 +56,7 @@ export function sluicePolicy(
     ],
     ...(options.maxDelay ? { action: "delay", maxDelay: options.maxDelay } : {}),
     ...(options.concurrency ? { concurrency: { max: options.concurrency, by: "ip" } } : {}),
+    ...(options.adaptive ? { adaptive: {} } : {}),
   });
   return {
     version: "bench",

@@ -132,6 +132,11 @@ export const FEATURES: readonly Feature[] = [
     on: "sluice-concurrency",
     off: "sluice",
   },
+  {
+    feature: "adaptive controller: a report with each decision, limits scaled",
+    on: "sluice-adaptive",
+    off: "sluice",
+  },
 ];
 
 /** What one feature costs at one point, paired within rounds. */

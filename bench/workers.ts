@@ -20,7 +20,9 @@ const BIN = path.join(ROOT, "node_modules", ".bin");
  * Durable Object store; `sluice-quiet` is `sluice` with
  * `"log": {"allowed": false}`; `sluice-delay` and `sluice-concurrency` are
  * `sluice` with `"action": "delay"` and a concurrency cap of 1,000 per address
- * (never reached under the load: they price the machinery, not a refusal). `cf-ratelimit` is Cloudflare's own rate
+ * (never reached under the load: they price the machinery, not a refusal);
+ * `sluice-adaptive` is `sluice` with `"adaptive": {}` on every rule (the
+ * origin stays healthy, so it prices the report and the scaling). `cf-ratelimit` is Cloudflare's own rate
  * limiting binding as Miniflare simulates it.
  */
 export const CONTENDERS = [
@@ -31,6 +33,7 @@ export const CONTENDERS = [
   "sluice-quiet",
   "sluice-delay",
   "sluice-concurrency",
+  "sluice-adaptive",
   "upstash-ratelimit",
   "hono-rate-limiter",
   "cf-ratelimit",
@@ -62,6 +65,7 @@ export const STORE_OF: Record<ContenderName, StoreKind> = {
   "sluice-quiet": "redis",
   "sluice-delay": "redis",
   "sluice-concurrency": "redis",
+  "sluice-adaptive": "redis",
   "upstash-ratelimit": "redis",
   "hono-rate-limiter": "redis",
   "cf-ratelimit": "binding",
@@ -92,6 +96,7 @@ const SAME_CODE_AS = {
   "sluice-do": "sluice",
   "sluice-delay": "sluice",
   "sluice-concurrency": "sluice",
+  "sluice-adaptive": "sluice",
 } as const satisfies Partial<Record<ContenderName, ContenderName>>;
 
 /**
@@ -298,6 +303,12 @@ export function contenderBindings(name: ContenderName, at: Endpoints): Record<st
         ...origin,
         ...store,
         SLUICE_POLICY: JSON.stringify(sluicePolicy(BENCH_RULES, { concurrency: 1000 })),
+      };
+    case "sluice-adaptive":
+      return {
+        ...origin,
+        ...store,
+        SLUICE_POLICY: JSON.stringify(sluicePolicy(BENCH_RULES, { adaptive: true })),
       };
     case "upstash-ratelimit":
     case "hono-rate-limiter":

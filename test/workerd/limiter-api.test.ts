@@ -394,7 +394,11 @@ describe.each(LIMIT_STORES)("limiter API, %s store", (kind) => {
       checks,
       nowMs: T0 + ms,
       countRejected: false,
-      adaptive: { key: `${prefix}:api:~adaptive:-`, config, report: { ...EMPTY_REPORT, ...report } },
+      adaptive: {
+        key: `${prefix}:api:~adaptive:-`,
+        config,
+        report: { ...EMPTY_REPORT, ...report },
+      },
     });
 
     const first = await store.decide(at(0, { requests: 10, errors: 10 }));

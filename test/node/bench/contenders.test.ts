@@ -105,6 +105,7 @@ describe("the contenders", () => {
       "sluice-quiet",
       "sluice-delay",
       "sluice-concurrency",
+      "sluice-adaptive",
       "upstash-ratelimit",
       "hono-rate-limiter",
     ]);

@@ -32,7 +32,7 @@ function rule(name: string, path: string): Rule {
     action: "reject",
     maxDelayMs: 0,
     concurrency: null,
-  adaptive: null,
+    adaptive: null,
   };
 }
 
