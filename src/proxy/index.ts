@@ -1,4 +1,5 @@
 /** @module proxy — forwards a permitted request to the origin, streaming both ways. */
+import { BoundedMap } from "../util/bounded-map.ts";
 import { headerKey } from "../util/header-name.ts";
 
 /**
@@ -132,16 +133,23 @@ export async function forward(req: Request, options: ForwardOptions): Promise<Re
   return new Response(res.body, {
     status: res.status,
     statusText: res.statusText,
-    headers: stripHopByHop(new Headers(res.headers)),
+    headers: responseHeaders(res.headers),
   });
 }
 
+/**
+ * The headers the origin gets, built in one pass over the client's: no
+ * hop-by-hop or managed field, nothing `dropHeaders` names, in any spelling.
+ */
 function requestHeaders(src: Headers, incoming: URL, options: ForwardOptions): Headers {
-  const headers = stripHopByHop(new Headers(src));
-  headers.delete("host");
-  const drop = new Set((options.dropHeaders ?? []).map(headerKey));
-  for (const name of [...headers.keys()]) {
-    if (managed(name) || drop.has(headerKey(name))) headers.delete(name);
+  const nominated = nominatedBy(src);
+  const drop = options.dropHeaders?.length ? new Set(options.dropHeaders.map(keyOf)) : undefined;
+  const headers = new Headers();
+  for (const [name, value] of src) {
+    const key = keyOf(name);
+    if (name === "host" || HOP_BY_HOP_KEYS.has(key) || nominated?.has(key)) continue;
+    if (managed(name, key) || drop?.has(key)) continue;
+    headers.append(name, value);
   }
   for (const [name, value] of Object.entries(options.setHeaders ?? {})) headers.set(name, value);
   // De-facto X-Forwarded-* fields (RFC 7239 §1 describes their role); a
@@ -156,29 +164,52 @@ function requestHeaders(src: Headers, incoming: URL, options: ForwardOptions): H
 }
 
 /** A client-address or routing field in any spelling; the edge's own CF-Connecting-IP stays. */
-function managed(name: string): boolean {
-  const key = headerKey(name);
+function managed(name: string, key: string): boolean {
   if (key === "cf-connecting-ip") return name !== "cf-connecting-ip";
   return MANAGED_KEYS.has(key) || key.startsWith("x-forwarded");
 }
 
 /**
- * Drops hop-by-hop fields and those `Connection` nominates, in every spelling.
- * workerd's HTTP server keeps `Connection` from the Worker (kj reads it as a
- * connection-level field) and Cloudflare's edge rewrites it, so there the
- * nominated names cannot be known; where the field is visible (Node, a
- * Request built in code) they are dropped.
+ * The origin's headers without hop-by-hop fields and those `Connection`
+ * nominates, in every spelling; the same object when it has none (the usual
+ * case: no copy). workerd's HTTP server keeps `Connection` from the Worker (kj
+ * reads it as a connection-level field) and Cloudflare's edge rewrites it, so
+ * there the nominated names cannot be known; where the field is visible
+ * (Node, a Request built in code) they are dropped.
  */
-function stripHopByHop(headers: Headers): Headers {
-  const listed = new Set(
-    (headers.get("connection") ?? "")
+function responseHeaders(src: Headers): Headers {
+  const nominated = nominatedBy(src);
+  const hop = (name: string) => {
+    const key = keyOf(name);
+    return HOP_BY_HOP_KEYS.has(key) || nominated?.has(key) === true;
+  };
+  let any = false;
+  for (const name of src.keys()) any ||= hop(name);
+  if (!any) return src;
+  const headers = new Headers(src);
+  for (const name of [...headers.keys()]) if (hop(name)) headers.delete(name);
+  return headers;
+}
+
+function nominatedBy(headers: Headers): Set<string> | undefined {
+  const connection = headers.get("connection");
+  if (!connection) return undefined;
+  return new Set(
+    connection
       .split(",")
-      .map((s) => headerKey(s.trim()))
+      .map((s) => keyOf(s.trim()))
       .filter(Boolean),
   );
-  for (const name of [...headers.keys()]) {
-    const key = headerKey(name);
-    if (HOP_BY_HOP_KEYS.has(key) || listed.has(key)) headers.delete(name);
+}
+
+/** Header names repeat on every request: their keys are worked out once per isolate. */
+const KEYS = new BoundedMap<string, string>(1024);
+
+function keyOf(name: string): string {
+  let key = KEYS.get(name);
+  if (key === undefined) {
+    key = headerKey(name);
+    KEYS.set(name, key);
   }
-  return headers;
+  return key;
 }
