@@ -10,6 +10,7 @@ import {
   headerMessage,
   isObject,
   isPositiveInt,
+  join,
   keysOf,
   type Obj,
   type Report,
@@ -41,8 +42,11 @@ const LIMIT_FIELDS = keysOf<RawLimit>({
   burst: true,
   cost: true,
   name: true,
+  shared: true,
 });
 const RATE_OBJECT_FIELDS = keysOf<RawRateObject>({ count: true, period: true, burst: true });
+/** Shared limit names: they stand in for the rule name in store keys (as `~<name>`). */
+export const SHARED_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 /** RFC 8941 §3.1.2 key: the limit id names an item of the RateLimit / RateLimit-Policy fields. */
 export const SF_KEY = /^[a-z*][a-z0-9_.*-]*$/;
 
@@ -60,7 +64,7 @@ export function readLimits(report: Report, rule: Obj, rulePath: string): Limit[]
   // id → where it was first defined, to point duplicate ids at each other.
   const seen = new Map<string, string>();
   for (const [i, value] of list.entries()) {
-    const path = `${rulePath}.limits[${i}]`;
+    const path = `${join(rulePath, "limits")}[${i}]`;
     for (const { limit, idPath } of readLimit(report, value, path)) {
       const first = seen.get(limit.id);
       if (first === undefined) {
@@ -108,6 +112,7 @@ interface LimitFields {
   burst: number | undefined;
   cost: number;
   name: string | undefined;
+  shared: string | null;
 }
 
 function readLimit(report: Report, value: unknown, path: string): LimitEntry[] {
@@ -137,7 +142,16 @@ function readLimitFields(report: Report, obj: Obj, path: string): LimitFields {
       `expected an RFC 8941 key (a lower-case letter or "*", then a-z, 0-9, "_", "-", ".", "*") because it names the RateLimit header item, got ${describe(name)}`,
     );
   }
-  return { fromPlan, rates, by, algorithm, burst, cost, name };
+  const shared = readOptionalString(report, obj, path, "shared") ?? null;
+  if (shared && !SHARED_NAME.test(shared)) {
+    add(
+      report.issues,
+      "ERR_SLUICE_SHARED_NAME_SYNTAX",
+      `${path}.shared`,
+      `expected 1–64 lower-case letters, digits, "_" or "-" (it names the shared bucket in store keys), got ${describe(shared)}`,
+    );
+  }
+  return { fromPlan, rates, by, algorithm, burst, cost, name, shared };
 }
 
 /**
@@ -189,9 +203,19 @@ function placeBurstAndName(report: Report, fields: LimitFields, path: string): v
 
 /** A `rate: "plan"` limit: its rates are filled in per tenant, so count, period and burst are 0. */
 function planLimit(fields: LimitFields, path: string): LimitEntry {
-  const { name, by, cost, algorithm } = fields;
+  const { name, by, cost, algorithm, shared } = fields;
   const id = name ?? subjectId(by);
-  const limit: Limit = { id, count: 0, periodMs: 0, burst: 0, cost, algorithm, by, fromPlan: true };
+  const limit: Limit = {
+    id,
+    count: 0,
+    periodMs: 0,
+    burst: 0,
+    cost,
+    algorithm,
+    by,
+    fromPlan: true,
+    shared,
+  };
   return { limit, idPath: name === undefined ? `${path}.rate` : `${path}.name` };
 }
 
@@ -239,7 +263,7 @@ function rateLimit(
     add(report.issues, "ERR_SLUICE_RATE_PRECISION", precisionPath ?? `${path}.rate`, imprecise);
   }
   warnLogSize(report, algorithm, r.count, `${path}.rate`);
-  const limit: Limit = { ...rate, id, cost, algorithm, by, fromPlan: false };
+  const limit: Limit = { ...rate, id, cost, algorithm, by, fromPlan: false, shared: fields.shared };
   return { limit, idPath: name === undefined ? `${path}.rate` : `${path}.name` };
 }
 

@@ -1,6 +1,7 @@
 /** @module policy/validate — turns user JSON into a fully defaulted Policy, reporting every problem with its path. */
 import { readLimits } from "./limits.ts";
 import { checkPathPattern } from "./match.ts";
+import { checkProtection, readAppLimits, readLists, readRuleProtection } from "./protect.ts";
 import type {
   RawApiKey,
   RawHeaders,
@@ -54,6 +55,8 @@ const TOP_FIELDS = keysOf<Omit<RawPolicy, "$schema">>({
   origin: true,
   plans: true,
   tenants: true,
+  lists: true,
+  limits: true,
   rules: true,
 });
 const IDENTITY_FIELDS = keysOf<RawIdentity>({ ip: true, apiKey: true });
@@ -71,6 +74,10 @@ const RULE_FIELDS = keysOf<RawRule>({
   mode: true,
   countRejected: true,
   countStatus: true,
+  exempt: true,
+  ban: true,
+  response: true,
+  rateLimitHeaders: true,
 });
 const MATCH_FIELDS = keysOf<RawMatch>({ path: true, methods: true });
 
@@ -146,8 +153,11 @@ export function validatePolicy(raw: unknown): ValidationResult {
 
   const plans = readPlans(report, root);
   const tenants = readTenants(report, root);
+  const lists = readLists(report, root);
+  const limits = readAppLimits(report, root);
   const rules = readRules(report, root);
   checkTenantLimits(report, rules, plans, tenants);
+  checkProtection(report, { rules, limits, lists, tenants });
   if (report.issues.length === 0) warnUnreachable(report, rules);
   if (report.issues.length > 0) {
     return { ok: false, issues: report.issues, warnings: report.warnings };
@@ -157,6 +167,8 @@ export function validatePolicy(raw: unknown): ValidationResult {
     prefix,
     identity,
     rules,
+    limits,
+    lists,
     plans,
     tenants,
     headers,
@@ -338,6 +350,7 @@ function readRule(report: Report, value: unknown, path: string): Rule | undefine
     mode,
     countRejected,
     countStatus,
+    ...readRuleProtection(report, obj, path),
   };
 }
 

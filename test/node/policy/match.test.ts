@@ -17,6 +17,10 @@ function rule(name: string, path: string, methods: string[] | null = null): Rule
     mode: "enforce",
     countRejected: false,
     countStatus: null,
+    exempt: [],
+    ban: null,
+    response: { status: 429, headers: {}, body: null },
+    rateLimitHeaders: true,
   };
 }
 

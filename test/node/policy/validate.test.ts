@@ -32,7 +32,13 @@ describe("the minimal example from the design brief", () => {
   it("is accepted as written and fully defaulted", () => {
     const result = validatePolicy(fixture("valid/minimal.json"));
     const ip = { kind: "ip" } as const;
-    const gcra = { cost: 1, algorithm: "gcra", fromPlan: false } as const;
+    const gcra = { cost: 1, algorithm: "gcra", fromPlan: false, shared: null } as const;
+    const unprotected = {
+      exempt: [],
+      ban: null,
+      response: { status: 429, headers: {}, body: null },
+      rateLimitHeaders: true,
+    };
     expect(result).toEqual({
       ok: true,
       warnings: [],
@@ -52,6 +58,7 @@ describe("the minimal example from the design brief", () => {
             mode: "enforce",
             countRejected: false,
             countStatus: null,
+            ...unprotected,
           },
           {
             name: "api",
@@ -71,8 +78,11 @@ describe("the minimal example from the design brief", () => {
             mode: "enforce",
             countRejected: false,
             countStatus: null,
+            ...unprotected,
           },
         ],
+        limits: [],
+        lists: {},
         plans: {},
         tenants: {
           enabled: false,
@@ -174,6 +184,7 @@ describe("rate expansion", () => {
         algorithm: "gcra",
         by: { kind: "apiKey" },
         fromPlan: false,
+        shared: null,
       },
       {
         id: "apikey-1h",
@@ -184,6 +195,7 @@ describe("rate expansion", () => {
         algorithm: "gcra",
         by: { kind: "apiKey" },
         fromPlan: false,
+        shared: null,
       },
     ]);
   });
@@ -315,7 +327,7 @@ describe("issue collection", () => {
         code: "ERR_SLUICE_UNKNOWN_FIELD",
         path: '["rate limit"]',
         message:
-          'unknown field "rate limit"; expected one of: version, prefix, identity, headers, log, store, origin, plans, tenants, rules',
+          'unknown field "rate limit"; expected one of: version, prefix, identity, headers, log, store, origin, plans, tenants, lists, limits, rules',
       },
     ]);
   });
