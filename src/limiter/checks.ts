@@ -2,8 +2,9 @@
 
 import type { Limit, PlanRate, Policy, Rule } from "../policy/types.ts";
 import { sha256Hex } from "../util/encoding.ts";
-import { storeKey } from "./store-key.ts";
-import type { LimitCheck } from "./types.ts";
+import { BAN_KEY_PART } from "./ban.ts";
+import { keySubject, storeKey } from "./store-key.ts";
+import type { BanSpec, LimitCheck } from "./types.ts";
 
 const BUCKETS: readonly string[] = ["gcra", "token-bucket"];
 
@@ -51,8 +52,10 @@ export async function buildChecks(
   const checks: LimitCheck[] = [];
   for (const limit of rule.limits) {
     if (!only(limit)) continue;
+    // A shared limit's bucket belongs to no rule: `~` cannot start a rule name.
+    const owner = limit.shared === null ? rule.name : `~${limit.shared}`;
     const key = (id: string, subject: string) =>
-      storeKey(policy.prefix, rule.name, id + STATE_TAG[limit.algorithm], subject);
+      storeKey(policy.prefix, owner, id + STATE_TAG[limit.algorithm], subject);
     const subject = await subjectOf(limit, who);
     if (!limit.fromPlan) {
       checks.push({
@@ -84,6 +87,29 @@ export async function buildChecks(
   }
   return checks;
 }
+
+/**
+ * The rule's ban for this request: its state lives at
+ * `<prefix>:<rule>:~ban:<subject>`, the subject being the one the rule's first
+ * limit counts by (`checks[0]`, built by `buildChecks`). Undefined without a ban.
+ *
+ * @example
+ * banOf(policy, rule, await buildChecks(policy, rule, who)); // { key: "sluice:login:~ban:ip:203.0.113.7", after: 3, … }
+ */
+export function banOf(
+  policy: Policy,
+  rule: Rule,
+  checks: readonly LimitCheck[],
+): BanSpec | undefined {
+  const first = checks[0];
+  if (!rule.ban || !first) return undefined;
+  const { after, withinMs, forMs, escalate, maxMs } = rule.ban;
+  const key = storeKey(policy.prefix, rule.name, BAN_PART, keySubject(first.key));
+  return { key, after, withinMs, forMs, escalate, maxMs };
+}
+
+/** The limit-id field of ban keys: `~ban`. */
+const BAN_PART = BAN_KEY_PART.slice(1, -1);
 
 /** Does this limit need a resolved API key? */
 export function needsKey(limit: Limit): boolean {

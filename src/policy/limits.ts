@@ -58,14 +58,14 @@ export const SF_KEY = /^[a-z*][a-z0-9_.*-]*$/;
  * readLimits(report, { limits: [{ rate: "10/s; 1000/h", by: "apiKey" }] }, "rules[0]");
  * // → limits "apikey-1s" and "apikey-1h"
  */
-export function readLimits(report: Report, rule: Obj, rulePath: string): Limit[] {
+export function readLimits(report: Report, rule: Obj, rulePath: string, idPrefix = ""): Limit[] {
   const list = readList(report, rule, rulePath, "limits", "limit");
   const limits: Limit[] = [];
   // id → where it was first defined, to point duplicate ids at each other.
   const seen = new Map<string, string>();
   for (const [i, value] of list.entries()) {
     const path = `${join(rulePath, "limits")}[${i}]`;
-    for (const { limit, idPath } of readLimit(report, value, path)) {
+    for (const { limit, idPath } of readLimit(report, value, path, idPrefix)) {
       const first = seen.get(limit.id);
       if (first === undefined) {
         seen.set(limit.id, path);
@@ -113,13 +113,15 @@ interface LimitFields {
   cost: number;
   name: string | undefined;
   shared: string | null;
+  /** Starts default ids (`app.` for application-wide limits), so they never meet a rule's. */
+  idPrefix?: string;
 }
 
-function readLimit(report: Report, value: unknown, path: string): LimitEntry[] {
+function readLimit(report: Report, value: unknown, path: string, idPrefix: string): LimitEntry[] {
   const obj = readObject(report, value, path, LIMIT_FIELDS, 'an object like {"rate": "10/s"}');
   if (obj === undefined) return [];
   const before = report.issues.length;
-  const fields = readLimitFields(report, obj, path);
+  const fields = { ...readLimitFields(report, obj, path), idPrefix };
   placeBurstAndName(report, fields, path);
   if (report.issues.length > before) return [];
   if (fields.fromPlan) return [planLimit(fields, path)];
@@ -204,7 +206,7 @@ function placeBurstAndName(report: Report, fields: LimitFields, path: string): v
 /** A `rate: "plan"` limit: its rates are filled in per tenant, so count, period and burst are 0. */
 function planLimit(fields: LimitFields, path: string): LimitEntry {
   const { name, by, cost, algorithm, shared } = fields;
-  const id = name ?? subjectId(by);
+  const id = name ?? `${fields.idPrefix ?? ""}${subjectId(by)}`;
   const limit: Limit = {
     id,
     count: 0,
@@ -227,7 +229,7 @@ function rateLimit(
   path: string,
 ): LimitEntry | undefined {
   const { name, by, cost, algorithm } = fields;
-  const id = name ?? `${subjectId(by)}-${formatPeriod(r.periodMs)}`;
+  const id = name ?? `${fields.idPrefix ?? ""}${subjectId(by)}-${formatPeriod(r.periodMs)}`;
   if (name === undefined && !SF_KEY.test(id)) {
     add(
       report.issues,

@@ -69,6 +69,33 @@ const RESERVED_HEADERS: ReadonlySet<string> = new Set([
 /** RFC 9110 §5.5 field-value: visible characters, spaces and tabs inside; no CR or LF. */
 const FIELD_VALUE = /^[\x21-\x7e]([\x20-\x7e\t]*[\x21-\x7e])?$/;
 
+/** The rule name application-wide limits are decided, keyed and logged under; no rule can have it. */
+export const APP_RULE = "*";
+
+/**
+ * Application-wide limits as a rule, for requests that meet them without
+ * their own rule's limits (unmatched, or exempt from their rule): every
+ * setting at its default.
+ *
+ * @example
+ * applicationRule(policy.limits).name; // "*"
+ */
+export function applicationRule(limits: Limit[]): Rule {
+  return {
+    name: APP_RULE,
+    match: { methods: null, path: "*" },
+    limits,
+    onStoreError: "local",
+    mode: "enforce",
+    countRejected: false,
+    countStatus: null,
+    exempt: [],
+    ban: null,
+    response: DEFAULT_RESPONSE,
+    rateLimitHeaders: true,
+  };
+}
+
 /** What a rule has when it leaves its protection fields out. */
 export const DEFAULT_RESPONSE: RefusalSpec = { status: 429, headers: {}, body: null };
 const BAN_DEFAULT_MAX = "24h";
@@ -167,16 +194,20 @@ function readEntries(
   return [...out];
 }
 
+/** Starts application-wide limits' default ids: they name RateLimit items beside a rule's. */
+export const APP_ID_PREFIX = "app.";
+
 /**
- * Reads the top-level `limits`: application-wide limits, absent or empty for none.
+ * Reads the top-level `limits`: application-wide limits, absent or empty for
+ * none. Their default ids start with `app.`, so they never meet a rule's own.
  *
  * @example
- * readAppLimits(report, { limits: [{ rate: "1000/min", by: "ip" }] }); // → [{ id: "ip-1m", … }]
+ * readAppLimits(report, { limits: [{ rate: "1000/min", by: "ip" }] }); // → [{ id: "app.ip-1m", … }]
  */
 export function readAppLimits(report: Report, root: Obj): Limit[] {
   if (root.limits === undefined) return [];
   if (Array.isArray(root.limits) && root.limits.length === 0) return [];
-  return readLimits(report, root, "");
+  return readLimits(report, root, "", APP_ID_PREFIX);
 }
 
 /** A rule's protection fields, defaulted. */

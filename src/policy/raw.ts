@@ -65,7 +65,7 @@ export interface RawPolicy {
   /**
    * Application-wide limits: every request counts against them, in the same store call as its
    * rule's limits, and so do requests no rule matches (decided under the rule name "*"). Their
-   * ids must differ from every rule's limit ids.
+   * default ids start with "app." ("app.ip-1m"); a "name" must differ from every rule's limit ids.
    */
   limits?: RawLimit[];
   /**

@@ -53,7 +53,9 @@ describe("application-wide limits", () => {
   it("are read like a rule's and left empty by default", () => {
     expect(valid({ rules: [api] }).policy.limits).toEqual([]);
     const { policy } = valid({ limits: [{ rate: "1000/min", by: "global" }], rules: [api] });
-    expect(policy.limits).toMatchObject([{ id: "global-1m", count: 1000, by: { kind: "global" } }]);
+    expect(policy.limits).toMatchObject([
+      { id: "app.global-1m", count: 1000, by: { kind: "global" } },
+    ]);
   });
 
   it("warn when a banning rule's subject differs from theirs", () => {
