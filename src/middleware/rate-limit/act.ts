@@ -6,6 +6,7 @@ import type { DecisionEvent, Outcome } from "../../observe/index.ts";
 import type { Limit, Rule } from "../../policy/types.ts";
 import { addHeaders, addToContext, type Header, rateLimitHeaders } from "../../respond/headers.ts";
 import { SluiceHttpError, storeUnavailable, tooManyRequests } from "../../respond/problem.ts";
+import { isCustomRefusal, type RefusalValues, refusalResponse } from "../../respond/refusal.ts";
 import type { RateLimitConfig } from "./config.ts";
 import { refundAfter, statusCounts } from "./count-status.ts";
 
@@ -24,6 +25,10 @@ export interface Trace {
   storeError?: string;
   /** Why the store could not decide, as a word for headers. */
   storeFailure?: StoreFailure;
+  /** The list that refused or exempted the request. */
+  list?: string;
+  /** The rule an `exempt` list skipped (`rule` is then the application-wide `*`). */
+  exemptFrom?: string;
 }
 
 /**
@@ -89,11 +94,11 @@ export async function act(
     log(config, trace, decision.allowed ? "allowed" : "shadow-denied", decision, degraded);
     return next();
   }
-  const headers = [timing, ...rateLimitHeaders(decision, { legacy: config.policy.headers.legacy })];
+  const headers = [timing, ...limitFields(config, trace, decision)];
   // The limits were this isolate's own while the store was away (README "Store trouble").
   if (degraded) headers.push(["Sluice-Degraded", degraded]);
   if (!decision.allowed) {
-    log(config, trace, "denied", decision, degraded);
+    log(config, trace, decision.banned ? "banned" : "denied", decision, degraded);
     throw await denial(c, config, trace, decision, headers);
   }
   const admitted = degraded ? "degraded-local" : "allowed";
@@ -131,7 +136,20 @@ function storeTiming(trace: Trace): Header {
   return ["Server-Timing", `sluice-store;dur=${trace.storeMs}${why}`];
 }
 
-/** The 429: the app's `handler` if it has one, else problem+json; RateLimit fields either way. */
+/**
+ * The RateLimit fields (draft-ietf-httpapi-ratelimit-headers), unless the rule
+ * hides them (`rateLimitHeaders: false`, Flask-Limiter's headers_enabled).
+ */
+function limitFields(config: RateLimitConfig, trace: Trace, decision: Decision): Header[] {
+  if (!trace.rule.rateLimitHeaders) return [];
+  return rateLimitHeaders(decision, { legacy: config.policy.headers.legacy });
+}
+
+/**
+ * The refusal: the rule's own (`response`) if it has one, else the app's
+ * `handler`, else 429 problem+json; Retry-After and the RateLimit fields
+ * (unless hidden) either way.
+ */
 async function denial(
   c: Context,
   config: RateLimitConfig,
@@ -144,8 +162,10 @@ async function denial(
     retryAfterMs: decision.retryAfterMs,
     decision,
   });
-  if (!config.handler) return fallback.withHeaders(headers);
-  const own = await config.handler(c, { ...info(trace, decision), decision });
+  const own = isCustomRefusal(trace.rule.response)
+    ? refusalResponse(trace.rule.response, refusalValues(trace, decision))
+    : await config.handler?.(c, { ...info(trace, decision), decision });
+  if (!own) return fallback.withHeaders(headers);
   const res = new Response(own.body, own);
   addHeaders(res.headers, headers);
   const retryAfter = fallback.res?.headers.get("retry-after");
@@ -153,7 +173,19 @@ async function denial(
   return new SluiceHttpError(res);
 }
 
-function info(trace: Trace, decision: Decision | undefined) {
+/** What a rule's refusal body's placeholders stand for. */
+function refusalValues(trace: Trace, decision: Decision): RefusalValues {
+  const denied = decision.limits.filter((l) => !l.allowed).map((l) => l.id);
+  return {
+    rule: trace.rule.name,
+    limit: decision.banned ? "ban" : denied.join(","),
+    retryAfterMs: decision.retryAfterMs,
+    tenant: trace.identity.tenant ?? "",
+  };
+}
+
+/** What `c.get("rateLimit")` shows downstream. */
+export function info(trace: Trace, decision: Decision | undefined) {
   return {
     rule: trace.rule.name,
     mode: trace.rule.mode,
@@ -163,7 +195,7 @@ function info(trace: Trace, decision: Decision | undefined) {
 }
 
 /** Writes the decision's one log line (plain admissions only when `log.allowed`). */
-function log(
+export function log(
   config: RateLimitConfig,
   trace: Trace,
   outcome: Outcome,
@@ -195,11 +227,24 @@ function log(
     storeMs: trace.storeMs,
     ...(trace.storeError ? { storeError: trace.storeError } : {}),
     ...(degraded ? { degraded } : {}),
+    ...protectionFields(trace, decision),
     policyVersion: config.policy.version,
     policyHash: trace.policyHash,
   };
   if (outcome !== "allowed" || config.policy.log.allowed) config.sink(event);
   return event;
+}
+
+/** The list and ban behind a decision, for its log line. */
+function protectionFields(trace: Trace, decision: Decision | undefined) {
+  const banned = decision?.banned;
+  return {
+    ...(trace.list !== undefined ? { list: trace.list } : {}),
+    ...(trace.exemptFrom !== undefined ? { exemptFrom: trace.exemptFrom } : {}),
+    ...(banned
+      ? { ban: { level: banned.level, untilMs: banned.untilMs, started: banned.started } }
+      : {}),
+  };
 }
 
 /** What a decision's limit counted by (a plan limit's checks are named `<limit id>-<rate id>`). */

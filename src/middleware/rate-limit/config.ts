@@ -5,8 +5,10 @@ import type { Decision, LimitStore } from "../../limiter/types.ts";
 import { consoleSink, type DecisionSink } from "../../observe/index.ts";
 import { formatIssues, hashPolicy } from "../../policy/load.ts";
 import { compileMatcher } from "../../policy/match.ts";
+import { applicationRule } from "../../policy/protect.ts";
 import type { LoadedPolicy, Policy, Rule } from "../../policy/types.ts";
 import { validatePolicy } from "../../policy/validate.ts";
+import { Screen } from "../../protect/screen.ts";
 import { MemoryStore } from "../../stores/memory/limit-store.ts";
 import type { TenantServices } from "../../tenants/authenticate.ts";
 
@@ -59,6 +61,16 @@ export interface RateLimitOptions {
   /** The raw API key, instead of the policy's header or bearer token; hashed before use. */
   getKey?: (c: Context) => string | undefined;
   /**
+   * The client's country for `lists[].countries` (default: `request.cf.country`,
+   * which Cloudflare sets on Workers).
+   */
+  getCountry?: (c: Context) => string | undefined;
+  /**
+   * The screen stage with runtime list entries (the gateway's, shared with its
+   * admin API). Default: the policy's lists alone.
+   */
+  screen?: Screen;
+  /**
    * Builds the refusal for a denied request (default: 429 problem+json).
    * `Retry-After` and the RateLimit fields are added to what it returns.
    */
@@ -83,6 +95,15 @@ export interface RateLimitConfig {
   getIP: ((c: Context) => string | undefined) | undefined;
   getKey: ((c: Context) => string | undefined) | undefined;
   handler: RateLimitOptions["handler"];
+  /** Lists: which a request is on. */
+  screen: Screen;
+  getCountry: (c: Context) => string | undefined;
+  /** The application-wide limits as a rule (`*`): what unmatched or exempted requests meet. */
+  appRule: Rule;
+  /** Ids of the application-wide limits, to tell their states from a rule's. */
+  appIds: ReadonlySet<string>;
+  /** Every request passes through (lists or application-wide limits), not only matched ones. */
+  screensAll: boolean;
 }
 
 /** Invalid `rateLimit()` options: the policy's problems, one per line. */
@@ -106,6 +127,8 @@ export function configure(options: RateLimitOptions): RateLimitConfig {
     );
   }
   const store = options.store ?? new MemoryStore();
+  const screen = options.screen ?? new Screen(policy.lists);
+  const appRule = applicationRule(policy.limits);
   let hashed: Promise<string> | undefined;
   return {
     policy,
@@ -122,7 +145,18 @@ export function configure(options: RateLimitOptions): RateLimitConfig {
     getIP: options.getIP,
     getKey: options.getKey,
     handler: options.handler,
+    screen,
+    getCountry: options.getCountry ?? cfCountry,
+    appRule,
+    appIds: new Set(policy.limits.map((l) => l.id)),
+    screensAll: screen.active || appRule.limits.length > 0,
   };
+}
+
+/** Cloudflare's `request.cf.country` (absent off Workers and in some local runs). */
+function cfCountry(c: Context): string | undefined {
+  const cf = (c.req.raw as Request & { cf?: { country?: unknown } }).cf;
+  return typeof cf?.country === "string" ? cf.country : undefined;
 }
 
 function resolvePolicy(input: RateLimitOptions["policy"]): {

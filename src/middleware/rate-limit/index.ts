@@ -1,8 +1,8 @@
-/** @module middleware/rate-limit — Sluice's core as a Hono middleware: identify → match → authenticate → decide → act. */
+/** @module middleware/rate-limit — Sluice's core as a Hono middleware: match → identify → screen → authenticate → decide → act. */
 import type { Context, Env, MiddlewareHandler } from "hono";
 import { identify } from "../../identity/index.ts";
 import type { Identity } from "../../identity/types.ts";
-import { buildChecks, needsKey, type Requester } from "../../limiter/checks.ts";
+import { needsKey, type Requester } from "../../limiter/checks.ts";
 import { type DecideRequest, StoreError } from "../../limiter/types.ts";
 import type { Rule } from "../../policy/types.ts";
 import {
@@ -17,6 +17,13 @@ import { planRatesOf } from "../../tenants/plan.ts";
 import { act, passShadow, refuse, type Trace, type Verdict } from "./act.ts";
 import { waitUntilOf } from "./background.ts";
 import { configure, type RateLimitConfig, type RateLimitOptions } from "./config.ts";
+import {
+  decideProtected,
+  passUnlimited,
+  protectedRequest,
+  screen,
+  screenTenant,
+} from "./protect.ts";
 
 export {
   RateLimitConfigError,
@@ -29,7 +36,10 @@ export {
 const SHADOW_PASS = Symbol("shadow-pass");
 
 /**
- * Enforces the policy's rules. Unmatched requests pass through untouched;
+ * Enforces the policy: deny lists refuse before any rule, allow lists and
+ * rules' `exempt` lists lift limits, the first matching rule's limits and the
+ * application-wide ones are decided in one store call. With neither lists nor
+ * application-wide limits, unmatched requests pass through untouched.
  * `c.get("rateLimit")` tells downstream handlers what was decided.
  *
  * @throws {RateLimitConfigError} when the policy is invalid, or has `tenants` without `tenants` services.
@@ -42,23 +52,29 @@ const SHADOW_PASS = Symbol("shadow-pass");
 export function rateLimit<E extends Env = Env>(options: RateLimitOptions): MiddlewareHandler<E> {
   const config = configure(options);
   return async function rateLimit(c, next) {
-    const rule = config.match(c.req.method, c.req.path);
-    if (!rule) return next();
+    const matched = config.match(c.req.method, c.req.path);
+    if (!matched && !config.screensAll) return next();
+    // Unmatched requests meet lists and application-wide limits, as rule "*".
+    const rule = matched ?? config.appRule;
     const nowMs = config.clock();
     const identity = await identify(c.req.raw, config.policy.identity, {
       ip: config.getIP?.(c),
-      apiKey: config.getKey?.(c),
+      // No rule needs a key here: skip hashing one.
+      apiKey: matched ? config.getKey?.(c) : "",
     });
     const trace = await traceOf(c, config, rule, identity);
+    const screening = await screen(c, config, trace, nowMs);
     const who = await requester(c, config, trace, nowMs);
     if (who === SHADOW_PASS) return passShadow(c, next, config, trace);
-    const request: DecideRequest = {
-      rule: rule.name,
-      checks: await buildChecks(config.policy, rule, who),
+    const request = await protectedRequest(
+      config,
+      trace,
+      screenTenant(config, trace, screening),
+      who,
       nowMs,
-      countRejected: rule.countRejected,
-    };
-    return act(c, next, config, trace, await decide(c, config, trace, request));
+    );
+    if (!request) return passUnlimited(c, next, config, trace);
+    return act(c, next, config, trace, await decideProtected(c, config, trace, request, decide));
   };
 }
 
