@@ -3,6 +3,8 @@ import type { Context } from "hono";
 import { clientIp } from "../identity/ip.ts";
 import type { LimitStore } from "../limiter/types.ts";
 import type { Policy } from "../policy/types.ts";
+import type { ListStore } from "../protect/list-store.ts";
+import type { Screen } from "../protect/screen.ts";
 import { badRequest, missing } from "../respond/problem.ts";
 import type { Directory } from "../tenants/directory.ts";
 import type { AuthFailureGuard } from "../tenants/guard.ts";
@@ -15,6 +17,8 @@ export interface AdminDeps {
   token: string;
   policy: Policy;
   directory: Directory;
+  /** Runtime list entries, and this isolate's screen, which sees a change at once. */
+  lists: { store: ListStore; screen: Screen };
   /** Dropped entries make changes visible in this isolate at once. */
   resolver: KeyResolver | undefined;
   /** The hot path's failed-key guard: resetting an address lifts its lockout here at once. */

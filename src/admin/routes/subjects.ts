@@ -1,8 +1,9 @@
 /** @module admin/routes/subjects — one subject's usage and reset across rules, and the audit trail. */
 import { type Context, Hono } from "hono";
 import { ipKey } from "../../identity/ip.ts";
-import { buildChecks, type Requester } from "../../limiter/checks.ts";
+import { banOf, buildChecks, type Requester } from "../../limiter/checks.ts";
 import type { LimitCheck } from "../../limiter/types.ts";
+import { applicationRule } from "../../policy/protect.ts";
 import type { Limit } from "../../policy/types.ts";
 import { badRequest, missing } from "../../respond/problem.ts";
 import { planRatesOf } from "../../tenants/plan.ts";
@@ -44,10 +45,9 @@ subjectRoutes.post("/reset", async (c) => {
   const subject = parseSubject(input.subject);
   let cleared = 0;
   for (const target of await targets(c, subject)) {
-    await store.reset(
-      target.rule,
-      target.checks.map((k) => k.key),
-    );
+    const keys = target.checks.map((k) => k.key);
+    // A reset forgives a ban on the subject too.
+    await store.reset(target.rule, target.banKey ? [...keys, target.banKey] : keys);
     cleared += target.checks.length;
   }
   if (subject.kind === "ip") {
@@ -70,6 +70,8 @@ subjectRoutes.get("/audit", async (c) => {
 interface Target {
   rule: string;
   checks: LimitCheck[];
+  /** The rule's ban on this subject, when it bans by it. */
+  banKey?: string;
 }
 
 /**
@@ -115,9 +117,13 @@ async function targets(c: Context<AdminEnv>, subject: SubjectRef): Promise<Targe
     };
     counts = (l) => l.by.kind === "apiKey" && (!l.fromPlan || planRates !== undefined);
   }
-  for (const rule of policy.rules) {
+  // Application-wide limits count too, under the rule "*".
+  for (const rule of [...policy.rules, applicationRule(policy.limits)]) {
     if (!rule.limits.some(counts)) continue;
-    out.push({ rule: rule.name, checks: await buildChecks(policy, rule, who, counts) });
+    const checks = await buildChecks(policy, rule, who, counts);
+    const first = rule.limits[0];
+    const ban = first && counts(first) ? banOf(policy, rule, checks) : undefined;
+    out.push({ rule: rule.name, checks, ...(ban ? { banKey: ban.key } : {}) });
   }
   return out;
 }
