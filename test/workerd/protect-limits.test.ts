@@ -76,7 +76,7 @@ describe.each(STORES)("bans, %s store", (kind: StoreKind) => {
         retryAfter: 3600,
       },
     ]);
-    const lifted = await api("DELETE", "/bans/ip:203.0.113.7");
+    const lifted = await api("DELETE", `/bans/${encodeURIComponent("ip:203.0.113.7")}`);
     expect(lifted).toMatchObject({ status: 200, body: { lifted: [{ rule: "login", level: 5 }] } });
     // At once in this isolate: its memory of the ban is gone with the store's.
     expect(await statuses(gw, 1, "/login", post)).toEqual([200]);
