@@ -93,7 +93,8 @@ export async function protectedRequest(
 
 /**
  * Forwards a request no limit applies to; logged as `exempt` when a list
- * made it so (an unmatched request with nothing to count is not logged).
+ * made it so. An unmatched request with nothing to count passes untouched,
+ * as without lists.
  */
 export function passUnlimited(
   c: Context,
@@ -101,6 +102,7 @@ export function passUnlimited(
   config: RateLimitConfig,
   trace: Trace,
 ): Promise<void> {
+  if (trace.list === undefined && trace.rule === config.appRule) return next();
   c.set("rateLimit", info(trace, undefined));
   if (trace.list !== undefined) log(config, trace, "exempt");
   return next();
