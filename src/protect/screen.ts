@@ -139,7 +139,7 @@ export class Screen {
         timer = setTimeout(resolve, this.#firstLoadMs);
       });
       await Promise.race([this.#inFlight, timeout]);
-      clearTimeout(timer);
+      if (timer !== undefined) clearTimeout(timer);
       return;
     }
     if (nowMs - this.#checkedMs < this.#refreshMs || this.#inFlight) return;
