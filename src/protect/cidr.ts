@@ -73,7 +73,9 @@ export function parseCidr(input: string): Cidr | string {
     const v4 = Uint32Array.of(first[3] ?? 0);
     return { text: withPrefix(4, v4, prefix - 96, 32), v4: [first[3] ?? 0, last[3] ?? 0] };
   }
-  const cidr: Cidr = { text: withPrefix(6, first, prefix, bits), v6: [first, last] };
+  // No host bits: the address as parsed is the network, formatted without copying it.
+  const text = formatIp({ version: 6, bytes: ip.bytes });
+  const cidr: Cidr = { text: prefix === bits ? text : `${text}/${prefix}`, v6: [first, last] };
   // The part inside ::ffff:0:0/96 is IPv4 space.
   if (compare(first, MAPPED_FIRST) <= 0 && compare(last, MAPPED_LAST) >= 0) {
     cidr.v4 = [0, 0xffffffff];
