@@ -217,7 +217,7 @@ export function log(
     ...(trace.keyProblem ? { keyProblem: trace.keyProblem } : {}),
     limits: (decision?.limits ?? []).map((s) => ({
       id: s.id,
-      by: countedBy(rule.limits, s.id),
+      by: countedBy(rule.limits, s.id) || countedBy(config.appRule.limits, s.id),
       allowed: s.allowed,
       remaining: s.remaining,
       resetMs: s.resetMs,
