@@ -17,6 +17,12 @@ export default defineConfig({
       {
         plugins: [
           cloudflareTest(({ inject }) => ({
+            // The pool runs workerd with --verbose by default, which logs every
+            // failed subrequest as "uncaught exception … Network connection lost"
+            // even when the code awaits and handles it (the 502 and store-fault
+            // tests fail subrequests on purpose). `wrangler dev` and production
+            // run without it; a rejection nothing handles still fails the run.
+            verbose: false,
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
               bindings: {
@@ -25,6 +31,12 @@ export default defineConfig({
                 TEST_FAULT_REDIS_URL: inject<string>("faultRedisUrl"),
                 TEST_COUNT_REDIS_URL: inject<string>("countRedisUrl"),
                 TEST_REDIS_TOKEN: inject<string>("redisToken"),
+                TEST_GARBAGE_REDIS_URL: inject<string>("garbageRedisUrl"),
+                TEST_ERROR_REDIS_URL: inject<string>("errorRedisUrl"),
+                TEST_SLOW_REDIS_URL: inject<string>("slowRedisUrl"),
+                TEST_LATE_REDIS_URL: inject<string>("lateRedisUrl"),
+                // Fuzz seed to replay (empty: a fresh one, printed on failure).
+                TEST_FUZZ_SEED: process.env.SLUICE_FUZZ_SEED ?? "",
               },
             },
           })),

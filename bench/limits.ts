@@ -25,6 +25,10 @@ export const BENCH_RULES: BenchRules = {
 export interface SluicePolicyOptions {
   /** `log.allowed`: false drops the decision line of plain admissions (every other outcome is still logged). */
   logAllowed?: boolean;
+  /** `"action": "delay"` with this `maxDelay` on every rule (throttling's cost). */
+  maxDelay?: string;
+  /** A concurrency cap per address of this many on every rule (a lease per request). */
+  concurrency?: number;
 }
 
 /**
@@ -48,6 +52,8 @@ export function sluicePolicy(
       { rate: `${spec.key.count}/${spec.key.periodMs}ms`, by: "apiKey" },
       { rate: `${spec.ip.count}/${spec.ip.periodMs}ms`, by: "ip" },
     ],
+    ...(options.maxDelay ? { action: "delay", maxDelay: options.maxDelay } : {}),
+    ...(options.concurrency ? { concurrency: { max: options.concurrency, by: "ip" } } : {}),
   });
   return {
     version: "bench",

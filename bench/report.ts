@@ -122,6 +122,16 @@ export const FEATURES: readonly Feature[] = [
     on: "sluice",
     off: "sluice-quiet",
   },
+  {
+    feature: '"action": "delay" (nothing held under this load)',
+    on: "sluice-delay",
+    off: "sluice",
+  },
+  {
+    feature: "concurrency cap: a lease taken and given back per request",
+    on: "sluice-concurrency",
+    off: "sluice",
+  },
 ];
 
 /** What one feature costs at one point, paired within rounds. */

@@ -18,7 +18,9 @@ const BIN = path.join(ROOT, "node_modules", ".bin");
  * store can spend. `sluice` is the gateway as configured by default, on
  * Redis; `sluice-do` is the same bundle without Upstash variables, so on its
  * Durable Object store; `sluice-quiet` is `sluice` with
- * `"log": {"allowed": false}`. `cf-ratelimit` is Cloudflare's own rate
+ * `"log": {"allowed": false}`; `sluice-delay` and `sluice-concurrency` are
+ * `sluice` with `"action": "delay"` and a concurrency cap of 1,000 per address
+ * (never reached under the load: they price the machinery, not a refusal). `cf-ratelimit` is Cloudflare's own rate
  * limiting binding as Miniflare simulates it.
  */
 export const CONTENDERS = [
@@ -27,6 +29,8 @@ export const CONTENDERS = [
   "sluice",
   "sluice-do",
   "sluice-quiet",
+  "sluice-delay",
+  "sluice-concurrency",
   "upstash-ratelimit",
   "hono-rate-limiter",
   "cf-ratelimit",
@@ -56,6 +60,8 @@ export const STORE_OF: Record<ContenderName, StoreKind> = {
   sluice: "redis",
   "sluice-do": "durable-object",
   "sluice-quiet": "redis",
+  "sluice-delay": "redis",
+  "sluice-concurrency": "redis",
   "upstash-ratelimit": "redis",
   "hono-rate-limiter": "redis",
   "cf-ratelimit": "binding",
@@ -84,6 +90,8 @@ export function runsAtLatency(name: ContenderName, latencyMs: number): boolean {
 const SAME_CODE_AS = {
   "sluice-quiet": "sluice",
   "sluice-do": "sluice",
+  "sluice-delay": "sluice",
+  "sluice-concurrency": "sluice",
 } as const satisfies Partial<Record<ContenderName, ContenderName>>;
 
 /**
@@ -278,6 +286,18 @@ export function contenderBindings(name: ContenderName, at: Endpoints): Record<st
         ...origin,
         ...store,
         SLUICE_POLICY: JSON.stringify(sluicePolicy(BENCH_RULES, { logAllowed: false })),
+      };
+    case "sluice-delay":
+      return {
+        ...origin,
+        ...store,
+        SLUICE_POLICY: JSON.stringify(sluicePolicy(BENCH_RULES, { maxDelay: "1s" })),
+      };
+    case "sluice-concurrency":
+      return {
+        ...origin,
+        ...store,
+        SLUICE_POLICY: JSON.stringify(sluicePolicy(BENCH_RULES, { concurrency: 1000 })),
       };
     case "upstash-ratelimit":
     case "hono-rate-limiter":

@@ -1,5 +1,9 @@
-/** @module sluice — the public API: the rate-limit middleware, the policy, the stores and the gateway. */
-export { createGateway, type GatewayOptions } from "./gateway/app.ts";
+/**
+ * @module @sluice-gateway/sluice — the runtime-neutral core (Workers, Node, Bun, Deno):
+ * the rate-limit middleware, the policy, the memory store and the tenant services.
+ * Backends that need more live in subpaths: `/redis` (Upstash over HTTP),
+ * `/durable-object` (Workers), `/gateway` (the whole Worker app).
+ */
 export { BlockedCache } from "./limiter/blocked-cache.ts";
 export type {
   DecideRequest,
@@ -21,15 +25,7 @@ export { formatIssues, loadPolicy } from "./policy/load.ts";
 export type { LoadedPolicy, Policy } from "./policy/types.ts";
 export { type ListEntry, ListStore } from "./protect/list-store.ts";
 export { Screen } from "./protect/screen.ts";
-export {
-  DurableObjectDocumentStore,
-  SluiceDirectory,
-} from "./stores/durable-object/document-store.ts";
-export { DurableObjectStore, SluiceStore } from "./stores/durable-object/limit-store.ts";
 export { MemoryStore } from "./stores/memory/limit-store.ts";
-export { createUpstashClient } from "./stores/redis/client.ts";
-export { RedisDocumentStore } from "./stores/redis/document-store.ts";
-export { type RedisLike, RedisStore, type RedisStoreOptions } from "./stores/redis/limit-store.ts";
 export type { TenantServices } from "./tenants/authenticate.ts";
 export { Directory } from "./tenants/directory.ts";
 export { AuthFailureGuard } from "./tenants/guard.ts";

@@ -1,8 +1,10 @@
 /** @module tools/dev — `npm run dev[:redis]`: echo origin (+ redis and the REST endpoint) and `wrangler dev`, torn down together. */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { banner, type RedisInfo } from "./banner.ts";
 import { startEchoOrigin } from "./echo-origin.ts";
 import { startRedis } from "./redis.ts";
 import { startUpstashRest } from "./upstash-rest.ts";
@@ -44,6 +46,17 @@ async function shutdown(code: number): Promise<never> {
 process.once("SIGINT", () => void shutdown(130));
 process.once("SIGTERM", () => void shutdown(143));
 
+/** The policy the gateway will load, for the banner; unreadable JSON is the gateway's to report. */
+function policyJson(): unknown {
+  try {
+    const text =
+      process.env.SLUICE_POLICY || readFileSync(path.join(ROOT, "src/sluice.policy.json"), "utf8");
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 async function main(): Promise<void> {
   let originUrl = process.env.ORIGIN_URL;
   if (!originUrl) {
@@ -59,7 +72,7 @@ async function main(): Promise<void> {
   // A policy other than the bundled one, as the deployed variable would carry it.
   if (process.env.SLUICE_POLICY) vars.push(`SLUICE_POLICY:${process.env.SLUICE_POLICY}`);
   let store = "Durable Object";
-  let redisLine = "";
+  let redisInfo: RedisInfo | undefined;
   if (process.env.UPSTASH_REDIS_REST_URL && process.env.UPSTASH_REDIS_REST_TOKEN) {
     // A Redis endpoint of the caller's (the end-to-end tests bring their own, with faults).
     vars.push(
@@ -75,19 +88,20 @@ async function main(): Promise<void> {
     cleanups.push(() => rest.close());
     vars.push(`UPSTASH_REDIS_REST_URL:${rest.url}`, `UPSTASH_REDIS_REST_TOKEN:${token}`);
     store = "Redis";
-    redisLine =
-      `  redis-server 127.0.0.1:${redis.port} (pid ${redis.pid}), Upstash REST ${rest.url}\n` +
-      `  inspect:  redis-cli -p ${redis.port} keys '*'\n` +
-      `  faults:   curl -X POST ${rest.url}/__control/faults -d '{"latencyMs":200}'\n`;
+    redisInfo = { port: redis.port, pid: redis.pid, restUrl: rest.url, restToken: token };
   }
 
   const port = values.port;
-  const sluice = `http://127.0.0.1:${port}`;
+  const sluiceUrl = `http://127.0.0.1:${port}`;
   console.log(
-    `\nSluice: ${sluice}  →  origin ${originUrl}  (store: ${store})\n${redisLine}` +
-      `  try:      curl -i ${sluice}/hello\n` +
-      `  keys:     SLUICE_URL=${sluice} SLUICE_ADMIN_TOKEN=${adminToken} npx sluice keys create --tenant acme --plan free\n` +
-      `            then: curl -i -H "x-api-key: <the key>" ${sluice}/api/hello\n`,
+    banner({
+      sluiceUrl,
+      originUrl,
+      store,
+      adminToken,
+      policy: policyJson(),
+      ...(redisInfo ? { redis: redisInfo } : {}),
+    }),
   );
 
   const args = ["dev", "--port", port, "--ip", "127.0.0.1"];

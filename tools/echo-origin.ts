@@ -32,11 +32,23 @@ const ORIGIN_HEADERS: Record<string, string> = {
   "x-origin-custom": "keep",
 };
 
-function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+/** What `/__ratelimit` answers with: an origin advertising its own quota (draft -11 syntax). */
+export const ORIGIN_RATELIMIT = {
+  "ratelimit-policy": '"origin-quota";q=1000;w=3600',
+  ratelimit: '"origin-quota";r=999;t=3599',
+};
+
+function sendJson(
+  res: http.ServerResponse,
+  status: number,
+  body: unknown,
+  extra: Record<string, string> = {},
+): void {
   if (res.destroyed) return;
   const text = JSON.stringify(body);
   res.writeHead(status, {
     ...ORIGIN_HEADERS,
+    ...extra,
     "content-type": "application/json",
     "content-length": Buffer.byteLength(text),
   });
@@ -92,6 +104,8 @@ function intParam(value: string | null, max: number): number | undefined {
 /** Starts the echo origin on 127.0.0.1 (a free port unless one is given). */
 export async function startEchoOrigin(opts?: { port?: number }): Promise<EchoOriginHandle> {
   const timers = new Set<NodeJS.Timeout>();
+  // Requests in flight per `tag` (and the most at once), for concurrency-cap tests.
+  const inFlight = new Map<string, { now: number; peak: number }>();
 
   const server = http.createServer((req, res) => {
     const rawUrl = req.url ?? "/";
@@ -115,11 +129,47 @@ export async function startEchoOrigin(opts?: { port?: number }): Promise<EchoOri
       return sendJson(res, code, { status: code });
     }
 
+    if (path === "/__ratelimit") {
+      req.resume();
+      return sendJson(res, 200, { ratelimit: "origin" }, ORIGIN_RATELIMIT);
+    }
+
+    if (path === "/__inflight") {
+      req.resume();
+      return sendJson(res, 200, inFlight.get(params.get("tag") ?? "") ?? { now: 0, peak: 0 });
+    }
+
+    // Answers the HTTP server would not send: any status code, written raw.
+    const raw = /^\/__raw-status\/(\d{3})$/.exec(path)?.[1];
+    if (raw !== undefined) {
+      req.resume();
+      req.socket.end(`HTTP/1.1 ${raw} Odd\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok`);
+      return;
+    }
+
+    // Headers and half the promised body, then the connection is reset.
+    if (path === "/__reset-mid-body") {
+      req.resume();
+      res.writeHead(200, { ...ORIGIN_HEADERS, "content-length": "1000" });
+      res.write("x".repeat(500), () => res.socket?.destroy());
+      return;
+    }
+
     let waitMs = 0;
     if (path === "/__slow") {
       const ms = intParam(params.get("ms"), 600_000);
       if (ms === undefined) return sendJson(res, 400, { error: "ms=N required" });
       waitMs = ms;
+      const tag = params.get("tag");
+      if (tag !== null) {
+        const count = inFlight.get(tag) ?? { now: 0, peak: 0 };
+        count.now += 1;
+        count.peak = Math.max(count.peak, count.now);
+        inFlight.set(tag, count);
+        res.once("close", () => {
+          count.now -= 1;
+        });
+      }
     }
 
     digestBody(req).then(

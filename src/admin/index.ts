@@ -4,12 +4,13 @@ import { missing } from "../respond/problem.ts";
 import { adminAuth } from "./auth.ts";
 import type { AdminEnv } from "./context.ts";
 import { banRoutes } from "./routes/bans.ts";
+import { healthRoutes } from "./routes/health.ts";
 import { keyRoutes } from "./routes/keys.ts";
 import { listRoutes } from "./routes/lists.ts";
 import { subjectRoutes } from "./routes/subjects.ts";
 import { tenantRoutes } from "./routes/tenants.ts";
 
-export { ADMIN_AUTH_FAILURES } from "./auth.ts";
+export { ADMIN_AUTH_FAILURES, adminTokenWeakness } from "./auth.ts";
 export type { AdminDeps, AdminEnv } from "./context.ts";
 
 export const ADMIN_BASE = "/__sluice/admin";
@@ -34,6 +35,7 @@ export const adminApi = new Hono<AdminEnv>()
   .route("/keys", keyRoutes)
   .route("/lists", listRoutes)
   .route("/bans", banRoutes)
+  .route("/health", healthRoutes)
   .route("/", subjectRoutes)
   .all("*", () => {
     throw missing("This admin resource");

@@ -27,12 +27,24 @@ export interface UsageLimit {
   limit: string;
   count: number;
   periodMs: number;
+  /** Capacity in units: `remaining` is out of this (older gateways omit it: then `count`). */
+  burst?: number;
   remaining: number;
   resetMs: number;
+  /** Set on Sluice's own counters (failed keys, failed admin tokens): what they count. */
+  internal?: string;
+}
+/** Other subjects the same requests are counted as, by kind, and the rules that count them. */
+export interface CountedElsewhere {
+  by: string;
+  rules: string[];
+  /** The subject to ask `usage` about, when the gateway knows it (a key's tenant). */
+  subject?: string;
 }
 export interface UsageBody {
   subject: string;
   limits: UsageLimit[];
+  elsewhere?: CountedElsewhere[];
 }
 export interface ResetBody {
   subject: string;

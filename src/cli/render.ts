@@ -1,6 +1,6 @@
 /** @module cli/render — the admin API's answers as text for people; `--json` prints the answers themselves. */
 import type { AuditEntry, KeyRecord, Tenant } from "../tenants/types.ts";
-import type { BanView, ListView, NewKeyBody, UsageLimit } from "./api.ts";
+import type { BanView, CountedElsewhere, ListView, NewKeyBody, UsageBody } from "./api.ts";
 import { duration, table } from "./format.ts";
 
 /**
@@ -76,24 +76,63 @@ export function newKey({ key, secret }: NewKeyBody): string {
 }
 
 /**
- * Each limit's remaining count and when it is full again.
+ * A rate as the policy writes it: `5/s`, `1000/day`, `100/s burst 200`.
  *
  * @example
- * usageTable("tenant:acme", limits); // "RULE  LIMIT      REMAINING  OF  PERIOD  FULL AGAIN\napi   tenant-1m  1          2   60 s    in 42 s"
+ * rate(100, 1000, 200); // → "100/s burst 200"
  */
-export function usageTable(subject: string, limits: readonly UsageLimit[]): string {
-  if (limits.length === 0) return `no limit counts by ${subject}`;
+export function rate(count: number, periodMs: number, burst = count): string {
+  const units: Array<[number, string]> = [
+    [86_400_000, "day"],
+    [3_600_000, "h"],
+    [60_000, "min"],
+    [1000, "s"],
+    [1, "ms"],
+  ];
+  const [size, name] = units.find(([u]) => periodMs % u === 0) ?? [1, "ms"];
+  const n = periodMs / size;
+  return `${count}/${n === 1 ? "" : n}${name}${burst !== count ? ` burst ${burst}` : ""}`;
+}
+
+/**
+ * Each limit's remaining units out of its capacity (the burst, so never "200
+ * of 100"), its rate, and when it is full again. Sluice's own counters come
+ * last, labelled with what they count. With no limit, says what does count
+ * the subject's requests and which subject to ask about.
+ *
+ * @example
+ * usageTable("tenant:acme", limits); // "RULE  LIMIT      RATE  REMAINING  FULL AGAIN\napi   tenant-1m  2/min  1 of 2     in 42 s"
+ */
+export function usageTable(subject: string, body: Pick<UsageBody, "limits" | "elsewhere">): string {
+  if (body.limits.length === 0) return nothingCounts(subject, body.elsewhere ?? []);
+  const ordered = [...body.limits].sort((a, b) => Number(!!a.internal) - Number(!!b.internal));
   return table(
-    ["RULE", "LIMIT", "REMAINING", "OF", "PERIOD", "FULL AGAIN"],
-    limits.map((l) => [
-      l.rule,
-      l.limit,
-      l.remaining,
-      l.count,
-      duration(l.periodMs),
-      l.resetMs === 0 ? "now" : `in ${duration(l.resetMs)}`,
-    ]),
+    ["RULE", "LIMIT", "RATE", "REMAINING", "FULL AGAIN"],
+    ordered.map((l) => {
+      const capacity = l.burst ?? l.count;
+      return [
+        l.internal ? `(${l.internal})` : l.rule,
+        l.limit,
+        rate(l.count, l.periodMs, capacity),
+        `${Math.min(l.remaining, capacity)} of ${capacity}`,
+        l.resetMs === 0 ? "now" : `in ${duration(l.resetMs)}`,
+      ];
+    }),
   );
+}
+
+/** Where a subject with no limits of its own is counted instead. */
+function nothingCounts(subject: string, elsewhere: readonly CountedElsewhere[]): string {
+  const head = `no limit counts by ${subject}`;
+  if (elsewhere.length === 0) return `${head}; the policy has no other limits either`;
+  const ask: Record<string, string> = { ip: "ip:<address>", apiKey: "key:<key id>" };
+  const rows = elsewhere.map((e) => {
+    const target = e.subject ?? ask[e.by];
+    const rules = `${e.rules.length === 1 ? "rule" : "rules"} ${e.rules.join(", ")}`;
+    const by = `  ${e.by === "apiKey" ? "key" : e.by}`;
+    return target ? [by, rules, `sluice usage ${target}`] : [by, rules];
+  });
+  return `${head}; the same requests are counted by:\n${table(["", "", ""], rows).split("\n").slice(1).join("\n")}`;
 }
 
 /**

@@ -60,7 +60,10 @@ export class BlockedCache implements LimitStore {
     const decision = await this.#inner.decide(req);
     // With a ban (or countRejected) every denial must reach the store as a
     // strike; only the ban itself is answered from here.
-    const remember = req.ban || req.countRejected ? decision.banned !== undefined : true;
+    // A full concurrency cap frees as soon as a request finishes: ask again.
+    const remember =
+      !decision.concurrency &&
+      (req.ban || req.countRejected ? decision.banned !== undefined : true);
     if (remember && !decision.allowed && decision.retryAfterMs > 0) {
       this.#entries.set(id, {
         untilMs: req.nowMs + decision.retryAfterMs,
@@ -88,6 +91,10 @@ export class BlockedCache implements LimitStore {
 
   ping(): Promise<void> {
     return this.#inner.ping();
+  }
+
+  release(lease: { rule: string; key: string; id: string; nowMs: number }): Promise<void> {
+    return this.#inner.release(lease);
   }
 
   listBans(prefix: string, rules: readonly string[], nowMs: number) {

@@ -152,8 +152,11 @@ export function needsKey(limit: Limit): boolean {
 /**
  * The subject part of a store key. A missing IP or header value is never a
  * reason to skip a limit: such requests share one bucket instead.
+ *
+ * @example
+ * await subjectOf({ by: { kind: "ip" } }, { ipKey: "203.0.113.7", header: () => undefined }); // "ip:203.0.113.7"
  */
-async function subjectOf(limit: Limit, who: Requester): Promise<string> {
+export async function subjectOf(limit: Pick<Limit, "by">, who: Requester): Promise<string> {
   switch (limit.by.kind) {
     case "ip":
       return `ip:${who.ipKey || "unknown"}`;

@@ -41,8 +41,13 @@ export function evaluate(
   nowMs: number,
   countRejected: boolean,
   peek = false,
+  maxDelayMs = 0,
 ): { decision: Decision; writes: Write[] } {
   const steps = stepAll(checks, states, nowMs);
+  if (!peek && maxDelayMs > 0) {
+    const delayed = reserveAll(checks, steps, states, nowMs, maxDelayMs);
+    if (delayed) return delayed;
+  }
   const { decision, commit } = combine(checks, steps, countRejected, peek);
   const writes: Write[] = commit
     ? steps.map((r, i) => ({
@@ -52,6 +57,50 @@ export function evaluate(
       }))
     : [];
   return { decision, writes };
+}
+
+/**
+ * A denied request that every limit would admit within `maxDelayMs`: each
+ * limit reserves its cost for the latest of their waits, and the request is
+ * admitted with that delay. Undefined when it is admitted now, or cannot wait.
+ */
+export function reserveAll(
+  checks: readonly LimitCheck[],
+  steps: readonly Step[],
+  states: ReadonlyArray<string | null | undefined>,
+  nowMs: number,
+  maxDelayMs: number,
+): { decision: Decision; writes: Write[] } | undefined {
+  if (steps.every((s) => s.allowed)) return undefined;
+  const waitMs = Math.max(...steps.map((s) => s.retryMs));
+  if (waitMs > maxDelayMs) return undefined;
+  const reserved = checks.map((c, i) => {
+    const reserve = ALGORITHMS[c.algorithm].reserve;
+    return reserve ? reserve(states[i], nowMs, c, waitMs) : undefined;
+  });
+  if (reserved.some((r) => r === undefined)) return undefined;
+  const done = reserved as Step["consumed"][];
+  return {
+    decision: {
+      allowed: true,
+      retryAfterMs: 0,
+      delayMs: waitMs,
+      limits: done.map((r, i) => {
+        const { id, count, periodMs, burst, cost, algorithm } = checks[i] as LimitCheck;
+        return {
+          ...{ id, count, periodMs, burst, cost, algorithm },
+          allowed: true,
+          remaining: r.remaining,
+          resetMs: r.resetMs,
+        };
+      }),
+    },
+    writes: done.map((r, i) => ({
+      key: (checks[i] as LimitCheck).key,
+      value: r.value,
+      ttlMs: r.ttlMs,
+    })),
+  };
 }
 
 /**
@@ -98,6 +147,9 @@ export function combine(
       id: check.id,
       count: check.count,
       periodMs: check.periodMs,
+      burst: check.burst,
+      cost: check.cost,
+      algorithm: check.algorithm,
       allowed: r.allowed,
       remaining: commit ? r.consumed.remaining : r.remaining,
       resetMs: commit ? (r.allowed ? r.consumed.resetMs : r.consumed.retryMs) : r.resetMs,

@@ -1,8 +1,17 @@
 /** @module limiter/table — the reference engine run over a table of key states (the Durable Object's SQLite, the memory store's map). */
 
+import { adaptiveStep, scaledRequest } from "./adaptive.ts";
 import { banIn, bannedDecision, banStrike } from "./ban.ts";
-import { evaluate, refundWrites, type StepView, stepAll, type Write } from "./model.ts";
-import type { BanSpec, DecideRequest, Decision, LimitCheck } from "./types.ts";
+import { CONCURRENCY_RETRY_MS, type LeaseWrite, leaseAcquire, leaseRelease } from "./lease.ts";
+import { evaluate, refundWrites, reserveAll, type StepView, stepAll, type Write } from "./model.ts";
+import type {
+  AdaptiveSpec,
+  BanSpec,
+  DecideRequest,
+  Decision,
+  LeaseSpec,
+  LimitCheck,
+} from "./types.ts";
 
 /** One key's stored state. `seen`: the latest caller time for the key. */
 export type StateRow = {
@@ -30,14 +39,97 @@ export interface StateTable {
  * const decision = decideOnTable(table, { rule: "api", checks, nowMs: Date.now(), countRejected: false });
  */
 export function decideOnTable(table: StateTable, req: DecideRequest): Decision {
+  if (!req.adaptive) return decideLimits(table, req);
+  const adaptive = adaptOnTable(table, req.adaptive, req.nowMs);
+  return { ...decideLimits(table, scaledRequest(req, adaptive.factorPpm)), adaptive };
+}
+
+/**
+ * Adds an isolate's health report to the rule's controller; the factor and
+ * pause in force after it.
+ */
+export function adaptOnTable(
+  table: StateTable,
+  spec: AdaptiveSpec,
+  nowMs: number,
+): { factorPpm: number; pauseUntilMs: number } {
+  const row = table.read(spec.key);
+  const keyNow = Math.max(nowMs, row?.seen ?? 0);
+  const raw = liveValue(table, spec.key, nowMs);
+  const step = adaptiveStep(raw, nowMs, spec.config, spec.report);
+  table.write(spec.key, { value: step.value, expiresAt: keyNow + step.ttlMs, seen: keyNow });
+  return { factorPpm: step.factorPpm, pauseUntilMs: step.pauseUntilMs };
+}
+
+function decideLimits(table: StateTable, req: DecideRequest): Decision {
   const active = req.ban && banIn(liveValue(table, req.ban.key, req.nowMs), req.nowMs);
   if (active) return bannedDecision(active, req.nowMs);
   const { states, seen } = readStates(table, req);
-  const { decision, writes } = evaluate(req.checks, states, req.nowMs, req.countRejected);
+  const delay = req.maxDelayMs ?? 0;
+  const evaluated = evaluate(req.checks, states, req.nowMs, req.countRejected, false, delay);
+  const { decision, writes } =
+    req.lease && evaluated.decision.allowed
+      ? withLease(table, req, req.lease, evaluated, states)
+      : evaluated;
   writeStates(table, writes, seen, req.nowMs);
-  return req.ban && !decision.allowed
+  return req.ban && !decision.allowed && !decision.concurrency
     ? strikeOnTable(table, req.ban, req.nowMs, decision)
     : decision;
+}
+
+/**
+ * An admitted decision also takes a lease of its concurrency cap; when none
+ * is free it is refused instead (`concurrency`), consuming nothing unless
+ * denied requests count.
+ */
+function withLease(
+  table: StateTable,
+  req: DecideRequest,
+  lease: LeaseSpec,
+  admitted: { decision: Decision; writes: Write[] },
+  states: ReadonlyArray<string | null>,
+): { decision: Decision; writes: Write[] } {
+  const taken = leaseAcquire(liveValue(table, lease.key, req.nowMs), req.nowMs, lease);
+  if ("write" in taken) {
+    writeLease(table, lease.key, req.nowMs, taken.write);
+    return admitted;
+  }
+  const unconsumed = evaluate(req.checks, states, req.nowMs, false, true).decision;
+  return {
+    decision: {
+      allowed: false,
+      retryAfterMs: CONCURRENCY_RETRY_MS,
+      limits: unconsumed.limits,
+      concurrency: { max: lease.max, inFlight: taken.inFlight },
+    },
+    writes: req.countRejected ? admitted.writes : [],
+  };
+}
+
+/** Takes a lease on its own (a decision spread over several places); undefined when taken. */
+export function acquireOnTable(
+  table: StateTable,
+  lease: LeaseSpec,
+  nowMs: number,
+): { inFlight: number } | undefined {
+  const taken = leaseAcquire(liveValue(table, lease.key, nowMs), nowMs, lease);
+  if ("inFlight" in taken) return taken;
+  writeLease(table, lease.key, nowMs, taken.write);
+  return undefined;
+}
+
+/** Gives a lease back (a no-op when it is not held). */
+export function releaseOnTable(
+  table: StateTable,
+  lease: { key: string; id: string; nowMs: number },
+): void {
+  const released = leaseRelease(liveValue(table, lease.key, lease.nowMs), lease.nowMs, lease.id);
+  if (released) writeLease(table, lease.key, lease.nowMs, released);
+}
+
+function writeLease(table: StateTable, key: string, nowMs: number, w: LeaseWrite): void {
+  const keyNow = Math.max(nowMs, table.read(key)?.seen ?? 0);
+  table.write(key, { value: w.value, expiresAt: keyNow + w.ttlMs, seen: keyNow });
 }
 
 /**
@@ -71,7 +163,8 @@ export function peekOnTable(table: StateTable, req: DecideRequest): Decision {
 /** Gives each check's cost back (see `refundWrites`). */
 export function refundOnTable(table: StateTable, req: DecideRequest): void {
   const { states, seen } = readStates(table, req);
-  writeStates(table, refundWrites(req.checks, states, req.nowMs), seen, req.nowMs);
+  const writes = refundWrites(req.checks, states, req.nowMs);
+  writeStates(table, writes, seen, req.nowMs);
 }
 
 /** How to take back one write of a reservation: what the key held before, and what was written. */
@@ -89,6 +182,8 @@ export interface Reservation {
   undo: UndoEntry[];
   /** The subject was already banned (a part carrying the decision's ban): nothing was stepped. */
   banned?: { untilMs: number; level: number };
+  /** The part admitted the request only after this wait (its cost reserved for then). */
+  delayMs?: number;
 }
 
 /**
@@ -106,16 +201,31 @@ export function reserveOnTable(table: StateTable, req: DecideRequest): Reservati
   if (banned) return { steps: [], committed: false, undo: [], banned };
   const { states, seen } = readStates(table, req);
   const steps = stepAll(req.checks, states, req.nowMs);
-  const committed = req.countRejected || steps.every((s) => s.allowed);
-  const undo: UndoEntry[] = [];
+  const admitted = steps.every((s) => s.allowed);
+  const maxDelayMs = req.maxDelayMs ?? 0;
+  const delayed =
+    admitted || maxDelayMs === 0
+      ? undefined
+      : reserveAll(req.checks, steps, states, req.nowMs, maxDelayMs);
+  if (delayed) {
+    const undo = remember(table, delayed.writes);
+    writeStates(table, delayed.writes, seen, req.nowMs);
+    const views = steps.map((s, i) => {
+      const l = delayed.decision.limits[i];
+      const consumed = { remaining: l?.remaining ?? 0, resetMs: l?.resetMs ?? 0, retryMs: 0 };
+      return { ...s, allowed: true, consumed };
+    });
+    return { steps: views, committed: true, undo, delayMs: delayed.decision.delayMs ?? 0 };
+  }
+  const committed = req.countRejected || admitted;
+  let undo: UndoEntry[] = [];
   if (committed) {
     const writes = steps.map((s, i) => ({
       key: (req.checks[i] as LimitCheck).key,
       value: s.consumed.value,
       ttlMs: s.consumed.ttlMs,
     }));
-    for (const w of writes)
-      undo.push({ key: w.key, previous: table.read(w.key) ?? null, written: w.value });
+    undo = remember(table, writes);
     writeStates(table, writes, seen, req.nowMs);
   }
   return {
@@ -126,6 +236,11 @@ export function reserveOnTable(table: StateTable, req: DecideRequest): Reservati
     committed,
     undo,
   };
+}
+
+/** What each write replaces, to take it back. */
+function remember(table: StateTable, writes: readonly Write[]): UndoEntry[] {
+  return writes.map((w) => ({ key: w.key, previous: table.read(w.key) ?? null, written: w.value }));
 }
 
 /** Steps this part's checks, writing nothing (a peek of a decision spread over several places). */

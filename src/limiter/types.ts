@@ -1,5 +1,6 @@
 /** @module limiter/types — the limiter's contract. Nothing here knows about HTTP. */
 import type { Algorithm } from "../policy/types.ts";
+import type { AdaptiveConfig, HealthReport } from "./adaptive.ts";
 
 /** One limit, resolved to a concrete store key for this request. */
 export interface LimitCheck {
@@ -20,6 +21,10 @@ export interface LimitState {
   /** Quota and window as stated in the policy (for RateLimit-Policy). */
   count: number;
   periodMs: number;
+  /** The check's capacity and price in units, and how it counts (RateLimit fields need all three). */
+  burst: number;
+  cost: number;
+  algorithm: Algorithm;
   /** Cost units still admissible right now after this request. */
   remaining: number;
   /** Until this limit is fully restored (allowed) or admits this request again (denied), ms. */
@@ -39,6 +44,18 @@ export interface Decision {
    * `retryAfterMs` is the time left. `started`: this decision's denial began it.
    */
   banned?: { untilMs: number; level: number; started: boolean };
+  /**
+   * The concurrency cap refused it (see `DecideRequest.lease`): `inFlight`
+   * requests of the subject already hold leases. Nothing was consumed.
+   */
+  concurrency?: { max: number; inFlight: number };
+  /** The adaptive controller's factor (ppm of the full rate) and pause, after this decision's report. */
+  adaptive?: { factorPpm: number; pauseUntilMs: number };
+  /**
+   * The request is admitted to go ahead this many ms from now (see
+   * `DecideRequest.maxDelayMs`): its cost is reserved for then.
+   */
+  delayMs?: number;
 }
 
 /**
@@ -54,6 +71,29 @@ export interface BanSpec {
   forMs: number;
   escalate: number;
   maxMs: number;
+}
+
+/**
+ * A concurrency cap: at most `max` requests of a subject in flight. A lease
+ * is taken in the same call as the decision and held until given back
+ * (`LimitStore.release`) or until `ttlMs` passes, so a crashed isolate cannot
+ * leak capacity.
+ */
+export interface LeaseSpec {
+  /** State key of the subject's leases. */
+  key: string;
+  max: number;
+  /** This request's lease (letters and digits). */
+  id: string;
+  ttlMs: number;
+}
+
+/** A rule's adaptive controller in a decision (see `limiter/adaptive.ts`). */
+export interface AdaptiveSpec {
+  /** State key of the rule's controller. */
+  key: string;
+  config: AdaptiveConfig;
+  report: HealthReport;
 }
 
 /** One ban in force, as a store lists it. */
@@ -91,6 +131,8 @@ export interface LimitStore {
   refund(req: DecideRequest): Promise<void>;
   /** Deletes the state of these keys of `rule`: their subjects start idle (a ban is lifted). One store call. */
   reset(rule: string, keys: readonly string[]): Promise<void>;
+  /** Gives a lease back (the response was sent, or the client went away). Batched like decisions. */
+  release(lease: { rule: string; key: string; id: string; nowMs: number }): Promise<void>;
   /** Bans in force at `nowMs` whose keys start with `prefix`, for the rules named (admin only). */
   listBans(prefix: string, rules: readonly string[], nowMs: number): Promise<BanEntry[]>;
   /** Cheap reachability probe for health checks. */
@@ -105,6 +147,20 @@ export interface DecideRequest {
   countRejected: boolean;
   /** Ban repeat offenders: checked before the limits, struck by each denial, in the same call. */
   ban?: BanSpec;
+  /**
+   * Delay instead of refusing (every check a `gcra` or `token-bucket`): a
+   * request that would be denied but is admissible within this many ms is
+   * admitted with `delayMs`, its cost reserved for then in the same call.
+   */
+  maxDelayMs?: number;
+  /** Take a lease of a concurrency cap with the decision: admitted only if one is free. */
+  lease?: LeaseSpec;
+  /**
+   * The rule's adaptive controller: this isolate's report of the origin's
+   * health since its last one, added to the controller's window in the same
+   * call; the decision answers with the factor and pause now in force.
+   */
+  adaptive?: AdaptiveSpec;
   /**
    * Keeps the caller's request alive until `work` settles (Workers'
    * `ctx.waitUntil`): a store that batches may send a call carrying other

@@ -7,6 +7,8 @@ export type Outcome =
   | "shadow-denied"
   | "degraded-allowed"
   | "degraded-local"
+  | "concurrency-denied"
+  | "abandoned"
   | "store-denied"
   | "unauthorized"
   | "key-locked"
@@ -56,6 +58,8 @@ export interface DecisionEvent {
   exemptFrom?: string;
   /** `banned`: the ban's level (1 for the first, then each escalation) and when it ends (caller time, ms). */
   ban?: { level: number; untilMs: number; started: boolean };
+  /** The request was held this long before it went on (`"action": "delay"`). */
+  delayedMs?: number;
   policyVersion: string;
   policyHash: string;
 }
@@ -92,12 +96,20 @@ export function logConfigWarnings(lines: readonly string[]): void {
 }
 
 /**
+ * How an audited change ended, when it did not simply apply: `failed` (the
+ * store refused or was never reached: nothing changed) or `unknown` (the
+ * store call ran out of time or broke: the change may have applied).
+ */
+export type AuditOutcome = "failed" | "unknown";
+
+/**
  * One `sluice.audit` line per admin action (and per failed admin login); the
- * entry is also stored in the directory's audit trail.
+ * entry is also stored in the directory's audit trail. A change whose store
+ * call did not answer is logged all the same, with its `outcome`.
  *
  * @example
  * logAudit({ at, actor: "ops", ip, action: "key.revoke", target: "key:…", details: {} });
  */
-export function logAudit(entry: AuditEntry): void {
-  console.log(JSON.stringify({ msg: "sluice.audit", ...entry }));
+export function logAudit(entry: AuditEntry, outcome?: AuditOutcome): void {
+  console.log(JSON.stringify({ msg: "sluice.audit", ...entry, ...(outcome ? { outcome } : {}) }));
 }

@@ -13,7 +13,7 @@ export const ISSUE_CODES = {
   ERR_SLUICE_REQUIRED: "a required field is missing",
   ERR_SLUICE_EMPTY: "a string or list that must not be empty is empty",
   ERR_SLUICE_ENUM: "a value is not one of the allowed choices",
-  ERR_SLUICE_RANGE: "an integer is outside its allowed range",
+  ERR_SLUICE_RANGE: "a number is outside its allowed range",
   ERR_SLUICE_PREFIX_SYNTAX: "the store key prefix has characters other than a-z, 0-9, _ and -",
   ERR_SLUICE_HEADER_SYNTAX: "a header name is not a valid HTTP field name",
   ERR_SLUICE_RULE_NAME_SYNTAX: "a rule name is not [a-z0-9][a-z0-9_-]*",
@@ -34,7 +34,7 @@ export const ISSUE_CODES = {
     "a fixed-window, sliding-window or sliding-log limit has a burst different from its count",
   ERR_SLUICE_RATE_PRECISION:
     "a token-bucket's burst × period or a sliding-window's count × period exceeds 2^53",
-  ERR_SLUICE_LIMIT_NAME_SYNTAX: "a limit id is not an RFC 8941 key",
+  ERR_SLUICE_LIMIT_NAME_SYNTAX: "a limit id is not an RFC 9651 key",
   ERR_SLUICE_LIMIT_ID_DUPLICATE: "two limits of one rule have the same id",
   ERR_SLUICE_PLAN_NAME_SYNTAX: "a plan name is not 1–64 of a-z, 0-9, _ and -",
   ERR_SLUICE_PLAN_RATE_DUPLICATE: "two rates of one plan have the same period",
@@ -43,6 +43,10 @@ export const ISSUE_CODES = {
     'a limit with rate "plan" counts by something other than tenant or apiKey',
   ERR_SLUICE_TENANTS_MISSING:
     'a limit needs issued keys (by "tenant" or rate "plan") but "tenants" is absent',
+  ERR_SLUICE_DELAY_ALGORITHM:
+    'a rule with "action": "delay" has a limit that cannot reserve a future slot (not gcra or token-bucket)',
+  ERR_SLUICE_DELAY_WITHOUT_ACTION: 'a rule sets maxDelay without "action": "delay"',
+  ERR_SLUICE_ADAPTIVE_BAND: "an adaptive rule's low share is above its high share",
   ERR_SLUICE_KEY_PREFIX_SYNTAX: 'the key prefix is not lower-case words ending in "_"',
   ERR_SLUICE_LIST_NAME_SYNTAX: "a list name is not 1–64 of a-z, 0-9, _ and -",
   ERR_SLUICE_LIST_UNKNOWN: 'a rule\'s "exempt" names a list the policy does not declare',

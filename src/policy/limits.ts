@@ -47,7 +47,7 @@ const LIMIT_FIELDS = keysOf<RawLimit>({
 const RATE_OBJECT_FIELDS = keysOf<RawRateObject>({ count: true, period: true, burst: true });
 /** Shared limit names: they stand in for the rule name in store keys (as `~<name>`). */
 export const SHARED_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
-/** RFC 8941 §3.1.2 key: the limit id names an item of the RateLimit / RateLimit-Policy fields. */
+/** RFC 9651 §3.1.2 key (unchanged from RFC 8941): the limit id names an item of the RateLimit / RateLimit-Policy fields. */
 export const SF_KEY = /^[a-z*][a-z0-9_.*-]*$/;
 
 /**
@@ -141,7 +141,7 @@ function readLimitFields(report: Report, obj: Obj, path: string): LimitFields {
       report.issues,
       "ERR_SLUICE_LIMIT_NAME_SYNTAX",
       `${path}.name`,
-      `expected an RFC 8941 key (a lower-case letter or "*", then a-z, 0-9, "_", "-", ".", "*") because it names the RateLimit header item, got ${describe(name)}`,
+      `expected an RFC 9651 key (a lower-case letter or "*", then a-z, 0-9, "_", "-", ".", "*") because it names the RateLimit header item, got ${describe(name)}`,
     );
   }
   const shared = readOptionalString(report, obj, path, "shared") ?? null;
@@ -235,7 +235,7 @@ function rateLimit(
       report.issues,
       "ERR_SLUICE_LIMIT_NAME_SYNTAX",
       `${path}.by`,
-      `the default id ${describe(id)} is not an RFC 8941 key; set "name" like "per-user"`,
+      `the default id ${describe(id)} is not an RFC 9651 key; set "name" like "per-user"`,
     );
     return undefined;
   }
@@ -359,7 +359,13 @@ function positiveIntError(report: Report, code: IssueCode, path: string, value: 
   add(report.issues, code, path, `expected a positive integer, got ${describe(value)}`);
 }
 
-function readSubject(report: Report, value: unknown, path: string): Subject {
+/**
+ * What a limit (or a concurrency cap) counts by: `ip` when absent.
+ *
+ * @example
+ * readSubject(report, "header:X-User", "rules[0].limits[0].by"); // → { kind: "header", name: "x-user" }
+ */
+export function readSubject(report: Report, value: unknown, path: string): Subject {
   if (value === undefined) return { kind: "ip" };
   const expected = '"ip", "apiKey", "tenant", "global" or "header:<name>"';
   if (typeof value !== "string") {

@@ -356,6 +356,27 @@ export interface RawRule {
    */
   countStatus?: StatusText[];
   /**
+   * "delay" holds a request over the limit until it is admissible, then forwards it, when that is
+   * within maxDelay (only gcra and token-bucket limits can reserve a future slot); "reject"
+   * refuses it with 429.
+   *
+   * @default "reject"
+   */
+  action?: "reject" | "delay";
+  /**
+   * With "action": "delay": the longest a request is held (1 s when absent); past it the request
+   * is refused. A duration like "2s" or "500ms", or milliseconds; at most 60 s.
+   */
+  maxDelay?: string | number;
+  /** At most `max` requests of a subject in flight at once, across isolates. */
+  concurrency?: RawConcurrency;
+  /**
+   * Scale the rule's rates by a factor that follows the origin's health: down on errors, slow
+   * responses or push-back, back up in small steps when it copes. `{}` turns it on with the
+   * defaults.
+   */
+  adaptive?: RawAdaptive;
+  /**
    * Lists whose members this rule does not limit (Flask-Limiter's exempt_when): an office range, a
    * partner tenant. Application-wide limits still apply to them.
    *
@@ -373,6 +394,118 @@ export interface RawRule {
    * @default true
    */
   rateLimitHeaders?: boolean;
+}
+
+/** A rule's adaptive controller. Shares are fractions of the requests in a window. */
+export interface RawAdaptive {
+  /**
+   * A response slower than this is slow (a duration like "500ms", or milliseconds; at most 10 min).
+   *
+   * @default "1s"
+   */
+  latency?: string | number;
+  /**
+   * The factor never goes below this.
+   *
+   * @exclusiveMinimum 0
+   * @maximum 1
+   * @default 0.1
+   */
+  min?: number;
+  /**
+   * Multiplier on overload.
+   *
+   * @exclusiveMinimum 0
+   * @exclusiveMaximum 1
+   * @default 0.95
+   */
+  decrease?: number;
+  /**
+   * Share of the full rate added back per healthy window.
+   *
+   * @exclusiveMinimum 0
+   * @maximum 1
+   * @default 0.02
+   */
+  increase?: number;
+  /**
+   * Least time reports are added up before the window is judged (at most 1 min).
+   *
+   * @default "500ms"
+   */
+  window?: string | number;
+  /**
+   * Least requests in a window before it is judged.
+   *
+   * @asType integer
+   * @minimum 1
+   * @maximum 1000000
+   * @default 20
+   */
+  minRequests?: number;
+  /**
+   * Least time between two changes of the factor (at most 10 min).
+   *
+   * @default "1.5s"
+   */
+  hold?: string | number;
+  /**
+   * 5xx share below which the origin may be healthy.
+   *
+   * @minimum 0
+   * @maximum 1
+   * @default 0.01
+   */
+  errorLow?: number;
+  /**
+   * 5xx share above which the origin is overloaded.
+   *
+   * @minimum 0
+   * @maximum 1
+   * @default 0.05
+   */
+  errorHigh?: number;
+  /**
+   * Share of slow responses below which the origin may be healthy.
+   *
+   * @minimum 0
+   * @maximum 1
+   * @default 0.01
+   */
+  slowLow?: number;
+  /**
+   * Share of slow responses above which the origin is overloaded.
+   *
+   * @minimum 0
+   * @maximum 1
+   * @default 0.2
+   */
+  slowHigh?: number;
+  /**
+   * Longest pause an origin's 503 with Retry-After can impose (at most 1 day).
+   *
+   * @default "5m"
+   */
+  maxPause?: string | number;
+}
+
+/** A concurrency cap. */
+export interface RawConcurrency {
+  /**
+   * Requests of one subject in flight at most; over it, 429 with Retry-After: 1 (or held, when the
+   * rule delays).
+   *
+   * @asType integer
+   * @minimum 1
+   * @maximum 100000
+   */
+  max: number;
+  /**
+   * What the cap counts by, as a limit's "by".
+   *
+   * @default "ip"
+   */
+  by?: "ip" | "apiKey" | "tenant" | "global" | HeaderSubject;
 }
 
 /** Which requests a rule takes. */
@@ -434,7 +567,7 @@ export interface RawLimit {
   cost?: number;
   /**
    * The limit's id (default "<by>-<period>", like "ip-1m"): names the RateLimit header item and
-   * the store key. An RFC 8941 key.
+   * the store key. An RFC 9651 key.
    *
    * @pattern ^[a-z*][a-z0-9_.*-]*$
    */

@@ -1,4 +1,5 @@
 /** @module policy/types — the validated, fully defaulted policy every stage reads. */
+import type { AdaptiveConfig } from "../limiter/adaptive.ts";
 
 /** Limiter algorithms known to the engine. */
 export type Algorithm = "gcra" | "token-bucket" | "fixed-window" | "sliding-window" | "sliding-log";
@@ -93,6 +94,14 @@ export interface Rule {
    * `"401"`); others get their cost refunded. `null`: every admitted request counts.
    */
   countStatus: string[] | null;
+  /** `delay`: hold a request over the limit until admissible, if within `maxDelayMs`. */
+  action: "reject" | "delay";
+  /** With `delay`: the longest hold (0 otherwise). */
+  maxDelayMs: number;
+  /** At most `max` requests of a subject in flight; null: no cap. */
+  concurrency: { max: number; by: Subject } | null;
+  /** The adaptive controller's settings (see `limiter/adaptive.ts`); null: rates as written. */
+  adaptive: AdaptiveConfig | null;
   /** Lists whose members this rule does not limit (application-wide limits still apply). */
   exempt: string[];
   /** Ban repeat offenders of this rule; `null`: no bans. */

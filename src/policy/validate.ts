@@ -1,4 +1,6 @@
 /** @module policy/validate — turns user JSON into a fully defaulted Policy, reporting every problem with its path. */
+
+import { readAdaptive } from "./adaptive.ts";
 import { readLimits } from "./limits.ts";
 import { checkPathPattern } from "./match.ts";
 import { checkProtection, readAppLimits, readLists, readRuleProtection } from "./protect.ts";
@@ -35,6 +37,7 @@ import {
 } from "./read.ts";
 import { firstShadows } from "./shadow.ts";
 import { checkTenantLimits, readPlans, readTenants } from "./tenants.ts";
+import { readThrottle } from "./throttle.ts";
 import type { IdentityConfig, Policy, PolicyIssue, Rule } from "./types.ts";
 
 export { ISSUE_CODES, type IssueCode, WARNING_CODES, type WarningCode } from "./codes.ts";
@@ -74,6 +77,10 @@ const RULE_FIELDS = keysOf<RawRule>({
   mode: true,
   countRejected: true,
   countStatus: true,
+  action: true,
+  maxDelay: true,
+  concurrency: true,
+  adaptive: true,
   exempt: true,
   ban: true,
   response: true,
@@ -350,6 +357,8 @@ function readRule(report: Report, value: unknown, path: string): Rule | undefine
     mode,
     countRejected,
     countStatus,
+    ...readThrottle(report, obj, path, limits),
+    adaptive: readAdaptive(report, obj.adaptive, `${path}.adaptive`),
     ...readRuleProtection(report, obj, path),
   };
 }

@@ -18,6 +18,7 @@ export const ProblemType = {
   originUnreachable: `${PROBLEM_BASE}origin-unreachable`,
   originTimeout: `${PROBLEM_BASE}origin-timeout`,
   policyInvalid: `${PROBLEM_BASE}policy-invalid`,
+  pathRefused: `${PROBLEM_BASE}path-not-canonical`,
   adminBadRequest: `${PROBLEM_BASE}admin-bad-request`,
   adminNotFound: `${PROBLEM_BASE}admin-not-found`,
   adminConflict: `${PROBLEM_BASE}admin-conflict`,
@@ -219,22 +220,39 @@ export function gatewayTimeout(detail: string): SluiceHttpError {
 }
 
 /**
- * 500 for a policy that failed validation, so it never serves traffic silently.
- * `lines` name the offending field paths (e.g. `rules[1].limits[0].rate: …`);
- * at most 20 are sent to keep the body small.
+ * 500 for a configuration that failed validation (the policy or the
+ * environment), so it never serves traffic silently. `fields` name each
+ * problem by code and field (`ERR_SLUICE_RATE_UNIT at rules[0].limits[0].rate`),
+ * never its value: anyone can read this answer, and values may be secrets.
+ * At most 20 are sent to keep the body small; the log has the full messages.
  *
  * @example
- * policyInvalid(["rules[0].limits[0].count: ERR_SLUICE_COUNT must be a positive integer"]);
+ * policyInvalid(["ERR_SLUICE_RATE_UNIT at rules[0].limits[0].rate", "ERR_SLUICE_ORIGIN_URL at ORIGIN_URL"]);
  */
-export function policyInvalid(lines: readonly string[]): SluiceHttpError {
-  const shown = lines.slice(0, MAX_POLICY_LINES);
-  const more = lines.length - shown.length;
+export function policyInvalid(fields: readonly string[]): SluiceHttpError {
+  const shown = fields.slice(0, MAX_POLICY_LINES);
+  const more = fields.length - shown.length;
   const suffix = more > 0 ? `; and ${more} more` : "";
   return fail(500, {
     type: ProblemType.policyInvalid,
     title: "Invalid Policy",
-    detail: `The gateway policy is invalid: ${shown.join("; ")}${suffix}.`,
+    detail: `The gateway's configuration is invalid (the log says why): ${shown.join("; ")}${suffix}.`,
     errors: shown,
+  });
+}
+
+/**
+ * 400 (RFC 9110 §15.5.1) for a path origins could read in more than one way
+ * (README "Canonical path"): Sluice will neither match nor forward it.
+ *
+ * @example
+ * badPath('an encoded "/" or "\\" (%2F, %5C)');
+ */
+export function badPath(reason: string): SluiceHttpError {
+  return fail(400, {
+    type: ProblemType.pathRefused,
+    title: "Bad Request",
+    detail: `The request path has ${reason}; send it in its plain form.`,
   });
 }
 
@@ -356,16 +374,47 @@ export function conflict(detail: string): SluiceHttpError {
 
 /**
  * 503 when a store behind the admin API did not answer (or the API is off).
+ * For a write, `mayHaveApplied` says whether the change may have happened
+ * (the store call was sent but its answer never came) and `target` what it
+ * touched, so the caller reads it back instead of blindly retrying.
  *
  * @example
- * throw unavailable("The store did not answer: timeout.");
+ * throw unavailable("The store did not answer: timeout.", { mayHaveApplied: true, target: "key:89ae…" });
  */
-export function unavailable(detail: string): SluiceHttpError {
+export function unavailable(
+  detail: string,
+  write?: { mayHaveApplied: boolean; target?: string },
+): SluiceHttpError {
+  const said = write
+    ? write.mayHaveApplied
+      ? " The change may have been applied: read it back before retrying."
+      : " Nothing was changed."
+    : "";
   return fail(
     503,
-    { type: ProblemType.storeUnavailable, title: "Service Unavailable", detail },
+    {
+      type: ProblemType.storeUnavailable,
+      title: "Service Unavailable",
+      detail: `${detail}${said}`,
+      ...(write ?? {}),
+    },
     { "retry-after": "1" },
   );
+}
+
+/**
+ * The client went away while its request was held for its turn (a delaying
+ * rule): nobody reads this answer, but it is still problem+json, never a 500.
+ *
+ * @example
+ * throw abandoned("api");
+ */
+export function abandoned(rule: string): SluiceHttpError {
+  return fail(503, {
+    type: ProblemType.blank,
+    title: "Service Unavailable",
+    detail: `The client went away while its request for rule ${JSON.stringify(rule)} was held.`,
+  });
 }
 
 function seconds(n: number): string {

@@ -53,6 +53,18 @@ describe.each(STORES)("limits on the %s store", (store) => {
     expect(res.headers.get("server-timing")).toMatch(/^sluice-store;dur=\d+$/);
   });
 
+  it("keeps the origin's own RateLimit fields and adds its items after them", async () => {
+    const gw = gateway(store, {
+      rules: [{ name: "all", match: { path: "*" }, limits: [{ rate: "5/min", by: "ip" }] }],
+    });
+    const res = await gw.fetch("/__ratelimit");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("ratelimit-policy")).toBe(
+      '"origin-quota";q=1000;w=3600, "ip-1m";q=5;w=60',
+    );
+    expect(res.headers.get("ratelimit")).toBe('"origin-quota";r=999;t=3599, "ip-1m";r=4;t=12');
+  });
+
   it("emits legacy X-RateLimit-* only when the policy asks", async () => {
     const gw = gateway(store, { ...LOGIN_POLICY, headers: { legacy: true } });
     const res = await gw.fetch("/login", post);

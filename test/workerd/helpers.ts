@@ -1,7 +1,7 @@
 /** @module test/workerd/helpers — a gateway per test, on a chosen store, with an injected clock. */
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { createGateway } from "../../src/gateway/app.ts";
+import { createGateway, type GatewayOptions } from "../../src/gateway/app.ts";
 import type { SluiceEnv } from "../../src/gateway/env.ts";
 import type { LimitStore } from "../../src/limiter/types.ts";
 import type { DecisionEvent } from "../../src/observe/index.ts";
@@ -69,10 +69,11 @@ export function gateway(
   store: StoreKind,
   policy: Record<string, unknown>,
   envOver: Partial<SluiceEnv> = {},
+  options: Pick<GatewayOptions, "hold"> = {},
 ): TestGateway {
   const clock = new FakeClock();
   const events: DecisionEvent[] = [];
-  const app = createGateway({ clock: () => clock.now, sink: (e) => events.push(e) });
+  const app = createGateway({ clock: () => clock.now, sink: (e) => events.push(e), ...options });
   const testEnv: SluiceEnv = {
     ...env,
     SLUICE_POLICY: JSON.stringify({ prefix: uniquePrefix(), ...policy }),
@@ -128,3 +129,10 @@ export const LOGIN_POLICY = {
     },
   ],
 };
+
+/** A key of the issued form (`sk_live_` and 43 base64url characters) that was never issued. */
+export function randomKey(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  const b64 = btoa(String.fromCharCode(...bytes));
+  return `sk_live_${b64.replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "")}`;
+}

@@ -116,7 +116,8 @@ describe.each(STORES)("shared and application-wide limits, %s store", (kind: Sto
     expect(await statuses(gw, 2, "/search")).toEqual([200, 200]);
     const res = await gw.fetch("/suggest");
     expect(res.status).toBe(200);
-    expect(res.headers.get("ratelimit")).toBe('"ip-1m";r=0;t=60');
+    // Nothing left; a suggestion (cost 2) fits again in 30 s.
+    expect(res.headers.get("ratelimit")).toBe('"ip-1m";r=0;t=30');
     expect(await statuses(gw, 1, "/search")).toEqual([429]);
     expect(await statuses(gw, 1, "/suggest")).toEqual([429]);
     // Another client has its own shared bucket.
@@ -133,7 +134,7 @@ describe.each(STORES)("shared and application-wide limits, %s store", (kind: Sto
     expect(await statuses(gw, 2, "/other")).toEqual([200, 200]);
     const unmatched = await gw.fetch("/other");
     expect(unmatched.status).toBe(200);
-    expect(unmatched.headers.get("ratelimit")).toBe('"app.ip-1m";r=0;t=60');
+    expect(unmatched.headers.get("ratelimit")).toBe('"app.ip-1m";r=0;t=15');
     const refused = await gw.fetch("/api/y");
     expect(refused.status).toBe(429);
     expect(((await refused.json()) as Body)["violated-policies"]).toEqual(["app.ip-1m"]);

@@ -1,6 +1,6 @@
 /** @module examples/hono-app/app — an ordinary Hono app that uses Sluice's middleware on some routes. */
 import { Hono } from "hono";
-import { type LimitStore, type RateLimitVariables, rateLimit } from "sluice";
+import { type LimitStore, type RateLimitVariables, rateLimit } from "@sluice-gateway/sluice";
 
 /**
  * Builds the app around a store (Redis or Durable Object; the caller picks).

@@ -1,14 +1,10 @@
 /** @module examples/hono-app — the example as a Worker: Redis when configured, else a Durable Object. */
-import {
-  createUpstashClient,
-  DurableObjectStore,
-  type LimitStore,
-  RedisStore,
-  type SluiceStore,
-} from "sluice";
+import type { LimitStore } from "@sluice-gateway/sluice";
+import { DurableObjectStore, type SluiceStore } from "@sluice-gateway/sluice/durable-object";
+import { createUpstashClient, RedisStore } from "@sluice-gateway/sluice/redis";
 import { createApp } from "./app.ts";
 
-export { SluiceStore } from "sluice";
+export { SluiceStore } from "@sluice-gateway/sluice/durable-object";
 
 interface ExampleEnv {
   SLUICE_STORE: DurableObjectNamespace<SluiceStore>;

@@ -5,7 +5,7 @@ import { BAN_KEY_PART } from "../../limiter/ban.ts";
 import { banSubjectKeys } from "../../limiter/checks.ts";
 import type { BanEntry } from "../../limiter/types.ts";
 import { badRequest, missing } from "../../respond/problem.ts";
-import { type AdminEnv, auditEntry, commit } from "../context.ts";
+import { type AdminEnv, auditEntry, auditThen } from "../context.ts";
 
 /** `/bans…` under the admin base. */
 export const banRoutes = new Hono<AdminEnv>();
@@ -35,7 +35,7 @@ banRoutes.get("/", async (c) => {
 });
 
 banRoutes.delete("/:subject", async (c) => {
-  const { store, policy, directory, clock } = c.var.admin;
+  const { store, policy, clock } = c.var.admin;
   const text = c.req.param("subject") ?? "";
   const matches = subjectMatcher(text, policy.identity.ip.ipv6Subnet);
   const nowMs = clock();
@@ -48,14 +48,14 @@ banRoutes.delete("/:subject", async (c) => {
       until: new Date(b.untilMs).toISOString(),
     })),
   });
-  await commit(c, entry, async () => {
+  // The entry is in the trail before anything is lifted.
+  await auditThen(c, entry, async () => {
     for (const ban of lifted) {
       const rule = policy.rules.find((r) => r.name === ban.rule);
       if (!rule) continue;
       // Through the runtime's store (the blocked-subject cache): this isolate forgets the ban at once.
       await store.reset(rule.name, banSubjectKeys(policy, rule, ban.subject));
     }
-    await directory.recordAudit(entry);
   });
   return c.json({ subject: text, lifted: lifted.map((b) => view(b, nowMs)) });
 });

@@ -4,9 +4,9 @@ import { COUNTRY } from "../../policy/protect.ts";
 import { TENANT_ID } from "../../policy/tenants.ts";
 import type { ListSpec } from "../../policy/types.ts";
 import { parseCidr } from "../../protect/cidr.ts";
-import type { EntryRef, ListEntry } from "../../protect/list-store.ts";
+import type { EntryRef, ListChange, ListEntry } from "../../protect/list-store.ts";
 import { badRequest, missing } from "../../respond/problem.ts";
-import { type AdminEnv, auditEntry, jsonBody } from "../context.ts";
+import { type AdminEnv, auditEntry, commit, jsonBody } from "../context.ts";
 import { type Json, object, optionalFutureTime, requiredString } from "../input.ts";
 
 /** `/lists…` under the admin base. */
@@ -64,8 +64,8 @@ listRoutes.post("/:name", async (c) => {
     createdAt: new Date(nowMs).toISOString(),
     ...(expiresAt ? { expiresAt } : {}),
   }));
-  const entries = await change(c, name, { add, remove: [] }, entry);
-  return c.json({ list: view(name, spec, entries), added: add.length });
+  const done = await change(c, name, { add, remove: [] }, entry);
+  return c.json({ list: view(name, spec, done.entries), added: add.length });
 });
 
 listRoutes.delete("/:name", async (c) => {
@@ -78,49 +78,51 @@ listRoutes.delete("/:name", async (c) => {
   const input = object(given, ENTRY_FIELDS.flat());
   const refs = entryRefs(c, input);
   const entry = auditEntry(c, "list.remove", `list:${name}`, { entries: refs.map(label) });
-  let removed = 0;
-  const entries = await change(c, name, { add: [], remove: refs }, entry, (n) => {
-    removed = n;
-  });
-  return c.json({ list: view(name, spec, entries), removed });
+  const done = await change(c, name, { add: [], remove: refs }, entry);
+  return c.json({ list: view(name, spec, done.entries), removed: done.removed });
 });
 
 /**
  * Stores the change with its audit entry, then shows this isolate's screen
- * the new entries at once (other isolates see them within their refresh).
+ * the list's new entries at once; other isolates, and this one for other
+ * lists, reload within their refresh (the revision it keeps is none, so the
+ * next check loads).
  *
- * @throws {SluiceHttpError} 404 when nothing was removed, 400 past the entry cap.
+ * @throws {SluiceHttpError} 404 when nothing was removed, 400 past the entry cap, 503 when the store did not answer.
  */
 async function change(
   c: Context<AdminEnv>,
   name: string,
   edit: { add: ListEntry[]; remove: EntryRef[] },
   entry: ReturnType<typeof auditEntry>,
-  onRemoved?: (n: number) => void,
-): Promise<ListEntry[]> {
-  const { lists, clock, log } = c.var.admin;
+): Promise<ListChange> {
+  const { lists, clock } = c.var.admin;
   const nowMs = clock();
-  let result: Awaited<ReturnType<typeof lists.store.change>> | undefined;
-  try {
-    // Removing nothing is refused before anything is written or audited.
-    if (edit.remove.length > 0) {
-      const current = (await lists.store.load(nowMs)).entries[name] ?? [];
-      const present = edit.remove.filter((r) =>
-        current.some((e) => e.kind === r.kind && e.value === r.value),
-      );
-      if (present.length === 0) {
-        throw missing(`Entry ${edit.remove.map(label).join(", ")} of list ${JSON.stringify(name)}`);
-      }
+  // Removing nothing is refused before anything is written or audited.
+  if (edit.remove.length > 0) {
+    const current = (await lists.store.load(nowMs)).entries[name] ?? [];
+    const present = edit.remove.filter((r) =>
+      current.some((e) => e.kind === r.kind && e.value === r.value),
+    );
+    if (present.length === 0) {
+      throw missing(`Entry ${edit.remove.map(label).join(", ")} of list ${JSON.stringify(name)}`);
     }
-    result = await lists.store.change(name, edit, entry, nowMs);
-  } catch (err) {
-    if (err instanceof RangeError) throw badRequest("", err.message);
-    throw err;
   }
-  log(entry);
-  onRemoved?.(result.removed);
-  lists.screen.apply(await lists.store.load(nowMs), nowMs);
-  return result.entries;
+  let result: ListChange | undefined;
+  const write = async () => {
+    try {
+      result = await lists.store.change(name, edit, entry, nowMs);
+    } catch (err) {
+      if (err instanceof RangeError) throw badRequest("", err.message);
+      throw err;
+    }
+  };
+  await commit(c, entry, write, () => {
+    if (!result) return;
+    const entries = { ...lists.screen.snapshot.entries, [name]: result.entries };
+    lists.screen.apply({ revision: null, entries }, nowMs);
+  });
+  return result as ListChange;
 }
 
 /**

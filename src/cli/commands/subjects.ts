@@ -18,7 +18,7 @@ export const usage: Command = {
   async run(ctx) {
     const subject = ctx.arg(0);
     const body = await ctx.api().usage(subject);
-    return ctx.print(body, () => usageTable(subject, body.limits));
+    return ctx.print(body, () => usageTable(subject, body));
   },
 };
 

@@ -69,7 +69,37 @@ export function gcraRefund(
   return { value: `${tat}:${seenMs}`, ttlMs: Math.max(1, Math.ceil((tat - now) / 1000)) };
 }
 
-export const gcra: AlgorithmModel = { step: gcraStep, refund: gcraRefund };
+/**
+ * Reserves the cost for a request arriving `waitMs` from now: its TAT is
+ * counted from that arrival, so each delayed request takes the next slot.
+ *
+ * @example
+ * gcraReserve("1780000000500000:1780000000000", 1_780_000_000_000, { count: 10, periodMs: 1000, burst: 5, cost: 1 }, 100).value;
+ * // "1780000000600000:1780000000000"
+ */
+export function gcraReserve(
+  raw: string | null | undefined,
+  nowMs: number,
+  limit: StepLimit,
+  waitMs: number,
+): Step["consumed"] {
+  const state = decodeState(raw, 2);
+  const seenMs = state ? Math.max(nowMs, state[1] as number) : nowMs;
+  const now = seenMs * 1000;
+  const interval = Math.ceil((limit.periodMs * 1000) / limit.count);
+  const capacity = limit.burst * interval;
+  const arrival = now + waitMs * 1000;
+  const newTat = Math.max(state ? (state[0] as number) : 0, arrival) + limit.cost * interval;
+  return {
+    remaining: Math.max(0, Math.floor((capacity - (newTat - now)) / interval)),
+    resetMs: Math.ceil((newTat - now) / 1000),
+    retryMs: Math.ceil(Math.max(0, newTat + limit.cost * interval - capacity - now) / 1000),
+    value: `${newTat}:${seenMs}`,
+    ttlMs: Math.max(1, Math.ceil((newTat - now) / 1000)),
+  };
+}
+
+export const gcra: AlgorithmModel = { step: gcraStep, refund: gcraRefund, reserve: gcraReserve };
 
 /**
  * The same arithmetic in Lua, for the Redis decide script (assembled in
@@ -113,6 +143,23 @@ local function gcra_refund(raw, count, period, burst, cost)
   return string.format('%d:%d', tat, seen), math.max(1, ceil_ms(tat - now))
 end
 
-algos.g = { step = gcra, refund = gcra_refund }
+local function gcra_reserve(raw, count, period, burst, cost, wait)
+  local tat, seen
+  if raw then tat, seen = string.match(raw, '^(%d+):(%d+)$') end
+  if tat then seen = math.max(now_ms, tonumber(seen)); tat = tonumber(tat) else seen = now_ms; tat = 0 end
+  local now = seen * 1000
+  local interval = math.ceil(period * 1000 / count)
+  local capacity = burst * interval
+  local new_tat = math.max(tat, now + wait * 1000) + cost * interval
+  local s = {}
+  s.c_remaining = math.max(0, math.floor((capacity - (new_tat - now)) / interval))
+  s.c_reset = ceil_ms(new_tat - now)
+  s.c_retry = ceil_ms(math.max(0, new_tat + cost * interval - capacity - now))
+  s.value = string.format('%d:%d', new_tat, seen)
+  s.ttl = math.max(1, ceil_ms(new_tat - now))
+  return s
+end
+
+algos.g = { step = gcra, refund = gcra_refund, reserve = gcra_reserve }
 `,
 };

@@ -31,6 +31,17 @@ export interface Refund {
 export interface AlgorithmModel {
   step(raw: string | null | undefined, nowMs: number, limit: StepLimit): Step;
   refund(raw: string | null | undefined, nowMs: number, limit: StepLimit): Refund | undefined;
+  /**
+   * Reserves the request's cost for when it arrives `waitMs` from now (a
+   * delayed request; `waitMs` is at least the step's `retryMs`), so later
+   * requests queue behind it. Only the buckets can wait.
+   */
+  reserve?(
+    raw: string | null | undefined,
+    nowMs: number,
+    limit: StepLimit,
+    waitMs: number,
+  ): Step["consumed"];
 }
 
 /** Parameters of one limit as the store sees them (all positive integers). */

@@ -38,11 +38,13 @@ export function tokenBucketStep(
   const room = full - price;
   const allowed = missing <= room;
   const wait = (m: number) => (m <= room ? 0 : Math.ceil((m - room) / limit.count));
-  const after = allowed ? missing + price : full;
+  // A counted denial empties the bucket, never forgives what delayed requests owe.
+  const after = allowed ? missing + price : Math.max(missing, full);
   const retryMs = wait(missing);
   return {
     allowed,
-    remaining: Math.floor((full - missing) / limit.periodMs),
+    // A delayed request may leave the bucket owing units: never below 0 left.
+    remaining: Math.max(0, Math.floor((full - missing) / limit.periodMs)),
     resetMs: allowed ? Math.ceil(missing / limit.count) : retryMs,
     retryMs,
     consumed: {
@@ -57,13 +59,14 @@ export function tokenBucketStep(
 
 /**
  * Units missing at `now`: the stored amount less `count` per ms since it was
- * stored, never more than a full bucket (the burst may have been lowered).
+ * stored. It exceeds a full bucket only when delayed requests owe refill (or
+ * the burst was lowered since: the bucket then owes the difference).
  * Compares before subtracting, so a long idle time cannot overflow into a
  * wrong answer.
  */
 function missingAt(state: number[] | undefined, now: number, limit: StepLimit): number {
   if (!state) return 0;
-  const stored = Math.min(state[0] as number, limit.burst * limit.periodMs);
+  const stored = state[0] as number;
   const refilled = (now - (state[1] as number)) * limit.count;
   return refilled >= stored ? 0 : stored - refilled;
 }
@@ -83,7 +86,44 @@ export function tokenBucketRefund(
   return { value: `${after}:${now}`, ttlMs: Math.max(1, Math.ceil(after / limit.count)) };
 }
 
-export const tokenBucket: AlgorithmModel = { step: tokenBucketStep, refund: tokenBucketRefund };
+/**
+ * Reserves the cost for a request arriving `waitMs` from now: the bucket, as
+ * stored now, owes what it will have refilled by then, so later requests
+ * queue behind this one.
+ *
+ * @example
+ * tokenBucketReserve("10000:0", 0, { count: 10, periodMs: 1000, burst: 10, cost: 1 }, 100).value;
+ * // "11000:0"
+ */
+export function tokenBucketReserve(
+  raw: string | null | undefined,
+  nowMs: number,
+  limit: StepLimit,
+  waitMs: number,
+): Step["consumed"] {
+  const state = decodeState(raw, 2);
+  const now = state ? Math.max(nowMs, state[1] as number) : nowMs;
+  const full = limit.burst * limit.periodMs;
+  const price = limit.cost * limit.periodMs;
+  const refill = waitMs * limit.count;
+  const missing = missingAt(state, now, limit);
+  const atArrival = missing > refill ? missing - refill : 0;
+  const owed = atArrival + price + refill;
+  const room = full - price;
+  return {
+    remaining: Math.max(0, Math.floor((full - owed) / limit.periodMs)),
+    resetMs: Math.ceil(owed / limit.count),
+    retryMs: owed <= room ? 0 : Math.ceil((owed - room) / limit.count),
+    value: `${owed}:${now}`,
+    ttlMs: Math.max(1, Math.ceil(owed / limit.count)),
+  };
+}
+
+export const tokenBucket: AlgorithmModel = {
+  step: tokenBucketStep,
+  refund: tokenBucketRefund,
+  reserve: tokenBucketReserve,
+};
 
 /**
  * The same arithmetic in Lua, for the Redis decide script (assembled in
@@ -92,7 +132,7 @@ export const tokenBucket: AlgorithmModel = { step: tokenBucketStep, refund: toke
 export const tokenBucketLua: LuaAlgorithm = {
   code: "t",
   source: `local function bucket_missing(missing, seen, now, count, full)
-  local stored = math.min(tonumber(missing), full)
+  local stored = tonumber(missing)
   local refilled = (now - seen) * count
   if refilled >= stored then return 0 end
   return stored - refilled
@@ -112,11 +152,11 @@ local function bucket(raw, count, period, burst, cost)
     if m <= room then return 0 end
     return math.ceil((m - room) / count)
   end
-  local after = full
+  local after = math.max(missing, full)
   if allowed then after = missing + price end
   local s = {}
   s.allowed = allowed
-  s.remaining = math.floor((full - missing) / period)
+  s.remaining = math.max(0, math.floor((full - missing) / period))
   s.retry = wait(missing)
   if allowed then s.reset = math.ceil(missing / count) else s.reset = s.retry end
   s.c_remaining = math.floor((full - after) / period)
@@ -139,6 +179,28 @@ local function bucket_refund(raw, count, period, burst, cost)
   return string.format('%d:%d', after, now), math.max(1, math.ceil(after / count))
 end
 
-algos.t = { step = bucket, refund = bucket_refund }
+local function bucket_reserve(raw, count, period, burst, cost, wait)
+  local missing, seen
+  if raw then missing, seen = string.match(raw, '^(%d+):(%d+)$') end
+  local now = now_ms
+  if missing then now = math.max(now_ms, tonumber(seen)) end
+  local full = burst * period
+  local price = cost * period
+  local refill = wait * count
+  if missing then missing = bucket_missing(missing, tonumber(seen), now, count, full) else missing = 0 end
+  local at_arrival = 0
+  if missing > refill then at_arrival = missing - refill end
+  local owed = at_arrival + price + refill
+  local room = full - price
+  local s = {}
+  s.c_remaining = math.max(0, math.floor((full - owed) / period))
+  s.c_reset = math.ceil(owed / count)
+  if owed <= room then s.c_retry = 0 else s.c_retry = math.ceil((owed - room) / count) end
+  s.value = string.format('%d:%d', owed, now)
+  s.ttl = math.max(1, math.ceil(owed / count))
+  return s
+end
+
+algos.t = { step = bucket, refund = bucket_refund, reserve = bucket_reserve }
 `,
 };

@@ -5,10 +5,16 @@ import type { DecideRequest, Decision, LimitStore, StoreFailure } from "../../li
 import type { DecisionEvent, Outcome } from "../../observe/index.ts";
 import type { Limit, Rule } from "../../policy/types.ts";
 import { addHeaders, addToContext, type Header, rateLimitHeaders } from "../../respond/headers.ts";
-import { SluiceHttpError, storeUnavailable, tooManyRequests } from "../../respond/problem.ts";
+import {
+  abandoned,
+  SluiceHttpError,
+  storeUnavailable,
+  tooManyRequests,
+} from "../../respond/problem.ts";
 import { isCustomRefusal, type RefusalValues, refusalResponse } from "../../respond/refusal.ts";
 import type { RateLimitConfig } from "./config.ts";
 import { refundAfter, statusCounts } from "./count-status.ts";
+import { giveBack, releaseAfterResponse } from "./throttle.ts";
 
 /** What the request path has learnt so far, for the decision's log line. */
 export interface Trace {
@@ -23,6 +29,8 @@ export interface Trace {
   store: string;
   storeMs: number;
   storeError?: string;
+  /** The request waited this long for its turn. */
+  delayedMs?: number;
   /** Why the store could not decide, as a word for headers. */
   storeFailure?: StoreFailure;
   /** The list that refused or exempted the request. */
@@ -98,17 +106,42 @@ export async function act(
   // The limits were this isolate's own while the store was away (README "Store trouble").
   if (degraded) headers.push(["Sluice-Degraded", degraded]);
   if (!decision.allowed) {
-    log(config, trace, decision.banned ? "banned" : "denied", decision, degraded);
+    log(config, trace, refusedOutcome(decision), decision, degraded);
     throw await denial(c, config, trace, decision, headers);
   }
+  if (decision.delayMs) await holdTurn(c, config, trace, verdict, decision.delayMs, headers);
   const admitted = degraded ? "degraded-local" : "allowed";
   const event = log(config, trace, admitted, decision, degraded);
   await next();
   addToContext(c, headers);
+  releaseAfterResponse(c, verdict.store, verdict.request);
   if (rule.countStatus && !statusCounts(c.res.status, rule.countStatus)) {
     // Only some outcomes count (e.g. failed logins): give this one back.
     refundAfter(c, verdict.store, verdict.request, config.sink, event);
   }
+}
+
+/**
+ * Holds an admitted request until its reserved turn. A client that goes
+ * away meanwhile gives its reservation and lease back.
+ *
+ * @throws {SluiceHttpError} 503 (unread) when the client went away.
+ */
+async function holdTurn(
+  c: Context,
+  config: RateLimitConfig,
+  trace: Trace,
+  verdict: Verdict,
+  delayMs: number,
+  headers: Header[],
+): Promise<void> {
+  trace.delayedMs = delayMs;
+  // W3C Server Timing: how long the request waited for its turn.
+  headers.push(["Server-Timing", `sluice-delay;dur=${delayMs}`]);
+  if (await config.hold(delayMs, c.req.raw.signal)) return;
+  giveBack(c, verdict.store, verdict.request);
+  log(config, trace, "abandoned", verdict.decision);
+  throw abandoned(trace.rule.name);
 }
 
 async function withoutDecision(
@@ -227,12 +260,19 @@ export function log(
     storeMs: trace.storeMs,
     ...(trace.storeError ? { storeError: trace.storeError } : {}),
     ...(degraded ? { degraded } : {}),
+    ...(trace.delayedMs ? { delayedMs: trace.delayedMs } : {}),
     ...protectionFields(trace, decision),
     policyVersion: config.policy.version,
     policyHash: trace.policyHash,
   };
   if (outcome !== "allowed" || config.policy.log.allowed) config.sink(event);
   return event;
+}
+
+/** Why a decision refused: a ban, a concurrency cap, or a limit. */
+function refusedOutcome(decision: Decision): Outcome {
+  if (decision.banned) return "banned";
+  return decision.concurrency ? "concurrency-denied" : "denied";
 }
 
 /** The list and ban behind a decision, for its log line. */

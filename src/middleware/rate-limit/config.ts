@@ -78,6 +78,12 @@ export interface RateLimitOptions {
     c: Context,
     info: RateLimitInfo & { decision: Decision },
   ) => Response | Promise<Response>;
+  /**
+   * Waits `ms` for a held request (rules with `"action": "delay"`); resolves
+   * false when `signal` aborts first (the client went away). Tests inject
+   * one that does not sleep.
+   */
+  hold?: (ms: number, signal: AbortSignal) => Promise<boolean>;
 }
 
 /** The options with every default applied: the hot path never checks for `undefined`. */
@@ -95,6 +101,7 @@ export interface RateLimitConfig {
   getIP: ((c: Context) => string | undefined) | undefined;
   getKey: ((c: Context) => string | undefined) | undefined;
   handler: RateLimitOptions["handler"];
+  hold: (ms: number, signal: AbortSignal) => Promise<boolean>;
   /** Lists: which a request is on. */
   screen: Screen;
   getCountry: (c: Context) => string | undefined;
@@ -145,6 +152,7 @@ export function configure(options: RateLimitOptions): RateLimitConfig {
     getIP: options.getIP,
     getKey: options.getKey,
     handler: options.handler,
+    hold: options.hold ?? sleep,
     screen,
     getCountry: options.getCountry ?? cfCountry,
     appRule,
@@ -157,6 +165,21 @@ export function configure(options: RateLimitOptions): RateLimitConfig {
 function cfCountry(c: Context): string | undefined {
   const cf = (c.req.raw as Request & { cf?: { country?: unknown } }).cf;
   return typeof cf?.country === "string" ? cf.country : undefined;
+}
+
+/** Waits `ms`, or less when `signal` aborts: true when the full time passed. */
+function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const done = (held: boolean) => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", gone);
+      resolve(held);
+    };
+    const gone = () => done(false);
+    const timer = setTimeout(() => done(true), ms);
+    signal.addEventListener("abort", gone, { once: true });
+  });
 }
 
 function resolvePolicy(input: RateLimitOptions["policy"]): {

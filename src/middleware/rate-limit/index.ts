@@ -1,11 +1,13 @@
 /** @module middleware/rate-limit — Sluice's core as a Hono middleware: match → identify → screen → authenticate → decide → act. */
 import type { Context, Env, MiddlewareHandler } from "hono";
+import { canonicalOf } from "../../identity/canonical.ts";
 import { identify } from "../../identity/index.ts";
 import type { Identity } from "../../identity/types.ts";
 import { needsKey, type Requester } from "../../limiter/checks.ts";
 import { type DecideRequest, StoreError } from "../../limiter/types.ts";
 import type { Rule } from "../../policy/types.ts";
 import {
+  badPath,
   forbidden,
   keyAttemptsLocked,
   storeUnavailable,
@@ -24,6 +26,7 @@ import {
   screen,
   screenTenant,
 } from "./protect.ts";
+import { throttleOf, waitForSlot } from "./throttle.ts";
 
 export {
   RateLimitConfigError,
@@ -52,29 +55,40 @@ const SHADOW_PASS = Symbol("shadow-pass");
 export function rateLimit<E extends Env = Env>(options: RateLimitOptions): MiddlewareHandler<E> {
   const config = configure(options);
   return async function rateLimit(c, next) {
-    const matched = config.match(c.req.method, c.req.path);
+    // Rules match the canonical path; a spelling origins could read otherwise is refused.
+    const path = canonicalOf(c.req.raw);
+    if ("refused" in path) throw badPath(path.refused);
+    const matched = config.match(c.req.method, path.path);
     if (!matched && !config.screensAll) return next();
     // Unmatched requests meet lists and application-wide limits, as rule "*".
     const rule = matched ?? config.appRule;
     const nowMs = config.clock();
-    const identity = await identify(c.req.raw, config.policy.identity, {
-      ip: config.getIP?.(c),
-      // No rule needs a key here: skip hashing one.
-      apiKey: matched ? config.getKey?.(c) : "",
-    });
-    const trace = await traceOf(c, config, rule, identity);
+    const { tenants } = config.policy;
+    const identity = await identify(
+      c.req.raw,
+      config.policy.identity,
+      // No rule needs a key when none matched: skip hashing one.
+      { ip: config.getIP?.(c), apiKey: matched ? config.getKey?.(c) : "" },
+      tenants.enabled ? tenants : undefined,
+    );
+    const trace = await traceOf(c, config, rule, identity, path.path);
     const screening = await screen(c, config, trace, nowMs);
     const who = await requester(c, config, trace, nowMs);
     if (who === SHADOW_PASS) return passShadow(c, next, config, trace);
-    const request = await protectedRequest(
+    const limited = await protectedRequest(
       config,
       trace,
       screenTenant(config, trace, screening),
       who,
       nowMs,
     );
-    if (!request) return passUnlimited(c, next, config, trace);
-    return act(c, next, config, trace, await decideProtected(c, config, trace, request, decide));
+    if (!limited) return passUnlimited(c, next, config, trace);
+    // An exempted request is decided as the rule "*": its throttling is the rule's no more.
+    const request: DecideRequest = { ...limited, ...(await throttleOf(config, trace.rule, who)) };
+    const ask = (at: number) =>
+      decideProtected(c, config, trace, { ...request, nowMs: at }, decide);
+    const verdict = await waitForSlot(c, config, trace.rule, ask, await ask(nowMs));
+    return act(c, next, config, trace, verdict);
   };
 }
 
@@ -83,12 +97,13 @@ async function traceOf(
   config: RateLimitConfig,
   rule: Rule,
   identity: Identity,
+  path: string,
 ): Promise<Trace> {
   return {
     rule,
     identity,
     method: c.req.method,
-    path: c.req.path,
+    path,
     policyHash: await config.hash(),
     ...(identity.apiKeyHash ? { keyId: keyId(identity.apiKeyHash) } : {}),
     store: "",
@@ -125,7 +140,8 @@ async function requester(
   }
   const services = config.tenants(c);
   if (!config.policy.tenants.enabled || !services) return base;
-  const auth = await authenticate(services, identity.apiKeyHash, identity.ipKey, nowMs);
+  const { apiKeyHash, ipKey, apiKeyMalformed } = identity;
+  const auth = await authenticate(services, apiKeyHash, ipKey, nowMs, apiKeyMalformed);
   if (!auth.ok) {
     if ("keyProblem" in auth && auth.keyProblem) trace.keyProblem = auth.keyProblem;
     switch (auth.reason) {

@@ -1,12 +1,17 @@
 /** @module stores/durable-object/limit-store — the embedded store: limits in Durable Objects sharded by subject, decisions group-committed per object. */
 import { DurableObject } from "cloudflare:workers";
+import { scaledRequest } from "../../limiter/adaptive.ts";
 import { BAN_KEY_PART, bannedDecision, bansAmong } from "../../limiter/ban.ts";
+import { CONCURRENCY_RETRY_MS } from "../../limiter/lease.ts";
 import { combine, type StepView } from "../../limiter/model.ts";
 import {
+  acquireOnTable,
+  adaptOnTable,
   decideOnTable,
   peekOnTable,
   type Reservation,
   refundOnTable,
+  releaseOnTable,
   reserveOnTable,
   type StateRow,
   type StateTable,
@@ -15,13 +20,16 @@ import {
   type UndoEntry,
   undoOnTable,
 } from "../../limiter/table.ts";
-import type {
-  BanEntry,
-  BanSpec,
-  DecideRequest,
-  Decision,
-  LimitCheck,
-  LimitStore,
+import {
+  type AdaptiveSpec,
+  type BanEntry,
+  type BanSpec,
+  type DecideRequest,
+  type Decision,
+  type LeaseSpec,
+  type LimitCheck,
+  type LimitStore,
+  StoreError,
 } from "../../limiter/types.ts";
 import { BoundedMap } from "../../util/bounded-map.ts";
 import { withBudget } from "../budget.ts";
@@ -44,9 +52,20 @@ export type ShardOp =
   | { op: "reserve" | "steps"; req: Plain }
   | { op: "undo"; checks: LimitCheck[]; nowMs: number; undo: UndoEntry[] }
   /** Counts the denial of a decision spread over several objects against its ban. */
-  | { op: "strike"; ban: BanSpec; nowMs: number; denial: Decision };
+  | { op: "strike"; ban: BanSpec; nowMs: number; denial: Decision }
+  /** Takes the lease of a decision spread over several objects, once its parts admitted it. */
+  | { op: "acquire"; lease: LeaseSpec; nowMs: number }
+  | { op: "release"; key: string; id: string; nowMs: number }
+  /** Reports to the rule's adaptive controller, for a decision spread over several objects. */
+  | { op: "adapt"; spec: AdaptiveSpec; nowMs: number };
 
-export type ShardResult = Decision | Reservation | StepView[] | null;
+export type ShardResult =
+  | Decision
+  | Reservation
+  | StepView[]
+  | { inFlight: number }
+  | { factorPpm: number; pauseUntilMs: number }
+  | null;
 
 /**
  * Holds the limit state of the subjects routed to it, in its SQLite
@@ -147,6 +166,12 @@ export class SluiceStore extends DurableObject {
       return null;
     }
     if (op.op === "strike") return strikeOnTable(this.#table, op.ban, op.nowMs, op.denial);
+    if (op.op === "release") {
+      releaseOnTable(this.#table, op);
+      return null;
+    }
+    if (op.op === "acquire") return acquireOnTable(this.#table, op.lease, op.nowMs) ?? null;
+    if (op.op === "adapt") return adaptOnTable(this.#table, op.spec, op.nowMs);
     this.#latestNowMs = Math.max(this.#latestNowMs, op.req.nowMs);
     switch (op.op) {
       case "decide":
@@ -278,12 +303,44 @@ export class DurableObjectStore implements LimitStore {
 
   async decide(req: DecideRequest): Promise<Decision> {
     const parts = this.#split(req);
-    if (parts.length === 1) {
-      return (await this.#run(parts[0] as Part, "decide", req)) as Decision;
+    const lone = parts.length === 1 ? (parts[0] as Part) : undefined;
+    if (lone && (!req.adaptive || this.#holdsAdaptive(lone, req))) {
+      return (await this.#run(lone, "decide", req)) as Decision;
     }
+    if (!req.adaptive) return this.#decideParts(req, parts);
+    // The controller lives in another object: its factor first, then the
+    // limits scaled by it (one more call, only with \`shards\`).
+    const adaptive = await this.#adapt(req, req.adaptive);
+    const scaled = scaledRequest(req, adaptive.factorPpm);
+    return { ...(await this.#decideParts(scaled, this.#split(scaled))), adaptive };
+  }
+
+  async #decideParts(req: DecideRequest, parts: readonly Part[]): Promise<Decision> {
+    if (parts.length === 1) return (await this.#run(parts[0] as Part, "decide", req)) as Decision;
     const reserved = (await Promise.all(
       parts.map((p) => this.#run(p, "reserve", req)),
     )) as Reservation[];
+    return this.#combineParts(req, parts, reserved);
+  }
+
+  #holdsAdaptive(part: Part, req: DecideRequest): boolean {
+    return !!req.adaptive && part.name === this.#shardOf(req.adaptive.key);
+  }
+
+  #adapt(req: DecideRequest, spec: AdaptiveSpec) {
+    const op: ShardOp = { op: "adapt", spec, nowMs: req.nowMs };
+    return this.#lane(this.#shardOf(spec.key)).run(op, req.waitUntil) as Promise<{
+      factorPpm: number;
+      pauseUntilMs: number;
+    }>;
+  }
+
+  /** The decision from every part's reservation: banned, denied (parts taken back) or admitted. */
+  async #combineParts(
+    req: DecideRequest,
+    parts: readonly Part[],
+    reserved: readonly Reservation[],
+  ): Promise<Decision> {
     const banned = reserved.find((r) => r.banned)?.banned;
     if (banned) {
       await this.#undo(req, parts, reserved);
@@ -298,6 +355,24 @@ export class DurableObjectStore implements LimitStore {
     // Taken back before the caller hears "denied": a client that waits for
     // its answers never finds units held by its own refused requests.
     if (!commit) await this.#undo(req, parts, reserved);
+    const delayMs = Math.max(0, ...reserved.map((r) => r.delayMs ?? 0));
+    if (decision.allowed && delayMs > 0) decision.delayMs = delayMs;
+    if (decision.allowed && req.lease) {
+      const acquire: ShardOp = { op: "acquire", lease: req.lease, nowMs: req.nowMs };
+      const taken = await this.#lane(this.#shardOf(req.lease.key)).run(acquire, req.waitUntil);
+      if (taken) {
+        // No lease free: the parts' reservations are taken back, nothing consumed.
+        await this.#undo(req, parts, reserved);
+        const { inFlight } = taken as { inFlight: number };
+        const unconsumed = combine(req.checks, steps, false, true).decision;
+        return {
+          ...unconsumed,
+          allowed: false,
+          retryAfterMs: CONCURRENCY_RETRY_MS,
+          concurrency: { max: req.lease.max, inFlight },
+        };
+      }
+    }
     if (decision.allowed || !req.ban) return decision;
     const strike: ShardOp = { op: "strike", ban: req.ban, nowMs: req.nowMs, denial: decision };
     return (await this.#lane(this.#shardOf(req.ban.key)).run(strike, req.waitUntil)) as Decision;
@@ -312,6 +387,11 @@ export class DurableObjectStore implements LimitStore {
 
   async refund(req: DecideRequest): Promise<void> {
     await Promise.all(this.#split(req).map((p) => this.#run(p, "refund", req)));
+  }
+
+  async release(lease: { rule: string; key: string; id: string; nowMs: number }): Promise<void> {
+    const op: ShardOp = { op: "release", key: lease.key, id: lease.id, nowMs: lease.nowMs };
+    await this.#lane(this.#shardOf(lease.key)).run(op);
   }
 
   async reset(_rule: string, keys: readonly string[]): Promise<void> {
@@ -402,6 +482,10 @@ export class DurableObjectStore implements LimitStore {
       nowMs: req.nowMs,
       countRejected: req.countRejected,
       ...(withBan ? { ban: req.ban } : {}),
+      ...(req.maxDelayMs ? { maxDelayMs: req.maxDelayMs } : {}),
+      // A decision in one object takes its lease there, in the same operation.
+      ...(op === "decide" && req.lease ? { lease: req.lease } : {}),
+      ...(op === "decide" && this.#holdsAdaptive(part, req) ? { adaptive: req.adaptive } : {}),
     };
     return this.#lane(part.name).run({ op, req: plain }, req.waitUntil);
   }
@@ -419,7 +503,9 @@ export class DurableObjectStore implements LimitStore {
   #lane(name: string): GroupCommit<ShardOp, ShardResult> {
     let lane = this.#lanes.get(name);
     if (!lane) {
-      lane = new GroupCommit((ops) => this.#ns.getByName(name).run(ops) as Promise<ShardResult[]>, {
+      const send = async (ops: ShardOp[]) =>
+        checkedReply(ops, await this.#ns.getByName(name).run(ops));
+      lane = new GroupCommit(send, {
         ...GROUP_COMMIT_DEFAULTS,
         ...this.#options.groupCommit,
         timeoutMs: this.#options.timeoutMs,
@@ -428,6 +514,47 @@ export class DurableObjectStore implements LimitStore {
     }
     return lane;
   }
+}
+
+/**
+ * The object's reply, if it has the shape each operation expects; otherwise
+ * (an object of another version mid-deploy, say) a store failure, so the
+ * rule's onStoreError applies instead of a 500.
+ */
+function checkedReply(ops: readonly ShardOp[], reply: unknown): ShardResult[] {
+  const isDecision = (r: unknown) => {
+    const o = r as Partial<Decision> | null;
+    return (
+      typeof o?.allowed === "boolean" && Number.isFinite(o.retryAfterMs) && Array.isArray(o.limits)
+    );
+  };
+  const fits = (r: unknown, op: ShardOp): boolean => {
+    switch (op.op) {
+      case "refund":
+      case "undo":
+      case "release":
+        return r === null;
+      case "steps":
+        return Array.isArray(r);
+      case "acquire":
+        return r === null || Number.isFinite((r as { inFlight?: unknown } | null)?.inFlight);
+      case "adapt": {
+        const o = r as { factorPpm?: unknown; pauseUntilMs?: unknown } | null;
+        return Number.isFinite(o?.factorPpm) && Number.isFinite(o?.pauseUntilMs);
+      }
+      case "reserve": {
+        const o = r as Partial<Reservation> | null;
+        return Array.isArray(o?.steps) && typeof o?.committed === "boolean";
+      }
+      default:
+        return isDecision(r);
+    }
+  };
+  const fitsAll = Array.isArray(reply) && reply.length === ops.length;
+  if (!fitsAll || !ops.every((op, i) => fits(reply[i], op))) {
+    throw new StoreError("unexpected reply from the limit object", "error");
+  }
+  return reply as ShardResult[];
 }
 
 interface Part {

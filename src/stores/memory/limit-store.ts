@@ -1,7 +1,13 @@
 /** @module stores/memory/limit-store — limits in this isolate's memory, on the reference models. */
 
 import { bansAmong } from "../../limiter/ban.ts";
-import { decideOnTable, peekOnTable, refundOnTable, type StateRow } from "../../limiter/table.ts";
+import {
+  decideOnTable,
+  peekOnTable,
+  refundOnTable,
+  releaseOnTable,
+  type StateRow,
+} from "../../limiter/table.ts";
 import type { BanEntry, DecideRequest, Decision, LimitStore } from "../../limiter/types.ts";
 import { BoundedMap } from "../../util/bounded-map.ts";
 
@@ -51,6 +57,10 @@ export class MemoryStore implements LimitStore {
 
   async refund(req: DecideRequest): Promise<void> {
     refundOnTable(this.#table, req);
+  }
+
+  async release(lease: { key: string; id: string; nowMs: number }): Promise<void> {
+    releaseOnTable(this.#table, lease);
   }
 
   async reset(_rule: string, keys: readonly string[]): Promise<void> {

@@ -1,6 +1,8 @@
 /** @module stores/redis/limit-store — limits in Redis over HTTP (Upstash REST): one script call carries a batch of decisions. */
 
+import { adaptiveArgs, reportArgs, scaledRequest } from "../../limiter/adaptive.ts";
 import { BAN_KEY_PART, bannedDecision, bansAmong } from "../../limiter/ban.ts";
+import { CONCURRENCY_RETRY_MS } from "../../limiter/lease.ts";
 import {
   type BanEntry,
   type DecideRequest,
@@ -35,7 +37,7 @@ export interface RedisStoreOptions {
 
 /** One decision of a batch, in the decide script's modes. */
 interface Call {
-  mode: "d" | "c" | "p" | "r";
+  mode: "d" | "c" | "p" | "r" | "l";
   req: DecideRequest;
 }
 
@@ -91,6 +93,18 @@ export class RedisStore implements LimitStore {
     await this.#run({ mode: "r", req });
   }
 
+  async release(lease: { rule: string; key: string; id: string; nowMs: number }): Promise<void> {
+    const spec = { key: lease.key, id: lease.id, max: 0, ttlMs: 0 };
+    const req = {
+      rule: lease.rule,
+      checks: [],
+      nowMs: lease.nowMs,
+      countRejected: false,
+      lease: spec,
+    };
+    await this.#run({ mode: "l", req });
+  }
+
   async reset(_rule: string, keys: readonly string[]): Promise<void> {
     if (keys.length > 0) await withBudget(this.#redis.del(...keys), this.#timeoutMs);
   }
@@ -126,29 +140,62 @@ export class RedisStore implements LimitStore {
     const keys: string[] = [];
     const args = [String(calls.length)];
     for (const { mode, req } of calls) {
-      args.push(String(req.nowMs), mode, String(req.checks.length));
+      args.push(String(req.nowMs), mode, String(req.maxDelayMs ?? 0), String(req.checks.length));
       for (const c of req.checks) {
         keys.push(c.key);
         args.push(ALGORITHM_CODE[c.algorithm], String(c.count), String(c.periodMs));
         args.push(String(c.burst), String(c.cost));
       }
       // A peek reports the limits as they stand; only a decision meets the ban.
-      const ban = mode === "d" || mode === "c" ? req.ban : undefined;
-      if (!ban) {
-        args.push("0");
-        continue;
-      }
-      keys.push(ban.key);
-      args.push("1", String(ban.after), String(ban.withinMs), String(ban.forMs));
-      args.push(String(ban.escalate), String(ban.maxMs));
+      const deciding = mode === "d" || mode === "c";
+      pushBan(keys, args, deciding ? req.ban : undefined);
+      pushLease(keys, args, deciding || mode === "l" ? req.lease : undefined);
+      pushAdaptive(keys, args, deciding ? req.adaptive : undefined);
     }
     return splitReply(await runScript(this.#redis, SCRIPTS.decide, keys, args), calls);
   }
 }
 
-/** The flat reply, per decision: `r` → [1]; otherwise 4 header numbers, then 4 per limit. */
+function pushBan(keys: string[], args: string[], ban: DecideRequest["ban"]): void {
+  if (!ban) {
+    args.push("0");
+    return;
+  }
+  keys.push(ban.key);
+  args.push("1", String(ban.after), String(ban.withinMs), String(ban.forMs));
+  args.push(String(ban.escalate), String(ban.maxMs));
+}
+
+function pushLease(keys: string[], args: string[], lease: DecideRequest["lease"]): void {
+  if (!lease) {
+    args.push("0");
+    return;
+  }
+  keys.push(lease.key);
+  args.push("1", String(lease.max), lease.id, String(lease.ttlMs));
+}
+
+function pushAdaptive(keys: string[], args: string[], adaptive: DecideRequest["adaptive"]): void {
+  if (!adaptive) {
+    args.push("0");
+    return;
+  }
+  keys.push(adaptive.key);
+  args.push("1", ...adaptiveArgs(adaptive.config).map(String));
+  args.push(...reportArgs(adaptive.report).map(String));
+}
+
+/**
+ * Numbers before a decision's limits: factor, pause until, allowed, ban
+ * until, level, started, delay, lease max, in flight.
+ */
+const HEADER = 9;
+
+/** The flat reply, per decision: `r` → [1]; otherwise the header, then 4 numbers per limit. */
 function splitReply(raw: unknown, calls: readonly Call[]): number[][] {
-  const sizes = calls.map((c) => (c.mode === "r" ? 1 : 4 + 4 * c.req.checks.length));
+  const sizes = calls.map((c) =>
+    c.mode === "r" || c.mode === "l" ? 1 : HEADER + 4 * c.req.checks.length,
+  );
   const total = sizes.reduce((a, b) => a + b, 0);
   if (!Array.isArray(raw) || raw.length !== total || !raw.every(Number.isSafeInteger)) {
     throw new StoreError(`unexpected script reply: ${JSON.stringify(raw)?.slice(0, 200)}`, "error");
@@ -162,12 +209,29 @@ function splitReply(raw: unknown, calls: readonly Call[]): number[][] {
 
 /** A decision from the script's numbers (see `DECIDE_SCRIPT`). */
 function toDecision(nums: number[], req: DecideRequest): Decision {
-  const [ok, banUntil = 0, banLevel = 0, banStarted = 0] = nums;
+  const [factorPpm = 0, pauseUntilMs = 0, ...rest] = nums;
+  if (!req.adaptive) return limitsHeader(rest, req);
+  // The script scaled the limits by the factor; the decision states them so.
+  const decision = limitsHeader(rest, scaledRequest(req, factorPpm));
+  return { ...decision, adaptive: { factorPpm, pauseUntilMs } };
+}
+
+function limitsHeader(nums: number[], req: DecideRequest): Decision {
+  const [ok, banUntil = 0, banLevel = 0, banStarted = 0, delayMs = 0, leaseMax = 0, inFlight = 0] =
+    nums;
   const ban = { untilMs: banUntil, level: banLevel };
   // Banned before this decision: no limit was evaluated.
   if (banUntil > 0 && banStarted === 0) return bannedDecision(ban, req.nowMs);
-  const denial = limitsDecision(ok === 1, nums.slice(4), req);
-  return banUntil > 0 ? bannedDecision(ban, req.nowMs, denial) : denial;
+  const decision = limitsDecision(ok === 1, nums.slice(HEADER - 2), req);
+  if (leaseMax > 0) {
+    return {
+      ...decision,
+      retryAfterMs: CONCURRENCY_RETRY_MS,
+      concurrency: { max: leaseMax, inFlight },
+    };
+  }
+  if (delayMs > 0) decision.delayMs = delayMs;
+  return banUntil > 0 ? bannedDecision(ban, req.nowMs, decision) : decision;
 }
 
 function limitsDecision(allowed: boolean, nums: number[], req: DecideRequest): Decision {
@@ -184,6 +248,9 @@ function limitsDecision(allowed: boolean, nums: number[], req: DecideRequest): D
       id: c.id,
       count: c.count,
       periodMs: c.periodMs,
+      burst: c.burst,
+      cost: c.cost,
+      algorithm: c.algorithm,
       allowed: ok === 1,
       remaining,
       resetMs,

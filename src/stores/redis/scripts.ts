@@ -1,5 +1,6 @@
 /** @module stores/redis/scripts — the Lua scripts, assembled from each algorithm's fragment, with their SHA-1 pinned (a test loads each and checks it). */
 
+import { adaptiveLua } from "../../limiter/adaptive.ts";
 import { fixedWindowLua } from "../../limiter/algorithms/fixed-window.ts";
 import { gcraLua } from "../../limiter/algorithms/gcra.ts";
 import { slidingLogLua } from "../../limiter/algorithms/sliding-log.ts";
@@ -7,6 +8,7 @@ import { slidingWindowLua } from "../../limiter/algorithms/sliding-window.ts";
 import type { LuaAlgorithm } from "../../limiter/algorithms/step.ts";
 import { tokenBucketLua } from "../../limiter/algorithms/token-bucket.ts";
 import { banLua } from "../../limiter/ban.ts";
+import { leaseLua } from "../../limiter/lease.ts";
 import type { Algorithm } from "../../policy/types.ts";
 
 /** Each algorithm's Lua, by policy name; the code letter is what ARGV carries. */
@@ -20,6 +22,7 @@ const LUA: Record<Algorithm, LuaAlgorithm> = {
 
 const PRELUDE = `#!lua flags=allow-key-locking
 local now_ms = 0
+local max_delay = 0
 local function ceil_ms(us) return math.ceil(us / 1000) end
 local algos = {}
 `;
@@ -68,6 +71,46 @@ local function read_ban()
   return ban
 end
 
+local function read_lease()
+  if next_arg() ~= '1' then return nil end
+  local lease = {
+    key = KEYS[key_at],
+    max = tonumber(next_arg()),
+    id = next_arg(),
+    ttl = tonumber(next_arg()),
+  }
+  key_at = key_at + 1
+  return lease
+end
+
+local function read_adaptive()
+  if next_arg() ~= '1' then return nil end
+  local c, r = {}, {}
+  for i = 1, 12 do c[i] = tonumber(next_arg()) end
+  for i = 1, 5 do r[i] = tonumber(next_arg()) end
+  local spec = { key = KEYS[key_at], c = c, r = r }
+  key_at = key_at + 1
+  return spec
+end
+
+-- Adds the report to the rule's controller and scales the limits by the
+-- factor now in force; the factor and pause go in the header.
+local function adapt(spec, limits)
+  if not spec then return 0, 0 end
+  local value, ttl, factor, pause_until = adaptive_step(get(spec.key), spec.c, spec.r)
+  redis.call('SET', spec.key, value, 'PX', ttl)
+  for _, l in ipairs(limits) do
+    l.count, l.burst = adaptive_scale(l.count, l.burst, l.cost, factor)
+  end
+  return factor, pause_until
+end
+
+local function release(lease, out)
+  local value, ttl = lease_release(get(lease.key), lease.id)
+  if value then redis.call('SET', lease.key, value, 'PX', ttl) end
+  table.insert(out, 1)
+end
+
 local function refund(limits, out)
   for _, l in ipairs(limits) do
     local value, ttl = l.algo.refund(get(l.key), l.count, l.period, l.burst, l.cost)
@@ -81,10 +124,63 @@ local function banned(untl, level, started, k, out)
   table.insert(out, untl)
   table.insert(out, level)
   table.insert(out, started)
+  table.insert(out, 0)
+  table.insert(out, 0)
+  table.insert(out, 0)
   for _ = 1, 4 * k do table.insert(out, 0) end
 end
 
-local function decide(limits, mode, ban, out)
+-- The concurrency cap is full: refused, nothing consumed unless denied requests count.
+local function lease_full(limits, steps, mode, max, in_flight, out)
+  table.insert(out, 0)
+  table.insert(out, 0)
+  table.insert(out, 0)
+  table.insert(out, 0)
+  table.insert(out, 0)
+  table.insert(out, max)
+  table.insert(out, in_flight)
+  for i, l in ipairs(limits) do
+    local s = steps[i]
+    if mode == 'c' then redis.call('SET', l.key, s.value, 'PX', s.ttl) end
+    table.insert(out, s.allowed and 1 or 0)
+    table.insert(out, s.remaining)
+    table.insert(out, s.reset)
+    table.insert(out, s.retry)
+  end
+end
+
+-- The wait after which every limit admits a denied request, if each can
+-- reserve and it is within max_delay; nil otherwise.
+local function delay_wait(limits, steps)
+  local wait = 0
+  for i, l in ipairs(limits) do
+    if not l.algo.reserve then return nil end
+    wait = math.max(wait, steps[i].retry)
+  end
+  if wait > max_delay then return nil end
+  return wait
+end
+
+-- Reserves each cost for the wait and admits the request with that delay.
+local function delayed(limits, wait, out)
+  table.insert(out, 1)
+  table.insert(out, 0)
+  table.insert(out, 0)
+  table.insert(out, 0)
+  table.insert(out, wait)
+  table.insert(out, 0)
+  table.insert(out, 0)
+  for _, l in ipairs(limits) do
+    local r = l.algo.reserve(get(l.key), l.count, l.period, l.burst, l.cost, wait)
+    redis.call('SET', l.key, r.value, 'PX', r.ttl)
+    table.insert(out, 1)
+    table.insert(out, r.c_remaining)
+    table.insert(out, r.c_reset)
+    table.insert(out, 0)
+  end
+end
+
+local function decide(limits, mode, ban, lease, out)
   if ban then
     local untl, level = ban_in(get(ban.key))
     if untl then return banned(untl, level, 0, #limits, out) end
@@ -96,6 +192,14 @@ local function decide(limits, mode, ban, out)
     steps[i] = s
     if not s.allowed then all = false end
   end
+  local wait = nil
+  if not all and mode ~= 'p' and max_delay > 0 then wait = delay_wait(limits, steps) end
+  if (all or wait) and lease and mode ~= 'p' then
+    local value, ttl = lease_acquire(get(lease.key), lease.max, lease.id, lease.ttl)
+    if not value then return lease_full(limits, steps, mode, lease.max, ttl, out) end
+    redis.call('SET', lease.key, value, 'PX', ttl)
+  end
+  if wait then return delayed(limits, wait, out) end
   local commit = mode ~= 'p' and (all or mode == 'c')
   local ban_until, ban_level = 0, 0
   if ban and not all and mode ~= 'p' then
@@ -107,6 +211,9 @@ local function decide(limits, mode, ban, out)
   table.insert(out, ban_until)
   table.insert(out, ban_level)
   table.insert(out, ban_until > 0 and 1 or 0)
+  table.insert(out, 0)
+  table.insert(out, 0)
+  table.insert(out, 0)
   for i, l in ipairs(limits) do
     local s = steps[i]
     table.insert(out, s.allowed and 1 or 0)
@@ -130,9 +237,21 @@ local n = tonumber(next_arg())
 for _ = 1, n do
   now_ms = tonumber(next_arg())
   local mode = next_arg()
+  max_delay = tonumber(next_arg())
   local limits = read_limits(tonumber(next_arg()))
   local ban = read_ban()
-  if mode == 'r' then refund(limits, out) else decide(limits, mode, ban, out) end
+  local lease = read_lease()
+  local adaptive = read_adaptive()
+  if mode == 'r' then
+    refund(limits, out)
+  elseif mode == 'l' then
+    release(lease, out)
+  else
+    local factor, pause_until = adapt(adaptive, limits)
+    table.insert(out, factor)
+    table.insert(out, pause_until)
+    decide(limits, mode, ban, lease, out)
+  end
 end
 return out
 `;
@@ -149,14 +268,21 @@ return out
  *
  * KEYS: every decision's state keys, in order (one GET and at most one SET
  * each), then its ban key when it has one.
- * ARGV: n, then per decision: now_ms, mode, k, then per limit: algo (see
+ * ARGV: n, then per decision: now_ms, mode, max_delay_ms (0: never wait), k,
+ * then per limit: algo (see
  * ALGORITHM_CODE), count, period_ms, burst, cost; then `1` and the ban's
- * after, within_ms, for_ms, escalate, max_ms, or `0` for no ban.
+ * after, within_ms, for_ms, escalate, max_ms, or `0` for no ban; then `1`
+ * and the lease's max, id, ttl_ms (its key next in KEYS), or `0`; then `1`,
+ * the adaptive controller's 12 settings and the isolate's 5-number report
+ * (its key next in KEYS), or `0`.
  * Modes: `d` decide, `c` decide counting rejected requests, `p` peek (write
- * nothing), `r` refund (give each cost back).
- * Returns, per decision in order: `r` → 1; otherwise allowed, ban_until,
- * ban_level, ban_started (a subject banned before this decision gets zeros
- * for its limits), then per limit: allowed, remaining, reset_ms, wait_ms.
+ * nothing), `r` refund (give each cost back), `l` release the lease.
+ * Returns, per decision in order: `r`, `l` → 1; otherwise factor_ppm and
+ * pause_until (0 without a controller), allowed,
+ * ban_until, ban_level, ban_started (a subject banned before this decision
+ * gets zeros for its limits), delay_ms (admitted after this wait, its costs
+ * reserved for then), lease_max and in_flight (non-zero when the concurrency
+ * cap refused it), then per limit: allowed, remaining, reset_ms, wait_ms.
  *
  * The `allow-key-locking` flag lets Upstash lock only the declared keys.
  */
@@ -164,6 +290,8 @@ export const DECIDE_SCRIPT = [
   PRELUDE,
   ...Object.values(LUA).map((a) => a.source),
   banLua.source,
+  leaseLua.source,
+  adaptiveLua.source,
   DRIVER,
 ].join("\n");
 
@@ -199,7 +327,7 @@ return 1
 
 /** Every script the stores use, by name, with the SHA-1 of its exact text. */
 export const SCRIPTS = {
-  decide: { text: DECIDE_SCRIPT, sha1: "ed8b337e309784c12cd2c8711fe98d73870e147f" },
+  decide: { text: DECIDE_SCRIPT, sha1: "869f116fdd366170ffb64befc11e7f7703e836fe" },
   write: { text: WRITE_SCRIPT, sha1: "25729d0a1fd43c51f36e9a3761a7d2cc7b9822b0" },
 } as const;
 

@@ -103,6 +103,8 @@ describe("the contenders", () => {
       "bare-1rt",
       "sluice",
       "sluice-quiet",
+      "sluice-delay",
+      "sluice-concurrency",
       "upstash-ratelimit",
       "hono-rate-limiter",
     ]);

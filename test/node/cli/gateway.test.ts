@@ -95,7 +95,7 @@ describe("the sluice CLI against a running gateway", () => {
       { rule: "api", limit: "tenant-1m", remaining: 1 },
     ]);
     const human = await cli(["usage", "tenant:acme"]);
-    expect(human.out.split("\n")[1]).toMatch(/^api\s+tenant-1m\s+1\s+2\s+60 s\s+in \d+ s$/);
+    expect(human.out.split("\n")[1]).toMatch(/^api\s+tenant-1m\s+2\/min\s+1 of 2\s+in \d+ s$/);
 
     const list = await cli(["keys", "list", "--tenant", "acme"]);
     expect(list.out).toContain(key.id);

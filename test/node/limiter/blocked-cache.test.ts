@@ -37,6 +37,7 @@ class CountingStore implements LimitStore {
   async listBans() {
     return [];
   }
+  async release(): Promise<void> {}
 }
 
 /** The memory store, counting the decisions that reach it (it knows bans). */

@@ -1,13 +1,18 @@
-/** @module test/node/respond/headers — RateLimit fields (draft-ietf-httpapi-ratelimit-headers-11), legacy fields, Retry-After. */
+/** @module test/node/respond/headers — RateLimit fields (draft-ietf-httpapi-ratelimit-headers-11), legacy fields, Retry-After, merging with the origin's fields. */
 import { describe, expect, it } from "vitest";
 import type { Decision, LimitState } from "../../../src/limiter/types.ts";
 import {
+  addHeaders,
+  advertise,
   RATELIMIT_DRAFT,
   rateLimitHeaders,
   retryAfterSeconds,
 } from "../../../src/respond/headers.ts";
 
-/** A limit state from seconds, as the draft's examples are written. */
+/**
+ * A fixed window's state from seconds, as the draft's examples are written:
+ * a window is the one algorithm whose quota is plainly "q per w".
+ */
 const limit = (
   id: string,
   q: number,
@@ -19,6 +24,9 @@ const limit = (
   id,
   count: q,
   periodMs: w * 1000,
+  burst: q,
+  cost: 1,
+  algorithm: "fixed-window",
   remaining: r,
   resetMs: t * 1000,
   allowed,
@@ -107,45 +115,170 @@ describe("rateLimitHeaders — the draft's own examples, byte for byte", () => {
   });
 });
 
-describe("rateLimitHeaders — numbers and names", () => {
-  const one = (l: Partial<LimitState>) => fields(decision({ ...limit("a", 10, 1, 5, 1), ...l }));
+/** Any algorithm's state, for the tables below. */
+const state = (l: Partial<LimitState> & Pick<LimitState, "algorithm">): LimitState => ({
+  id: "a",
+  count: 10,
+  periodMs: 1000,
+  burst: l.burst ?? l.count ?? 10,
+  cost: 1,
+  remaining: 5,
+  resetMs: 0,
+  allowed: true,
+  ...l,
+});
+const ad = (l: Partial<LimitState> & Pick<LimitState, "algorithm">) => {
+  const { id: _id, ...rest } = advertise(state(l));
+  return rest;
+};
 
-  it.each([
-    [0, "0"],
-    [1, "1"],
-    [999, "1"],
-    [1000, "1"],
-    [1001, "2"],
-    [59_999, "60"],
-    [-5, "0"],
-    [Number.NaN, "0"],
-  ])("t: resetMs %s → %s (rounded up, 0 allowed by -11 §4.1.2)", (resetMs, t) => {
-    expect(one({ resetMs }).RateLimit).toBe(`"a";r=5;t=${t}`);
+describe("advertise — q, w: the burst and the seconds to give it back", () => {
+  it.each<[string, Partial<LimitState>, { q: number; w: number }]>([
+    ["5/min", { count: 5, periodMs: 60_000 }, { q: 5, w: 60 }],
+    ["1000/day", { count: 1000, periodMs: 86_400_000 }, { q: 1000, w: 86_400 }],
+    ["20/s burst 40 (the bundled default)", { count: 20, burst: 40 }, { q: 40, w: 2 }],
+    ["50/s burst 100", { count: 50, burst: 100 }, { q: 100, w: 2 }],
+    [
+      "10/500ms: scaled to whole seconds, never q=10;w=1",
+      { count: 10, periodMs: 500 },
+      { q: 20, w: 1 },
+    ],
+    ["10/1500ms", { count: 10, periodMs: 1500 }, { q: 20, w: 3 }],
+    ["3/s burst 4: the smallest whole window", { count: 3, burst: 4 }, { q: 12, w: 4 }],
+    ["1/1ms", { count: 1, periodMs: 1 }, { q: 1000, w: 1 }],
+  ])("%s", (_name, l, expected) => {
+    expect(ad({ algorithm: "gcra", ...l })).toMatchObject(expected);
+  });
+
+  it.each<[string, Partial<LimitState>, { q: number; w: number; r: number; qu: string }]>([
+    [
+      "cost 2 on 2/s burst 4: 2 requests per 2 s",
+      { count: 2, burst: 4, cost: 2, remaining: 2 },
+      { q: 2, w: 2, r: 1, qu: "requests" },
+    ],
+    [
+      "cost 3 on 10/s burst 12",
+      { count: 10, burst: 12, cost: 3, remaining: 7 },
+      { q: 20, w: 6, r: 2, qu: "requests" },
+    ],
+    [
+      "cost 2 on 5/s: the window grows until q is whole",
+      { count: 5, cost: 2, remaining: 5 },
+      { q: 5, w: 2, r: 2, qu: "requests" },
+    ],
+  ])("%s (counted in requests, qu declared)", (_name, l, expected) => {
+    expect(ad({ algorithm: "token-bucket", ...l })).toMatchObject(expected);
+  });
+
+  it("declares no qu when a request costs one unit", () => {
+    expect(ad({ algorithm: "gcra" })).not.toHaveProperty("qu");
+  });
+
+  it("keeps q/w the exact rate for huge bursts, within sf-integer range", () => {
+    const { q, w } = ad({ algorithm: "gcra", count: 7, burst: 1e12, periodMs: 86_399_999 });
+    expect(q).toBeLessThanOrEqual(999_999_999_999_999);
+    expect(w).toBeLessThanOrEqual(999_999_999_999_999);
+    expect(q / w).toBeLessThanOrEqual(7 / 86_399.999);
+  });
+});
+
+describe("advertise — r never exceeds q, whatever the burst", () => {
+  it.each(["gcra", "token-bucket"] as const)("%s with a full burst of 40 on 20/s", (algorithm) => {
+    expect(ad({ algorithm, count: 20, burst: 40, remaining: 40 })).toMatchObject({ q: 40, r: 40 });
+    expect(ad({ algorithm, count: 20, burst: 40, remaining: 39 })).toMatchObject({ q: 40, r: 39 });
   });
 
   it.each([
-    [0, "1"],
-    [1, "1"],
-    [1000, "1"],
-    [1500, "2"],
-    [60_000, "60"],
-    [86_400_000, "86400"],
-  ])("w: periodMs %s → %s (rounded up, non-zero per -11 §3.1.3)", (periodMs, w) => {
-    expect(one({ periodMs })["RateLimit-Policy"]).toBe(`"a";q=10;w=${w}`);
+    [0, 0],
+    [2.7, 2],
+    [-3, 0],
+    [1e18, 10],
+  ])("r: remaining %s → %s (floored, never above q)", (remaining, r) => {
+    expect(ad({ algorithm: "fixed-window", remaining, resetMs: 500 }).r).toBe(r);
+  });
+});
+
+describe("advertise — t, the seconds within which no more than r can be used (-11 §4.1.2)", () => {
+  it.each<[string, Partial<LimitState> & Pick<LimitState, "algorithm">, number]>([
+    [
+      "gcra 5/min after one request: the next comes back in 12 s",
+      { algorithm: "gcra", count: 5, periodMs: 60_000, remaining: 4, resetMs: 12_000 },
+      12,
+    ],
+    [
+      "gcra 1000/day after one request: 86.4 s, rounded down",
+      { algorithm: "gcra", count: 1000, periodMs: 86_400_000, remaining: 999, resetMs: 86_400 },
+      86,
+    ],
+    [
+      "gcra 20/s burst 40 after one request: back within 50 ms",
+      { algorithm: "gcra", count: 20, burst: 40, remaining: 39, resetMs: 50 },
+      0,
+    ],
+    [
+      "gcra 5/min, full: one comes back 12 s after it is used",
+      { algorithm: "gcra", count: 5, periodMs: 60_000, remaining: 5, resetMs: 0 },
+      12,
+    ],
+    [
+      "token-bucket 5/min, cost 2, 3 units left: the 4th unit is back in 12 s",
+      {
+        algorithm: "token-bucket",
+        count: 5,
+        periodMs: 60_000,
+        burst: 5,
+        cost: 2,
+        remaining: 3,
+        resetMs: 24_000,
+      },
+      12,
+    ],
+    [
+      "fixed-window: until the window closes",
+      { algorithm: "fixed-window", count: 100, periodMs: 60_000, remaining: 60, resetMs: 58_000 },
+      58,
+    ],
+    [
+      "fixed-window, 1.5 s left: rounded down",
+      { algorithm: "fixed-window", remaining: 3, resetMs: 1500 },
+      1,
+    ],
+    [
+      "fixed-window not yet open: a whole period once it opens",
+      { algorithm: "fixed-window", count: 3, periodMs: 10_000, remaining: 3, resetMs: 0 },
+      10,
+    ],
+    [
+      "sliding-window: units may come back any moment",
+      { algorithm: "sliding-window", count: 3, periodMs: 10_000, remaining: 2, resetMs: 17_000 },
+      0,
+    ],
+    [
+      "sliding-log: units may come back any moment",
+      { algorithm: "sliding-log", count: 3, periodMs: 60_000, remaining: 1, resetMs: 60_000 },
+      0,
+    ],
+  ])("%s → %s", (_name, l, t) => {
+    expect(ad(l).t).toBe(t);
   });
 
   it.each([
-    [0, "0"],
-    [2.7, "2"],
-    [-3, "0"],
-    [1e18, "999999999999999"], // RFC 9651 §3.3.1 sf-integer range
-  ])("r: remaining %s → %s", (remaining, r) => {
-    expect(one({ remaining }).RateLimit).toBe(`"a";r=${r};t=1`);
+    [1, 1],
+    [999, 1],
+    [1000, 1],
+    [1001, 2],
+    [59_999, 60],
+    [Number.NaN, 1],
+  ])("a denying limit: resetMs %s → t %s, rounded up like Retry-After", (resetMs, t) => {
+    for (const algorithm of ["gcra", "fixed-window", "sliding-log"] as const) {
+      expect(ad({ algorithm, remaining: 0, resetMs, allowed: false }).t).toBe(t);
+    }
   });
+});
 
-  it("emits q as a non-negative integer", () => {
-    expect(one({ count: 12.9 })["RateLimit-Policy"]).toBe('"a";q=12;w=1');
-  });
+describe("rateLimitHeaders — names and shapes", () => {
+  const one = (l: Partial<LimitState>) =>
+    fields(decision(state({ algorithm: "fixed-window", resetMs: 1000, ...l })));
 
   it("escapes quotes and backslashes in names (RFC 9651 §4.1.6)", () => {
     expect(one({ id: 'we"ird\\' })["RateLimit-Policy"]).toBe('"we\\"ird\\\\";q=10;w=1');
@@ -154,6 +287,24 @@ describe("rateLimitHeaders — numbers and names", () => {
   it("refuses names outside printable ASCII", () => {
     expect(() => one({ id: "naïve" })).toThrow(/ERR_SLUICE_SF_STRING/);
     expect(() => one({ id: "a\nb" })).toThrow(/ERR_SLUICE_SF_STRING/);
+  });
+
+  it("puts qu in the policy item of a limit with a cost", () => {
+    const out = fields(
+      decision(
+        state({
+          algorithm: "gcra",
+          id: "c",
+          count: 2,
+          burst: 4,
+          cost: 2,
+          remaining: 2,
+          resetMs: 1000,
+        }),
+      ),
+    );
+    expect(out["RateLimit-Policy"]).toBe('"c";q=2;qu="requests";w=2');
+    expect(out.RateLimit).toBe('"c";r=1;t=1');
   });
 
   it("emits nothing for a decision without limits", () => {
@@ -169,27 +320,27 @@ describe("rateLimitHeaders — numbers and names", () => {
 });
 
 describe("rateLimitHeaders — legacy X-RateLimit-*", () => {
-  it("describes the limit with the lowest remaining, Reset in delta-seconds", () => {
+  it("describes the limit with the fewest requests left, as q, r and t", () => {
     const out = fields(
       decision(limit("second", 10, 1, 7, 0.3), limit("hour", 1000, 3600, 3, 1200.5)),
       true,
     );
     expect(out["X-RateLimit-Limit"]).toBe("1000");
     expect(out["X-RateLimit-Remaining"]).toBe("3");
-    expect(out["X-RateLimit-Reset"]).toBe("1201");
+    expect(out["X-RateLimit-Reset"]).toBe("1200");
   });
 
-  it("prefers a denying limit over an admitting one with less remaining", () => {
+  it("prefers a denying limit over an admitting one that waits longer", () => {
     const out = fields(
-      decision(limit("burst", 10, 1, 1, 1), limit("cost", 100, 60, 4, 30, false)),
+      decision(limit("minute", 10, 60, 0, 50), limit("cost", 100, 60, 0, 30, false)),
       true,
     );
     expect(out["X-RateLimit-Limit"]).toBe("100");
-    expect(out["X-RateLimit-Remaining"]).toBe("4");
+    expect(out["X-RateLimit-Remaining"]).toBe("0");
     expect(out["X-RateLimit-Reset"]).toBe("30");
   });
 
-  it("breaks a tie on remaining by the longer reset", () => {
+  it("breaks a tie on remaining by the longer wait", () => {
     const out = fields(decision(limit("a", 10, 1, 0, 1), limit("b", 50, 60, 0, 45)), true);
     expect(out["X-RateLimit-Limit"]).toBe("50");
     expect(out["X-RateLimit-Reset"]).toBe("45");
@@ -204,6 +355,53 @@ describe("rateLimitHeaders — legacy X-RateLimit-*", () => {
       "X-RateLimit-Remaining",
       "X-RateLimit-Reset",
     ]);
+  });
+});
+
+describe("addHeaders — the origin's RateLimit fields are kept (-11 §7.2)", () => {
+  const ours: Array<[string, string]> = [
+    ["RateLimit-Policy", '"ip-1s";q=40;w=2'],
+    ["RateLimit", '"ip-1s";r=39;t=0'],
+    ["Server-Timing", "sluice-store;dur=3"],
+  ];
+
+  it("adds Sluice's items after the origin's, in both fields", () => {
+    const h = new Headers({
+      "RateLimit-Policy": '"origin-quota";q=1000;w=3600',
+      RateLimit: '"origin-quota";r=999;t=3599',
+      "Server-Timing": "db;dur=12",
+    });
+    addHeaders(h, ours);
+    expect(h.get("RateLimit-Policy")).toBe('"origin-quota";q=1000;w=3600, "ip-1s";q=40;w=2');
+    expect(h.get("RateLimit")).toBe('"origin-quota";r=999;t=3599, "ip-1s";r=39;t=0');
+    expect(h.get("Server-Timing")).toBe("db;dur=12, sluice-store;dur=3");
+  });
+
+  it("keeps an origin List sent as several field lines (RFC 9651 §3.1)", () => {
+    const h = new Headers();
+    h.append("RateLimit", "hourly;r=10;t=60");
+    h.append("RateLimit", '"daily";r=100;t=600');
+    addHeaders(h, ours);
+    expect(h.get("RateLimit")).toBe('hourly;r=10;t=60, "daily";r=100;t=600, "ip-1s";r=39;t=0');
+  });
+
+  it("renames a Sluice item whose id the origin uses, in both fields alike", () => {
+    const h = new Headers({ RateLimit: 'ip-1s;r=5;t=9, "x, y";r=1' });
+    addHeaders(h, ours);
+    expect(h.get("RateLimit")).toBe('ip-1s;r=5;t=9, "x, y";r=1, "sluice:ip-1s";r=39;t=0');
+    expect(h.get("RateLimit-Policy")).toBe('"sluice:ip-1s";q=40;w=2');
+  });
+
+  it("replaces an origin value that is not a List rather than make Sluice's unreadable", () => {
+    const h = new Headers({ RateLimit: '"unterminated;r=1' });
+    addHeaders(h, ours);
+    expect(h.get("RateLimit")).toBe('"ip-1s";r=39;t=0');
+  });
+
+  it("sets the fields on a response that has none", () => {
+    const h = new Headers();
+    addHeaders(h, ours);
+    expect(h.get("RateLimit")).toBe('"ip-1s";r=39;t=0');
   });
 });
 

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   type EchoOriginHandle,
   type EchoReply,
+  ORIGIN_RATELIMIT,
   startEchoOrigin,
 } from "../../../tools/echo-origin.ts";
 
@@ -86,6 +87,13 @@ describe("echo origin", () => {
     const res = await fetch(`${origin.url}/__slow?ms=150`);
     expect(performance.now() - started).toBeGreaterThanOrEqual(149);
     expect(((await res.json()) as EchoReply).path).toBe("/__slow");
+  });
+
+  it("advertises its own quota on /__ratelimit", async () => {
+    const res = await fetch(`${origin.url}/__ratelimit`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("ratelimit-policy")).toBe(ORIGIN_RATELIMIT["ratelimit-policy"]);
+    expect(res.headers.get("ratelimit")).toBe(ORIGIN_RATELIMIT.ratelimit);
   });
 
   it("answers the requested status on /__status/NNN", async () => {

@@ -1,0 +1,124 @@
+/** @module test/workerd/throttle — delay instead of refusing, and concurrency caps, through the gateway on both stores. */
+import { env } from "cloudflare:workers";
+import { describe, expect, it, vi } from "vitest";
+import { gateway, STORES } from "./helpers.ts";
+
+const delaying = (maxDelay: string) => ({
+  rules: [
+    {
+      name: "api",
+      match: { path: "/api/*" },
+      limits: [{ rate: "10/s burst 5", by: "ip" }],
+      action: "delay",
+      maxDelay,
+    },
+  ],
+});
+
+/** A hold that does not sleep, recording what it was asked to wait; `gone` says which waits the client leaves. */
+function recordingHold(gone: (n: number) => boolean = () => false) {
+  const waits: number[] = [];
+  return {
+    waits,
+    hold: async (ms: number) => {
+      waits.push(ms);
+      return !gone(waits.length);
+    },
+  };
+}
+
+const delayOf = (res: Response) =>
+  Number(/sluice-delay;dur=(\d+)/.exec(res.headers.get("server-timing") ?? "")?.[1] ?? 0);
+
+describe.each(STORES)("throttling on the %s store", (kind) => {
+  it('holds requests over "10/s burst 5" for their turn: 5 at once, then one every 100 ms', async () => {
+    const { hold, waits } = recordingHold();
+    const gw = gateway(kind, delaying("2s"), {}, { hold });
+    const answers = await Promise.all(Array.from({ length: 20 }, () => gw.fetch("/api/x")));
+    expect(answers.map((r) => r.status)).toEqual(Array(20).fill(200));
+    const delays = answers.map(delayOf).sort((a, b) => a - b);
+    expect(delays).toEqual([0, 0, 0, 0, 0, ...Array.from({ length: 15 }, (_, i) => (i + 1) * 100)]);
+    expect(waits.sort((a, b) => a - b)).toEqual(delays.slice(5));
+    const logged = gw.events.filter((e) => e.delayedMs).map((e) => e.delayedMs);
+    expect(logged).toHaveLength(15);
+    for (const r of answers) await r.body?.cancel();
+  });
+
+  it("refuses what would wait past maxDelay", async () => {
+    const gw = gateway(kind, delaying("500ms"), {}, recordingHold());
+    const answers = await Promise.all(Array.from({ length: 20 }, () => gw.fetch("/api/x")));
+    const statuses = answers.map((r) => r.status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(10);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(10);
+    expect(
+      answers
+        .filter((r) => r.status === 200)
+        .map(delayOf)
+        .sort((a, b) => a - b),
+    ).toEqual([0, 0, 0, 0, 0, 100, 200, 300, 400, 500]);
+    for (const r of answers) await r.body?.cancel();
+  });
+
+  it("gives a held request's turn back when its client goes away", async () => {
+    // The first held request's client leaves; the next one stays.
+    const gw = gateway(
+      kind,
+      delaying("2s"),
+      {},
+      recordingHold((n) => n === 1),
+    );
+    for (let i = 0; i < 5; i++) await (await gw.fetch("/api/x")).body?.cancel();
+    const gone = await gw.fetch("/api/x");
+    expect(gone.status).toBe(503);
+    expect(gw.events.at(-1)).toMatchObject({ outcome: "abandoned", delayedMs: 100 });
+    // The turn it gave back is the next request's.
+    const next = await gw.fetch("/api/x");
+    expect(next.status).toBe(200);
+    expect(delayOf(next)).toBe(100);
+  });
+
+  it("keeps at most 10 requests of a subject in flight at the origin, and gets all capacity back", async () => {
+    const tag = `cap-${kind}-${Date.now()}`;
+    const gw = gateway(kind, {
+      origin: { timeoutMs: 5000 },
+      rules: [
+        {
+          name: "api",
+          match: { path: "/__slow" },
+          limits: [{ rate: "100000/min", by: "ip" }],
+          concurrency: { max: 10, by: "ip" },
+        },
+      ],
+    });
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, async () => {
+        const res = await gw.fetch(`/__slow?ms=200&tag=${tag}`);
+        await res.text();
+        return res;
+      }),
+    );
+    const ok = answers.filter((r) => r.status === 200).length;
+    expect(ok).toBeGreaterThanOrEqual(10);
+    const refused = answers.filter((r) => r.status === 429);
+    expect(refused.length + ok).toBe(200);
+    expect(refused.every((r) => r.headers.get("retry-after") === "1")).toBe(true);
+    const origin = async () =>
+      (await (await fetch(`${env.ORIGIN_URL}/__inflight?tag=${tag}`)).json()) as {
+        now: number;
+        peak: number;
+      };
+    expect((await origin()).peak).toBeLessThanOrEqual(10);
+    expect(gw.events.some((e) => e.outcome === "concurrency-denied")).toBe(true);
+    // Every lease comes back once its response is read: 10 fit again.
+    await vi.waitFor(async () => {
+      const again = await Promise.all(
+        Array.from({ length: 10 }, async () => {
+          const res = await gw.fetch(`/__slow?ms=1&tag=${tag}-again`);
+          await res.text();
+          return res.status;
+        }),
+      );
+      expect(again).toEqual(Array(10).fill(200));
+    });
+  });
+});
