@@ -1,5 +1,11 @@
 /** @module test/workerd/limiter-api — the limit store conformance suite: every store decides, peeks, refunds and resets alike. */
 import { describe, expect, it } from "vitest";
+import {
+  type AdaptiveConfig,
+  defaultAdaptiveConfig,
+  EMPTY_REPORT,
+  type HealthReport,
+} from "../../src/limiter/adaptive.ts";
 import type { DecideRequest, LimitCheck } from "../../src/limiter/types.ts";
 import type { Algorithm } from "../../src/policy/types.ts";
 import { LIMIT_STORES, limitStore, uniquePrefix } from "./helpers.ts";
@@ -252,5 +258,171 @@ describe.each(LIMIT_STORES)("limiter API, %s store", (kind) => {
     // The address limit kept only the two admitted requests.
     const ip = await store.peek({ ...req(T0 + 10), checks: [limit("ip-1h:ip:192.0.2.7", 100)] });
     expect(ip.limits[0]?.remaining).toBe(98);
+  });
+
+  it.each(["gcra", "token-bucket"] as const)(
+    "%s: delays instead of refusing, each delayed request one interval after the last",
+    async (algorithm) => {
+      const store = limitStore(kind);
+      const key = `${uniquePrefix()}:delay:${algorithm}`;
+      const check: LimitCheck = {
+        id: "l",
+        key,
+        algorithm,
+        count: 10,
+        periodMs: 1000,
+        burst: 5,
+        cost: 1,
+      };
+      const at = (maxDelayMs: number): DecideRequest => ({
+        rule: "delay-test",
+        checks: [check],
+        nowMs: T0,
+        countRejected: false,
+        maxDelayMs,
+      });
+      // 20 at once at "10/s burst 5": 5 now, then one every 100 ms.
+      const long = await Promise.all(Array.from({ length: 20 }, () => store.decide(at(2000))));
+      expect(long.every((d) => d.allowed)).toBe(true);
+      expect(long.map((d) => d.delayMs ?? 0)).toEqual([
+        0, 0, 0, 0, 0, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1100, 1200, 1300, 1400,
+        1500,
+      ]);
+      // With at most 500 ms to wait, the rest are refused: the next slot is 1.6 s away.
+      const short = await store.decide(at(500));
+      expect(short.allowed).toBe(false);
+      expect(short.retryAfterMs).toBe(1600);
+    },
+  );
+
+  it("caps requests in flight with leases: taken with the decision, given back, lapsing at their deadline", async () => {
+    const store = limitStore(kind);
+    const prefix = uniquePrefix();
+    const check: LimitCheck = {
+      id: "tenant-1m",
+      key: `${prefix}:api:tenant-1m:tenant:acme`,
+      algorithm: "gcra",
+      count: 1000,
+      periodMs: 60_000,
+      burst: 1000,
+      cost: 1,
+    };
+    const at = (nowMs: number, id: string): DecideRequest => ({
+      rule: "api",
+      checks: [check],
+      nowMs,
+      countRejected: false,
+      lease: { key: `${prefix}:api:~lease:tenant:acme`, max: 10, id, ttlMs: 30_000 },
+    });
+    const first = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => store.decide(at(T0, `r${i}`))),
+    );
+    const held = first.flatMap((d, i) => (d.allowed ? [`r${i}`] : []));
+    expect(held).toHaveLength(10);
+    const refused = first.filter((d) => !d.allowed);
+    expect(refused.every((d) => d.retryAfterMs === 1000)).toBe(true);
+    expect(refused[0]?.concurrency).toEqual({ max: 10, inFlight: 10 });
+    // Refused requests consumed nothing of the rate.
+    expect((await store.peek(at(T0, "x"))).limits[0]?.remaining).toBe(990);
+
+    for (const id of held.slice(0, 3)) {
+      await store.release({ rule: "api", key: `${prefix}:api:~lease:tenant:acme`, id, nowMs: T0 });
+    }
+    const again = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => store.decide(at(T0 + 1, `s${i}`))),
+    );
+    expect(again.filter((d) => d.allowed)).toHaveLength(3);
+    // Leases of a holder that never gave them back lapse at their deadline.
+    const later = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => store.decide(at(T0 + 30_001, `t${i}`))),
+    );
+    expect(later.filter((d) => d.allowed)).toHaveLength(10);
+  });
+
+  it("caps requests in flight on a decision whose limits live in different places too", async () => {
+    const store = limitStore(kind);
+    const prefix = uniquePrefix();
+    const limit = (key: string): LimitCheck => ({
+      id: key.split(":")[0] as string,
+      key: `${prefix}:api:${key}`,
+      algorithm: "gcra",
+      count: 1000,
+      periodMs: 60_000,
+      burst: 1000,
+      cost: 1,
+    });
+    const checks = [limit("tenant-1m:tenant:acme"), limit("ip-1m:ip:192.0.2.8")];
+    const at = (id: string): DecideRequest => ({
+      rule: "api",
+      checks,
+      nowMs: T0,
+      countRejected: false,
+      lease: { key: `${prefix}:api:~lease:tenant:acme`, max: 3, id, ttlMs: 30_000 },
+    });
+    const decisions = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => store.decide(at(`r${i}`))),
+    );
+    expect(decisions.filter((d) => d.allowed)).toHaveLength(3);
+    // Only the three admitted requests were counted by either limit.
+    const now = await store.peek({ ...at("x"), checks });
+    expect(now.limits.map((l) => l.remaining)).toEqual([997, 997]);
+  });
+  it("scales limits by the rule's adaptive factor, from the report sent with the same decision", async () => {
+    const store = limitStore(kind);
+    const prefix = uniquePrefix();
+    const config: AdaptiveConfig = {
+      ...defaultAdaptiveConfig,
+      decreasePpm: 500_000,
+      windowMs: 100,
+      holdMs: 200,
+      minRequests: 5,
+      latencyMs: 0,
+    };
+    const limit = (key: string, count: number): LimitCheck => ({
+      id: key.split(":")[0] as string,
+      key: `${prefix}:api:${key}`,
+      algorithm: "fixed-window",
+      count,
+      periodMs: 60_000,
+      burst: count,
+      cost: 1,
+    });
+    // Two subjects: with shards, the limits and the controller live apart.
+    const checks = [limit("tenant-1m:tenant:acme", 100), limit("ip-1m:ip:192.0.2.9", 40)];
+    const at = (ms: number, report: Partial<HealthReport> = {}): DecideRequest => ({
+      rule: "api",
+      checks,
+      nowMs: T0 + ms,
+      countRejected: false,
+      adaptive: {
+        key: `${prefix}:api:~adaptive:-`,
+        config,
+        report: { ...EMPTY_REPORT, ...report },
+      },
+    });
+
+    const first = await store.decide(at(0, { requests: 10, errors: 10 }));
+    expect(first.adaptive).toEqual({ factorPpm: 1_000_000, pauseUntilMs: 0 });
+    expect(first.limits.map((l) => [l.count, l.remaining])).toEqual([
+      [100, 99],
+      [40, 39],
+    ]);
+
+    // The window is judged: all errors, the factor halves, the limits with it.
+    const second = await store.decide(at(100));
+    expect(second.adaptive).toEqual({ factorPpm: 500_000, pauseUntilMs: 0 });
+    expect(second.limits.map((l) => [l.count, l.remaining])).toEqual([
+      [50, 48],
+      [20, 18],
+    ]);
+
+    // The origin asks for a pause: it is stated, and the factor halves again.
+    const third = await store.decide(at(400, { requests: 1, overloaded: 1, pauseMs: 1000 }));
+    expect(third.adaptive).toEqual({ factorPpm: 250_000, pauseUntilMs: T0 + 1400 });
+    expect(third.limits.map((l) => l.count)).toEqual([25, 10]);
+
+    // Without a report the decision reads the factor, and only the factor's limits admit.
+    const rest = await Promise.all(Array.from({ length: 12 }, () => store.decide(at(500))));
+    expect(rest.filter((d) => d.allowed)).toHaveLength(10 - 3);
   });
 });
