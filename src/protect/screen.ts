@@ -64,6 +64,7 @@ export class Screening {
  */
 export class Screen {
   readonly #specs: Readonly<Record<string, ListSpec>>;
+  readonly #active: boolean;
   readonly #store: ListStore | undefined;
   readonly #refreshMs: number;
   readonly #firstLoadMs: number;
@@ -73,6 +74,8 @@ export class Screen {
   /** When the store was last asked (successfully or not, shifted for retries); undefined: never. */
   #checkedMs: number | undefined;
   #inFlight: Promise<void> | undefined;
+  /** The screening of a request on no list, shared when the policy has none. */
+  readonly #none: Screening;
   /** Bumped by `apply`, so a load that started before it does not undo it. */
   #generation = 0;
 
@@ -82,16 +85,18 @@ export class Screen {
     options: { refreshMs?: number; firstLoadMs?: number; onError?: (err: unknown) => void } = {},
   ) {
     this.#specs = specs;
-    this.#store = Object.keys(specs).length > 0 ? store : undefined;
+    this.#active = Object.keys(specs).length > 0;
+    this.#store = this.#active ? store : undefined;
     this.#refreshMs = options.refreshMs ?? LIST_REFRESH_MS;
     this.#firstLoadMs = options.firstLoadMs ?? 1000;
     this.#onError = options.onError ?? (() => {});
     this.#compiled = new CompiledLists(specs, {}, 0);
+    this.#none = new Screening(this.#compiled, []);
   }
 
   /** Does the policy declare any list? Without one the stage has nothing to do. */
   get active(): boolean {
-    return Object.keys(this.#specs).length > 0;
+    return this.#active;
   }
 
   /** The runtime entries this isolate knows (for the admin API's view and tests). */
@@ -110,6 +115,8 @@ export class Screen {
     nowMs: number,
     waitUntil?: (work: Promise<unknown>) => void,
   ): Promise<Screening> {
+    // No lists: nothing to parse or look up on the hot path.
+    if (!this.active) return this.#none;
     await this.#fresh(nowMs, waitUntil);
     if (nowMs >= this.#compiled.expiresAtMs) this.#compile(nowMs);
     const address = who.ip === "" ? undefined : addressOf(who.ip);
