@@ -90,6 +90,31 @@ describe.each(STORES)("bans, %s store", (kind: StoreKind) => {
     });
   });
 
+  it("list an IPv6 client's ban by its /56, and lift it by any address in that subnet", async () => {
+    const gw = gateway(
+      kind,
+      {
+        rules: [
+          {
+            name: "login",
+            match: { path: "/login" },
+            limits: [{ rate: "1/min" }],
+            ban: { after: 1, within: "1m", for: "10m" },
+          },
+        ],
+      },
+      { SLUICE_ADMIN_TOKEN: TOKEN },
+    );
+    const ip = "2001:db8:1200:ab::7";
+    expect(await statuses(gw, 3, "/login", { ip })).toEqual([200, 429, 429]);
+    const api = admin(gw);
+    const bans = (await api("GET", "/bans")).body.bans;
+    expect(bans.map((b: Body) => b.subject)).toEqual(["ip:2001:db8:1200::/56"]);
+    const other = encodeURIComponent("ip:2001:db8:1200:ff::1");
+    expect((await api("DELETE", `/bans/${other}`)).status).toBe(200);
+    expect(await statuses(gw, 1, "/login", { ip })).toEqual([200]);
+  });
+
   it("answer a ban from memory: one store call for the strike that starts it, none after", async () => {
     if (kind !== "redis") return;
     const countUrl = env.TEST_COUNT_REDIS_URL;

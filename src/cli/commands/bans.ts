@@ -31,7 +31,9 @@ export const bansLift: Command = {
   examples: ["sluice bans lift ip:203.0.113.7", "sluice bans lift key:89ae7cba3acb7578 --rule api"],
   async run(ctx) {
     const subject = ctx.arg(0);
-    const body = await ctx.api().liftBan(subject, ctx.string("rule"));
+    // The gateway refuses an encoded "/" in paths: an IPv6 subnet goes as its network address.
+    const sent = subject.replace(/^(ip:[^/]+)\/\d{1,3}$/, "$1");
+    const body = await ctx.api().liftBan(sent, ctx.string("rule"));
     return ctx.print(
       body,
       () => `lifted ${body.lifted.length} ban(s) on ${subject}\n${banTable(body.lifted)}`,

@@ -127,3 +127,14 @@ describe("sluice bans", () => {
     });
   });
 });
+
+describe("sluice bans lift with an IPv6 subnet", () => {
+  it("sends the subnet's network address, since paths may not carry an encoded /", async () => {
+    answers = {
+      "DELETE /bans/ip%3A2001%3Adb8%3A1200%3A%3A": {
+        json: { subject: "ip:2001:db8:1200::", lifted: [] },
+      },
+    };
+    expect((await run(["bans", "lift", "ip:2001:db8:1200::/56"])).code).toBe(0);
+  });
+});
