@@ -5,6 +5,8 @@ import { type LimitStore, StoreError } from "../limiter/types.ts";
 import type { HealthProbe } from "../observe/health.ts";
 import type { AuditOutcome } from "../observe/index.ts";
 import type { Policy } from "../policy/types.ts";
+import type { ListStore } from "../protect/list-store.ts";
+import type { Screen } from "../protect/screen.ts";
 import { badRequest, missing, type SluiceHttpError, unavailable } from "../respond/problem.ts";
 import type { Directory } from "../tenants/directory.ts";
 import type { AuthFailureGuard } from "../tenants/guard.ts";
@@ -17,6 +19,8 @@ export interface AdminDeps {
   token: string;
   policy: Policy;
   directory: Directory;
+  /** Runtime list entries, and this isolate's screen, which sees a change at once. */
+  lists: { store: ListStore; screen: Screen };
   /** Dropped entries make changes visible in this isolate at once. */
   resolver: KeyResolver | undefined;
   /** The hot path's failed-key guard: resetting an address lifts its lockout here at once. */

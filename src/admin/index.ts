@@ -1,10 +1,12 @@
-/** @module admin — the admin API under /__sluice/admin/: tenants, keys, overrides, usage, reset, audit. */
+/** @module admin — the admin API under /__sluice/admin/: tenants, keys, overrides, lists, bans, usage, reset, audit. */
 import { Hono } from "hono";
 import { missing } from "../respond/problem.ts";
 import { adminAuth } from "./auth.ts";
 import type { AdminEnv } from "./context.ts";
+import { banRoutes } from "./routes/bans.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { keyRoutes } from "./routes/keys.ts";
+import { listRoutes } from "./routes/lists.ts";
 import { subjectRoutes } from "./routes/subjects.ts";
 import { tenantRoutes } from "./routes/tenants.ts";
 
@@ -31,6 +33,8 @@ export const adminApi = new Hono<AdminEnv>()
   .use(adminAuth)
   .route("/tenants", tenantRoutes)
   .route("/keys", keyRoutes)
+  .route("/lists", listRoutes)
+  .route("/bans", banRoutes)
   .route("/health", healthRoutes)
   .route("/", subjectRoutes)
   .all("*", () => {

@@ -15,9 +15,12 @@ import {
   logAudit,
   logConfigError,
   logConfigWarnings,
+  logListsUnavailable,
 } from "../observe/index.ts";
 import { formatIssues, loadPolicy } from "../policy/load.ts";
 import type { LoadedPolicy, Policy } from "../policy/types.ts";
+import { ListStore } from "../protect/list-store.ts";
+import { Screen } from "../protect/screen.ts";
 import type { Backend } from "../stores/backend.ts";
 import { durableObjectBackend } from "../stores/durable-object/index.ts";
 import { redisBackend } from "../stores/redis/index.ts";
@@ -154,6 +157,12 @@ export async function buildRuntime(
   const store = new BlockedCache(backend.limits);
   const directory = new Directory(backend.documents, policy.tenants.namespace);
   const tenants = tenantServices(policy, store, directory);
+  // Runtime list entries live beside the directory; every isolate refreshes them in the background.
+  const lists = new ListStore(directory, Object.keys(policy.lists));
+  const screen = new Screen(policy.lists, lists, {
+    firstLoadMs: timeoutMs,
+    onError: logListsUnavailable,
+  });
   const health = new HealthProbe(store, options.clock);
   return {
     loaded,
@@ -164,6 +173,7 @@ export async function buildRuntime(
     limit: rateLimit<GatewayEnv>({
       policy: loaded,
       store,
+      screen,
       ...(tenants ? { tenants } : {}),
       clock: options.clock,
       ...(options.sink ? { sink: options.sink } : {}),
@@ -171,7 +181,7 @@ export async function buildRuntime(
     }),
     admin: adminDeps(
       env.SLUICE_ADMIN_TOKEN,
-      { policy, store, directory, tenants, health },
+      { policy, store, directory, tenants, health, lists: { store: lists, screen } },
       options.clock,
     ),
   };
@@ -199,6 +209,7 @@ function adminDeps(
     store: LimitStore;
     directory: Directory;
     tenants: TenantServices | undefined;
+    lists: AdminDeps["lists"];
     health: HealthProbe;
   },
   clock: () => number,
@@ -212,11 +223,12 @@ function adminDeps(
     ]);
     return token.length < MIN_ADMIN_TOKEN_LENGTH ? "token-too-short" : "token-weak";
   }
-  const { policy, store, directory, tenants, health } = parts;
+  const { policy, store, directory, tenants, health, lists } = parts;
   return {
     token,
     policy,
     directory,
+    lists,
     resolver: tenants?.resolver,
     keyGuard: tenants?.guard,
     tokenGuard: new AuthFailureGuard(store, policy.prefix, ADMIN_AUTH_FAILURES, ADMIN_AUTH_RULE),

@@ -15,7 +15,10 @@ export type Outcome =
   | "key-locked"
   | "forbidden"
   | "refunded"
-  | "refund-failed";
+  | "refund-failed"
+  | "deny-listed"
+  | "exempt"
+  | "banned";
 
 /** Everything an operator needs to answer "why was this request limited?". */
 export interface DecisionEvent {
@@ -50,6 +53,12 @@ export interface DecisionEvent {
   storeError?: string;
   /** The isolate decided in its own memory because the store could not (`onStoreError: "local"`). */
   degraded?: "local";
+  /** The list that refused (`deny-listed`) or exempted (`exempt`) the request. */
+  list?: string;
+  /** The rule whose own limits an `exempt` list skipped (the decision is then the application-wide limits', rule "*"). */
+  exemptFrom?: string;
+  /** `banned`: the ban's level (1 for the first, then each escalation) and when it ends (caller time, ms). */
+  ban?: { level: number; untilMs: number; started: boolean };
   /** The request was held this long before it went on (`"action": "delay"`). */
   delayedMs?: number;
   /** An adaptive rule's factor on its rates (1: as written), as last stated by the store. */
@@ -68,6 +77,15 @@ export type DecisionSink = (event: DecisionEvent) => void;
 export const consoleSink: DecisionSink = (event) => {
   console.log(JSON.stringify(event));
 };
+
+/**
+ * Runtime list entries could not be read: the policy's lists alone apply
+ * until the next try (every 5 s).
+ */
+export function logListsUnavailable(err: unknown): void {
+  const reason = err instanceof Error ? err.message : String(err);
+  console.warn(JSON.stringify({ msg: "sluice.lists_unavailable", error: reason }));
+}
 
 /** A configuration problem, logged once per isolate and on every refused request. */
 export function logConfigError(lines: readonly string[]): void {

@@ -3,6 +3,7 @@
 import { readAdaptive } from "./adaptive.ts";
 import { readLimits } from "./limits.ts";
 import { checkPathPattern } from "./match.ts";
+import { checkProtection, readAppLimits, readLists, readRuleProtection } from "./protect.ts";
 import type {
   RawApiKey,
   RawHeaders,
@@ -57,6 +58,8 @@ const TOP_FIELDS = keysOf<Omit<RawPolicy, "$schema">>({
   origin: true,
   plans: true,
   tenants: true,
+  lists: true,
+  limits: true,
   rules: true,
 });
 const IDENTITY_FIELDS = keysOf<RawIdentity>({ ip: true, apiKey: true });
@@ -78,6 +81,10 @@ const RULE_FIELDS = keysOf<RawRule>({
   maxDelay: true,
   concurrency: true,
   adaptive: true,
+  exempt: true,
+  ban: true,
+  response: true,
+  rateLimitHeaders: true,
 });
 const MATCH_FIELDS = keysOf<RawMatch>({ path: true, methods: true });
 
@@ -153,8 +160,11 @@ export function validatePolicy(raw: unknown): ValidationResult {
 
   const plans = readPlans(report, root);
   const tenants = readTenants(report, root);
+  const lists = readLists(report, root);
+  const limits = readAppLimits(report, root);
   const rules = readRules(report, root);
   checkTenantLimits(report, rules, plans, tenants);
+  checkProtection(report, { rules, limits, lists, tenants });
   if (report.issues.length === 0) warnUnreachable(report, rules);
   if (report.issues.length > 0) {
     return { ok: false, issues: report.issues, warnings: report.warnings };
@@ -164,6 +174,8 @@ export function validatePolicy(raw: unknown): ValidationResult {
     prefix,
     identity,
     rules,
+    limits,
+    lists,
     plans,
     tenants,
     headers,
@@ -347,6 +359,7 @@ function readRule(report: Report, value: unknown, path: string): Rule | undefine
     countStatus,
     ...readThrottle(report, obj, path, limits),
     adaptive: readAdaptive(report, obj.adaptive, `${path}.adaptive`),
+    ...readRuleProtection(report, obj, path),
   };
 }
 

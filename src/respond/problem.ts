@@ -14,6 +14,7 @@ export const ProblemType = {
   unauthorized: `${PROBLEM_BASE}unauthorized`,
   keyAttempts: `${PROBLEM_BASE}too-many-key-attempts`,
   forbidden: `${PROBLEM_BASE}forbidden`,
+  denyListed: `${PROBLEM_BASE}deny-listed`,
   originUnreachable: `${PROBLEM_BASE}origin-unreachable`,
   originTimeout: `${PROBLEM_BASE}origin-timeout`,
   originPaused: `${PROBLEM_BASE}origin-paused`,
@@ -161,6 +162,21 @@ export function keyAttemptsLocked(
  */
 export function forbidden(detail: string): SluiceHttpError {
   return fail(403, { type: ProblemType.forbidden, title: "Forbidden", detail });
+}
+
+/**
+ * 403 (RFC 9110 §15.5.4) for a client on a deny list, before any rule. Which
+ * list is for the log only: the client learns nothing about the lists.
+ *
+ * @example
+ * denyListed(); // 403 application/problem+json
+ */
+export function denyListed(): SluiceHttpError {
+  return fail(403, {
+    type: ProblemType.denyListed,
+    title: "Forbidden",
+    detail: "Requests from this client are refused.",
+  });
 }
 
 /**

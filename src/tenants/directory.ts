@@ -107,6 +107,25 @@ export class Directory {
     ]);
   }
 
+  /**
+   * Documents of other runtime data (lists) under the namespace: `read(["lists:rev"])`
+   * reads `<namespace>:lists:rev`. One store call.
+   */
+  async read(keys: readonly string[]): Promise<(string | null)[]> {
+    return this.#docs.get(keys.map((k) => this.#k(k)));
+  }
+
+  /**
+   * Applies `ops` (keys under the namespace, as for `read`) with the audit
+   * entry, atomically; throws `DirectoryConflict` when an `expect` does not hold.
+   */
+  async writeAudited(
+    ops: ReadonlyArray<Extract<DocumentWrite, { op: "expect" | "set" }>>,
+    audit: AuditEntry,
+  ): Promise<void> {
+    await this.#write([...ops.map((op) => ({ ...op, key: this.#k(op.key) })), this.#audit(audit)]);
+  }
+
   /** Stores an audit entry for an action that changed nothing in the directory (e.g. a reset). */
   async recordAudit(entry: AuditEntry): Promise<void> {
     await this.#write([this.#audit(entry)]);

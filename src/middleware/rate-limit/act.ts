@@ -13,6 +13,7 @@ import {
   storeUnavailable,
   tooManyRequests,
 } from "../../respond/problem.ts";
+import { isCustomRefusal, type RefusalValues, refusalResponse } from "../../respond/refusal.ts";
 import type { OriginHealth } from "./adaptive.ts";
 import type { RateLimitConfig } from "./config.ts";
 import { refundAfter, statusCounts } from "./count-status.ts";
@@ -35,6 +36,10 @@ export interface Trace {
   delayedMs?: number;
   /** Why the store could not decide, as a word for headers. */
   storeFailure?: StoreFailure;
+  /** The list that refused or exempted the request. */
+  list?: string;
+  /** The rule an `exempt` list skipped (`rule` is then the application-wide `*`). */
+  exemptFrom?: string;
 }
 
 /**
@@ -131,7 +136,7 @@ export async function act(
     log(config, trace, decision.allowed ? "allowed" : "shadow-denied", decision, degraded);
     return forward(c, next, config.health(rule), config.clock);
   }
-  const headers = [timing, ...rateLimitHeaders(decision, { legacy: config.policy.headers.legacy })];
+  const headers = [timing, ...limitFields(config, trace, decision)];
   // The limits were this isolate's own while the store was away (README "Store trouble").
   if (degraded) headers.push(["Sluice-Degraded", degraded]);
   const pausedMs = (decision.adaptive?.pauseUntilMs ?? 0) - config.clock();
@@ -140,7 +145,7 @@ export async function act(
     refuse(config, trace, "paused", originPaused(rule.name, pausedMs), decision);
   }
   if (!decision.allowed) {
-    log(config, trace, decision.concurrency ? "concurrency-denied" : "denied", decision, degraded);
+    log(config, trace, refusedOutcome(decision), decision, degraded);
     throw await denial(c, config, trace, decision, headers);
   }
   if (decision.delayMs) await holdTurn(c, config, trace, verdict, decision.delayMs, headers);
@@ -203,7 +208,20 @@ function storeTiming(trace: Trace): Header {
   return ["Server-Timing", `sluice-store;dur=${trace.storeMs}${why}`];
 }
 
-/** The 429: the app's `handler` if it has one, else problem+json; RateLimit fields either way. */
+/**
+ * The RateLimit fields (draft-ietf-httpapi-ratelimit-headers), unless the rule
+ * hides them (`rateLimitHeaders: false`, Flask-Limiter's headers_enabled).
+ */
+function limitFields(config: RateLimitConfig, trace: Trace, decision: Decision): Header[] {
+  if (!trace.rule.rateLimitHeaders) return [];
+  return rateLimitHeaders(decision, { legacy: config.policy.headers.legacy });
+}
+
+/**
+ * The refusal: the rule's own (`response`) if it has one, else the app's
+ * `handler`, else 429 problem+json; Retry-After and the RateLimit fields
+ * (unless hidden) either way.
+ */
 async function denial(
   c: Context,
   config: RateLimitConfig,
@@ -216,8 +234,10 @@ async function denial(
     retryAfterMs: decision.retryAfterMs,
     decision,
   });
-  if (!config.handler) return fallback.withHeaders(headers);
-  const own = await config.handler(c, { ...info(trace, decision), decision });
+  const own = isCustomRefusal(trace.rule.response)
+    ? refusalResponse(trace.rule.response, refusalValues(trace, decision))
+    : await config.handler?.(c, { ...info(trace, decision), decision });
+  if (!own) return fallback.withHeaders(headers);
   const res = new Response(own.body, own);
   addHeaders(res.headers, headers);
   const retryAfter = fallback.res?.headers.get("retry-after");
@@ -225,7 +245,19 @@ async function denial(
   return new SluiceHttpError(res);
 }
 
-function info(trace: Trace, decision: Decision | undefined) {
+/** What a rule's refusal body's placeholders stand for. */
+function refusalValues(trace: Trace, decision: Decision): RefusalValues {
+  const denied = decision.limits.filter((l) => !l.allowed).map((l) => l.id);
+  return {
+    rule: trace.rule.name,
+    limit: decision.banned ? "ban" : denied.join(","),
+    retryAfterMs: decision.retryAfterMs,
+    tenant: trace.identity.tenant ?? "",
+  };
+}
+
+/** What `c.get("rateLimit")` shows downstream. */
+export function info(trace: Trace, decision: Decision | undefined) {
   return {
     rule: trace.rule.name,
     mode: trace.rule.mode,
@@ -235,7 +267,7 @@ function info(trace: Trace, decision: Decision | undefined) {
 }
 
 /** Writes the decision's one log line (plain admissions only when `log.allowed`). */
-function log(
+export function log(
   config: RateLimitConfig,
   trace: Trace,
   outcome: Outcome,
@@ -258,7 +290,7 @@ function log(
     ...(trace.keyProblem ? { keyProblem: trace.keyProblem } : {}),
     limits: (decision?.limits ?? []).map((s) => ({
       id: s.id,
-      by: countedBy(rule.limits, s.id),
+      by: countedBy(rule.limits, s.id) || countedBy(config.appRule.limits, s.id),
       allowed: s.allowed,
       remaining: s.remaining,
       resetMs: s.resetMs,
@@ -270,11 +302,30 @@ function log(
     ...(degraded ? { degraded } : {}),
     ...(trace.delayedMs ? { delayedMs: trace.delayedMs } : {}),
     ...(health ? { factor: health.factorPpm / FULL_PPM } : {}),
+    ...protectionFields(trace, decision),
     policyVersion: config.policy.version,
     policyHash: trace.policyHash,
   };
   if (outcome !== "allowed" || config.policy.log.allowed) config.sink(event);
   return event;
+}
+
+/** Why a decision refused: a ban, a concurrency cap, or a limit. */
+function refusedOutcome(decision: Decision): Outcome {
+  if (decision.banned) return "banned";
+  return decision.concurrency ? "concurrency-denied" : "denied";
+}
+
+/** The list and ban behind a decision, for its log line. */
+function protectionFields(trace: Trace, decision: Decision | undefined) {
+  const banned = decision?.banned;
+  return {
+    ...(trace.list !== undefined ? { list: trace.list } : {}),
+    ...(trace.exemptFrom !== undefined ? { exemptFrom: trace.exemptFrom } : {}),
+    ...(banned
+      ? { ban: { level: banned.level, untilMs: banned.untilMs, started: banned.started } }
+      : {}),
+  };
 }
 
 /** What a decision's limit counted by (a plan limit's checks are named `<limit id>-<rate id>`). */

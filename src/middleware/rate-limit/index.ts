@@ -1,10 +1,10 @@
-/** @module middleware/rate-limit — Sluice's core as a Hono middleware: identify → match → authenticate → decide → act. */
+/** @module middleware/rate-limit — Sluice's core as a Hono middleware: match → identify → screen → authenticate → decide → act. */
 import type { Context, Env, MiddlewareHandler } from "hono";
 import { canonicalOf } from "../../identity/canonical.ts";
 import { identify } from "../../identity/index.ts";
 import type { Identity } from "../../identity/types.ts";
 import { scaledRequest } from "../../limiter/adaptive.ts";
-import { buildChecks, needsKey, type Requester } from "../../limiter/checks.ts";
+import { needsKey, type Requester } from "../../limiter/checks.ts";
 import { type DecideRequest, StoreError } from "../../limiter/types.ts";
 import type { Rule } from "../../policy/types.ts";
 import {
@@ -20,6 +20,13 @@ import { planRatesOf } from "../../tenants/plan.ts";
 import { act, passShadow, refuse, refuseWhilePaused, type Trace, type Verdict } from "./act.ts";
 import { waitUntilOf } from "./background.ts";
 import { configure, type RateLimitConfig, type RateLimitOptions } from "./config.ts";
+import {
+  decideProtected,
+  passUnlimited,
+  protectedRequest,
+  screen,
+  screenTenant,
+} from "./protect.ts";
 import { throttleOf, waitForSlot } from "./throttle.ts";
 
 export {
@@ -33,7 +40,10 @@ export {
 const SHADOW_PASS = Symbol("shadow-pass");
 
 /**
- * Enforces the policy's rules. Unmatched requests pass through untouched;
+ * Enforces the policy: deny lists refuse before any rule, allow lists and
+ * rules' `exempt` lists lift limits, the first matching rule's limits and the
+ * application-wide ones are decided in one store call. With neither lists nor
+ * application-wide limits, unmatched requests pass through untouched.
  * `c.get("rateLimit")` tells downstream handlers what was decided.
  *
  * @throws {RateLimitConfigError} when the policy is invalid, or has `tenants` without `tenants` services.
@@ -49,29 +59,37 @@ export function rateLimit<E extends Env = Env>(options: RateLimitOptions): Middl
     // Rules match the canonical path; a spelling origins could read otherwise is refused.
     const path = canonicalOf(c.req.raw);
     if ("refused" in path) throw badPath(path.refused);
-    const rule = config.match(c.req.method, path.path);
-    if (!rule) return next();
+    const matched = config.match(c.req.method, path.path);
+    if (!matched && !config.screensAll) return next();
+    // Unmatched requests meet lists and application-wide limits, as rule "*".
+    const rule = matched ?? config.appRule;
     const nowMs = config.clock();
     const { tenants } = config.policy;
     const identity = await identify(
       c.req.raw,
       config.policy.identity,
-      { ip: config.getIP?.(c), apiKey: config.getKey?.(c) },
+      // No rule needs a key when none matched: skip hashing one.
+      { ip: config.getIP?.(c), apiKey: matched ? config.getKey?.(c) : "" },
       tenants.enabled ? tenants : undefined,
     );
     const trace = await traceOf(c, config, rule, identity, path.path);
+    const screening = await screen(c, config, trace, nowMs);
     const who = await requester(c, config, trace, nowMs);
     if (who === SHADOW_PASS) return passShadow(c, next, config, trace);
     refuseWhilePaused(config, trace, nowMs);
-    const request: DecideRequest = {
-      rule: rule.name,
-      checks: await buildChecks(config.policy, rule, who),
+    const limited = await protectedRequest(
+      config,
+      trace,
+      screenTenant(config, trace, screening),
+      who,
       nowMs,
-      countRejected: rule.countRejected,
-      ...(await throttleOf(config, rule, who)),
-    };
-    const ask = (at: number) => decide(c, config, trace, { ...request, nowMs: at });
-    const verdict = await waitForSlot(c, config, rule, ask, await ask(nowMs));
+    );
+    if (!limited) return passUnlimited(c, next, config, trace);
+    // An exempted request is decided as the rule "*": its throttling is the rule's no more.
+    const request: DecideRequest = { ...limited, ...(await throttleOf(config, trace.rule, who)) };
+    const ask = (at: number) =>
+      decideProtected(c, config, trace, { ...request, nowMs: at }, decide);
+    const verdict = await waitForSlot(c, config, trace.rule, ask, await ask(nowMs));
     return act(c, next, config, trace, verdict);
   };
 }

@@ -1,4 +1,5 @@
 /** @module test/node/admin/audit — the audit trail is never silently missing, and a 503 on a write says whether it may have applied (audit F4, F14). */
+
 import { Hono } from "hono";
 import { describe, expect, it, vi } from "vitest";
 import type { AdminDeps } from "../../../src/admin/context.ts";
@@ -8,6 +9,8 @@ import { HealthProbe } from "../../../src/observe/health.ts";
 import type { AuditOutcome } from "../../../src/observe/index.ts";
 import type { Policy } from "../../../src/policy/types.ts";
 import { validatePolicy } from "../../../src/policy/validate.ts";
+import { ListStore } from "../../../src/protect/list-store.ts";
+import { Screen } from "../../../src/protect/screen.ts";
 import { toResponse } from "../../../src/respond/problem.ts";
 import { MemoryStore } from "../../../src/stores/memory/limit-store.ts";
 import type { Directory } from "../../../src/tenants/directory.ts";
@@ -57,6 +60,7 @@ function adminOver(fail: { audit?: StoreFailure; reset?: StoreFailure; save?: St
     token: TOKEN,
     policy: p,
     directory,
+    lists: { store: new ListStore(directory, []), screen: new Screen({}) },
     resolver: { forget: (m: unknown) => forgotten.push(m) } as unknown as KeyResolver,
     keyGuard: undefined,
     tokenGuard: new AuthFailureGuard(store, "t", ADMIN_AUTH_FAILURES, ADMIN_AUTH_RULE),

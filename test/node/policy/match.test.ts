@@ -21,6 +21,10 @@ function rule(name: string, path: string, methods: string[] | null = null): Rule
     maxDelayMs: 0,
     concurrency: null,
     adaptive: null,
+    exempt: [],
+    ban: null,
+    response: { status: 429, headers: {}, body: null },
+    rateLimitHeaders: true,
   };
 }
 

@@ -33,7 +33,13 @@ describe("the minimal example from the design brief", () => {
   it("is accepted as written and fully defaulted", () => {
     const result = validatePolicy(fixture("valid/minimal.json"));
     const ip = { kind: "ip" } as const;
-    const gcra = { cost: 1, algorithm: "gcra", fromPlan: false } as const;
+    const gcra = { cost: 1, algorithm: "gcra", fromPlan: false, shared: null } as const;
+    const unprotected = {
+      exempt: [],
+      ban: null,
+      response: { status: 429, headers: {}, body: null },
+      rateLimitHeaders: true,
+    };
     expect(result).toEqual({
       ok: true,
       warnings: [],
@@ -57,6 +63,7 @@ describe("the minimal example from the design brief", () => {
             maxDelayMs: 0,
             concurrency: null,
             adaptive: null,
+            ...unprotected,
           },
           {
             name: "api",
@@ -80,8 +87,11 @@ describe("the minimal example from the design brief", () => {
             maxDelayMs: 0,
             concurrency: null,
             adaptive: null,
+            ...unprotected,
           },
         ],
+        limits: [],
+        lists: {},
         plans: {},
         tenants: {
           enabled: false,
@@ -183,6 +193,7 @@ describe("rate expansion", () => {
         algorithm: "gcra",
         by: { kind: "apiKey" },
         fromPlan: false,
+        shared: null,
       },
       {
         id: "apikey-1h",
@@ -193,6 +204,7 @@ describe("rate expansion", () => {
         algorithm: "gcra",
         by: { kind: "apiKey" },
         fromPlan: false,
+        shared: null,
       },
     ]);
   });
@@ -383,7 +395,7 @@ describe("issue collection", () => {
         code: "ERR_SLUICE_UNKNOWN_FIELD",
         path: '["rate limit"]',
         message:
-          'unknown field "rate limit"; expected one of: version, prefix, identity, headers, log, store, origin, plans, tenants, rules',
+          'unknown field "rate limit"; expected one of: version, prefix, identity, headers, log, store, origin, plans, tenants, lists, limits, rules',
       },
     ]);
   });
