@@ -1,4 +1,4 @@
-/** @module vitest.config — two projects, named for where they run: `node` and `workerd`. */
+/** @module vitest.config — three projects: `node` and `workerd`, named for where they run, then `e2e`, which drives `wrangler dev` under load with the machine to itself. */
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
@@ -9,9 +9,22 @@ export default defineConfig({
         test: {
           name: "node",
           include: ["test/node/**/*.test.ts"],
+          exclude: ["test/node/e2e/**"],
           environment: "node",
           testTimeout: 20_000,
           hookTimeout: 30_000,
+        },
+      },
+      {
+        // Hundreds of requests through wrangler dev measure the gateway, not
+        // the other test files: this group starts when the others are done.
+        test: {
+          name: "e2e",
+          include: ["test/node/e2e/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 60_000,
+          hookTimeout: 90_000,
+          sequence: { groupOrder: 1 },
         },
       },
       {
@@ -31,6 +44,12 @@ export default defineConfig({
                 TEST_FAULT_REDIS_URL: inject<string>("faultRedisUrl"),
                 TEST_COUNT_REDIS_URL: inject<string>("countRedisUrl"),
                 TEST_REDIS_TOKEN: inject<string>("redisToken"),
+                TEST_GARBAGE_REDIS_URL: inject<string>("garbageRedisUrl"),
+                TEST_ERROR_REDIS_URL: inject<string>("errorRedisUrl"),
+                TEST_SLOW_REDIS_URL: inject<string>("slowRedisUrl"),
+                TEST_LATE_REDIS_URL: inject<string>("lateRedisUrl"),
+                // Fuzz seed to replay (empty: a fresh one, printed on failure).
+                TEST_FUZZ_SEED: process.env.SLUICE_FUZZ_SEED ?? "",
               },
             },
           })),

@@ -25,6 +25,12 @@ export const BENCH_RULES: BenchRules = {
 export interface SluicePolicyOptions {
   /** `log.allowed`: false drops the decision line of plain admissions (every other outcome is still logged). */
   logAllowed?: boolean;
+  /** `"action": "delay"` with this `maxDelay` on every rule (throttling's cost). */
+  maxDelay?: string;
+  /** A concurrency cap per address of this many on every rule (a lease per request). */
+  concurrency?: number;
+  /** `"adaptive": {}` on every rule: the controller's report rides with each decision. */
+  adaptive?: boolean;
 }
 
 /**
@@ -48,6 +54,9 @@ export function sluicePolicy(
       { rate: `${spec.key.count}/${spec.key.periodMs}ms`, by: "apiKey" },
       { rate: `${spec.ip.count}/${spec.ip.periodMs}ms`, by: "ip" },
     ],
+    ...(options.maxDelay ? { action: "delay", maxDelay: options.maxDelay } : {}),
+    ...(options.concurrency ? { concurrency: { max: options.concurrency, by: "ip" } } : {}),
+    ...(options.adaptive ? { adaptive: {} } : {}),
   });
   return {
     version: "bench",

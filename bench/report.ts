@@ -123,6 +123,21 @@ export const FEATURES: readonly Feature[] = [
     off: "sluice-quiet",
   },
   {
+    feature: '"action": "delay" (nothing held under this load)',
+    on: "sluice-delay",
+    off: "sluice",
+  },
+  {
+    feature: "concurrency cap: a lease taken and given back per request",
+    on: "sluice-concurrency",
+    off: "sluice",
+  },
+  {
+    feature: "adaptive controller: a report with each decision, limits scaled",
+    on: "sluice-adaptive",
+    off: "sluice",
+  },
+  {
     feature: "metrics (counted per isolate, flushed every 5 s)",
     on: "sluice",
     off: "sluice-dark",

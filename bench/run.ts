@@ -404,7 +404,8 @@ async function sanityCheck(wd: Workerd): Promise<void> {
     await ok.arrayBuffer();
     const noKey = await fetch(new URL("/api/check", base), { headers });
     await noKey.arrayBuffer();
-    const expectNoKey = LIMITERS.includes(name) ? 401 : 200;
+    const keyed = LIMITERS.includes(name) || name.startsWith("sluice");
+    const expectNoKey = keyed ? 401 : 200;
     if (ok.status !== 200 || noKey.status !== expectNoKey) {
       throw new Error(
         `${name}: expected 200 with a key and ${expectNoKey} without, got ${ok.status} and ${noKey.status}`,

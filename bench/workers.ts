@@ -18,11 +18,16 @@ const BIN = path.join(ROOT, "node_modules", ".bin");
  * store can spend. `sluice` is the gateway as configured by default, on
  * Redis; `sluice-do` is the same bundle without Upstash variables, so on its
  * Durable Object store; `sluice-quiet` is `sluice` with
- * `"log": {"allowed": false}`. `sluice-dark` is `sluice` with metrics off
- * (`SLUICE_METRICS_OFF`), and `sluice-observed` is `sluice` exporting a span
- * per request over OTLP/HTTP to the bench origin: with `sluice` (metrics on,
- * the default) they price the observability features. `cf-ratelimit` is
- * Cloudflare's own rate limiting binding as Miniflare simulates it.
+ * `"log": {"allowed": false}`; `sluice-delay` and `sluice-concurrency` are
+ * `sluice` with `"action": "delay"` and a concurrency cap of 1,000 per address
+ * (never reached under the load: they price the machinery, not a refusal);
+ * `sluice-adaptive` is `sluice` with `"adaptive": {}` on every rule (the
+ * origin stays healthy, so it prices the report and the scaling);
+ * `sluice-dark` is `sluice` with metrics off (`SLUICE_METRICS_OFF`), and
+ * `sluice-observed` is `sluice` exporting a span per request over OTLP/HTTP
+ * to the bench origin: with `sluice` (metrics on, the default) they price the
+ * observability features. `cf-ratelimit` is Cloudflare's own rate limiting
+ * binding as Miniflare simulates it.
  */
 export const CONTENDERS = [
   "bare",
@@ -30,6 +35,9 @@ export const CONTENDERS = [
   "sluice",
   "sluice-do",
   "sluice-quiet",
+  "sluice-delay",
+  "sluice-concurrency",
+  "sluice-adaptive",
   "sluice-dark",
   "sluice-observed",
   "upstash-ratelimit",
@@ -63,6 +71,9 @@ export const STORE_OF: Record<ContenderName, StoreKind> = {
   sluice: "redis",
   "sluice-do": "durable-object",
   "sluice-quiet": "redis",
+  "sluice-delay": "redis",
+  "sluice-concurrency": "redis",
+  "sluice-adaptive": "redis",
   "sluice-dark": "redis",
   "sluice-observed": "redis",
   "upstash-ratelimit": "redis",
@@ -93,6 +104,9 @@ export function runsAtLatency(name: ContenderName, latencyMs: number): boolean {
 const SAME_CODE_AS = {
   "sluice-quiet": "sluice",
   "sluice-do": "sluice",
+  "sluice-delay": "sluice",
+  "sluice-concurrency": "sluice",
+  "sluice-adaptive": "sluice",
   "sluice-dark": "sluice",
   "sluice-observed": "sluice",
 } as const satisfies Partial<Record<ContenderName, ContenderName>>;
@@ -289,6 +303,24 @@ export function contenderBindings(name: ContenderName, at: Endpoints): Record<st
         ...origin,
         ...store,
         SLUICE_POLICY: JSON.stringify(sluicePolicy(BENCH_RULES, { logAllowed: false })),
+      };
+    case "sluice-delay":
+      return {
+        ...origin,
+        ...store,
+        SLUICE_POLICY: JSON.stringify(sluicePolicy(BENCH_RULES, { maxDelay: "1s" })),
+      };
+    case "sluice-concurrency":
+      return {
+        ...origin,
+        ...store,
+        SLUICE_POLICY: JSON.stringify(sluicePolicy(BENCH_RULES, { concurrency: 1000 })),
+      };
+    case "sluice-adaptive":
+      return {
+        ...origin,
+        ...store,
+        SLUICE_POLICY: JSON.stringify(sluicePolicy(BENCH_RULES, { adaptive: true })),
       };
     case "sluice-dark":
       return {

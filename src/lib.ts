@@ -23,6 +23,8 @@ export {
 export type { DecisionEvent, DecisionSink } from "./observe/index.ts";
 export { formatIssues, loadPolicy } from "./policy/load.ts";
 export type { LoadedPolicy, Policy } from "./policy/types.ts";
+export { type ListEntry, ListStore } from "./protect/list-store.ts";
+export { Screen } from "./protect/screen.ts";
 export { MemoryStore } from "./stores/memory/limit-store.ts";
 export type { TenantServices } from "./tenants/authenticate.ts";
 export { Directory } from "./tenants/directory.ts";

@@ -126,7 +126,9 @@ export async function startEchoOrigin(opts?: { port?: number }): Promise<EchoOri
       const code = Number(status);
       if (code < 200 || code > 599) return sendJson(res, 400, { error: "status must be 200-599" });
       req.resume();
-      return sendJson(res, code, { status: code });
+      // `?retry-after=N` sends Retry-After with it (an origin asking for a pause).
+      const retryAfter = params.get("retry-after");
+      return sendJson(res, code, { status: code }, retryAfter ? { "retry-after": retryAfter } : {});
     }
 
     if (path === "/__ratelimit") {
@@ -137,6 +139,22 @@ export async function startEchoOrigin(opts?: { port?: number }): Promise<EchoOri
     if (path === "/__inflight") {
       req.resume();
       return sendJson(res, 200, inFlight.get(params.get("tag") ?? "") ?? { now: 0, peak: 0 });
+    }
+
+    // Answers the HTTP server would not send: any status code, written raw.
+    const raw = /^\/__raw-status\/(\d{3})$/.exec(path)?.[1];
+    if (raw !== undefined) {
+      req.resume();
+      req.socket.end(`HTTP/1.1 ${raw} Odd\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok`);
+      return;
+    }
+
+    // Headers and half the promised body, then the connection is reset.
+    if (path === "/__reset-mid-body") {
+      req.resume();
+      res.writeHead(200, { ...ORIGIN_HEADERS, "content-length": "1000" });
+      res.write("x".repeat(500), () => res.socket?.destroy());
+      return;
     }
 
     let waitMs = 0;

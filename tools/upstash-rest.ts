@@ -5,13 +5,19 @@ import { parseArgs } from "node:util";
 import { isMain } from "./main.ts";
 import { RespConnection, RespError, type RespValue, startRedis } from "./redis.ts";
 
-export type FaultMode = "ok" | "error" | "hang" | "reset";
+export type FaultMode = "ok" | "error" | "hang" | "reset" | "garbage" | "late";
 
 export interface Faults {
-  /** Added before every data request is answered. */
+  /** Added before every data request is answered (in mode late: after it ran). */
   latencyMs: number;
-  /** ok: normal; error: HTTP 500; hang: never answer; reset: destroy the socket. */
+  /**
+   * ok: normal; error: HTTP 500; hang: never answer; reset: destroy the
+   * socket; garbage: a well-formed reply of the wrong shape
+   * (`{"result":"garbage"}`); late: run the command, answer after latencyMs.
+   */
   mode: FaultMode;
+  /** When set, only requests whose body contains this text get the faults (e.g. a script's SHA-1). */
+  match?: string;
 }
 
 export interface UpstashRestStats {
@@ -45,7 +51,7 @@ export interface UpstashRestHandle {
 
 type Arg = string | Buffer;
 
-const FAULT_MODES: readonly FaultMode[] = ["ok", "error", "hang", "reset"];
+const FAULT_MODES: readonly FaultMode[] = ["ok", "error", "hang", "reset", "garbage", "late"];
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
 const KEY_LOCKING_FLAG = "allow-key-locking";
 
@@ -279,6 +285,11 @@ export async function startUpstashRest(opts: UpstashRestOptions): Promise<Upstas
       }
       next.latencyMs = p.latencyMs;
     }
+    if (p.match !== undefined) {
+      if (typeof p.match !== "string") throw new HttpError(400, "match must be a string");
+      if (p.match === "") delete next.match;
+      else next.match = p.match;
+    }
     if (p.mode !== undefined) {
       if (!FAULT_MODES.includes(p.mode as FaultMode)) {
         throw new HttpError(400, `mode must be one of ${FAULT_MODES.join(", ")}`);
@@ -303,13 +314,31 @@ export async function startUpstashRest(opts: UpstashRestOptions): Promise<Upstas
     });
 
   /** Applies latency and fault mode; true when the request may go on to redis. */
-  const gate = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<boolean> => {
-    if (faults.latencyMs > 0) await delay(faults.latencyMs);
+  const gate = async (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    body: Buffer,
+  ): Promise<boolean> => {
+    if (faults.match !== undefined && !body.toString("latin1").includes(faults.match)) return true;
+    if (faults.latencyMs > 0 && faults.mode !== "late") await delay(faults.latencyMs);
     for (;;) {
       if (closed || res.destroyed) return false;
       switch (faults.mode) {
         case "ok":
           return true;
+        case "garbage":
+          sendJson(res, 200, { result: "garbage" });
+          return false;
+        case "late": {
+          // The command runs now; only its answer is held back.
+          const end = res.end.bind(res) as (...args: unknown[]) => http.ServerResponse;
+          const wait = faults.latencyMs;
+          res.end = ((...args: unknown[]) => {
+            void delay(wait).then(() => end(...args));
+            return res;
+          }) as typeof res.end;
+          return true;
+        }
         case "error":
           sendJson(res, 500, { error: "ERR injected fault (upstash-rest test endpoint)" });
           return false;
@@ -410,7 +439,7 @@ export async function startUpstashRest(opts: UpstashRestOptions): Promise<Upstas
   ): Promise<void> => {
     stats.requests++;
     const body = await readBody(req);
-    if (!(await gate(req, res))) return;
+    if (!(await gate(req, res, body))) return;
     if (!authorized(req, url)) {
       sendJson(res, 401, { error: "Unauthorized" });
       return;

@@ -13,6 +13,47 @@ const BEARER = /^bearer[ \t]+(\S+)[ \t]*$/i;
 /** Wrong admin tokens admitted per address before it is locked out: the wrong-key default. */
 export const ADMIN_AUTH_FAILURES = DEFAULT_AUTH_FAILURES;
 
+/** Least entropy an admin token's characters may carry by their frequencies (random hex-32 carries over 90). */
+const MIN_TOKEN_BITS = 80;
+/** Most of a token that may be runs like "abcd", "1234" or "aaaa" (random hex-32 stays under 0.55). */
+const MAX_RUN_SHARE = 0.7;
+
+/**
+ * Why `token` is too easy to guess to guard the admin API, or undefined (audit
+ * S6). Length alone let `"a".repeat(32)` through. No check proves a token
+ * random; these refuse the common mistakes: repeating a shorter pattern,
+ * mostly runs, or characters whose frequencies carry under 80 bits. Random
+ * hex, base64 and UUIDs of at least 32 characters pass.
+ *
+ * @example
+ * adminTokenWeakness("a".repeat(32)); // "repeats a shorter pattern"
+ */
+export function adminTokenWeakness(token: string, minLength: number): string | undefined {
+  if (token.length < minLength) return `shorter than ${minLength} characters`;
+  for (let unit = 1; unit <= token.length / 2; unit++) {
+    if (
+      token ===
+      token
+        .slice(0, unit)
+        .repeat(Math.ceil(token.length / unit))
+        .slice(0, token.length)
+    ) {
+      return "repeats a shorter pattern";
+    }
+  }
+  let runs = 0;
+  for (let i = 1; i < token.length; i++) {
+    if (Math.abs(token.charCodeAt(i) - token.charCodeAt(i - 1)) <= 1) runs++;
+  }
+  if (runs / (token.length - 1) > MAX_RUN_SHARE) return 'mostly runs like "abcd" or "1234"';
+  const counts = new Map<string, number>();
+  for (const ch of token) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+  let bits = 0;
+  for (const n of counts.values()) bits -= n * Math.log2(n / token.length);
+  if (bits < MIN_TOKEN_BITS) return `too few distinct characters (about ${Math.floor(bits)} bits)`;
+  return undefined;
+}
+
 /**
  * Does the `Authorization` header carry the admin token? Compared in
  * constant time over SHA-256 digests (Hono's `timingSafeEqual`, as its

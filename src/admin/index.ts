@@ -1,14 +1,17 @@
-/** @module admin — the admin API under /__sluice/admin/: tenants, keys, overrides, usage, reset, audit. */
+/** @module admin — the admin API under /__sluice/admin/: tenants, keys, overrides, lists, bans, usage, reset, audit. */
 import { Hono } from "hono";
 import { missing } from "../respond/problem.ts";
 import { adminAuth } from "./auth.ts";
 import type { AdminEnv } from "./context.ts";
+import { banRoutes } from "./routes/bans.ts";
+import { healthRoutes } from "./routes/health.ts";
 import { keyRoutes } from "./routes/keys.ts";
+import { listRoutes } from "./routes/lists.ts";
 import { metricsRoutes } from "./routes/metrics.ts";
 import { subjectRoutes } from "./routes/subjects.ts";
 import { tenantRoutes } from "./routes/tenants.ts";
 
-export { ADMIN_AUTH_FAILURES } from "./auth.ts";
+export { ADMIN_AUTH_FAILURES, adminTokenWeakness } from "./auth.ts";
 export type { AdminDeps, AdminEnv } from "./context.ts";
 
 export const ADMIN_BASE = "/__sluice/admin";
@@ -31,6 +34,9 @@ export const adminApi = new Hono<AdminEnv>()
   .use(adminAuth)
   .route("/tenants", tenantRoutes)
   .route("/keys", keyRoutes)
+  .route("/lists", listRoutes)
+  .route("/bans", banRoutes)
+  .route("/health", healthRoutes)
   .route("/metrics", metricsRoutes)
   .route("/", subjectRoutes)
   .all("*", () => {

@@ -1,4 +1,5 @@
 /** @module cli/api — the admin API's routes as typed methods; the answers are the README's "Admin API" shapes. */
+import type { ListEntry } from "../protect/list-store.ts";
 import type { AuditEntry, KeyRecord, Override, Tenant } from "../tenants/types.ts";
 import type { AdminClient } from "./client.ts";
 import { CliError } from "./errors.ts";
@@ -51,6 +52,43 @@ export interface ResetBody {
 }
 export interface AuditBody {
   entries: AuditEntry[];
+}
+
+/** A list as the admin API shows it: the policy's entries and the runtime ones. */
+export interface ListView {
+  name: string;
+  action: "allow" | "deny" | null;
+  policy: { ips: string[]; tenants: string[]; countries: string[] };
+  entries: ListEntry[];
+}
+export interface ListsBody {
+  lists: ListView[];
+}
+export interface ListBody {
+  list: ListView;
+  added?: number;
+  removed?: number;
+}
+/** Entries to add or remove, as the policy spells a list's fields. */
+export interface ListEntries {
+  ips?: string[];
+  tenants?: string[];
+  countries?: string[];
+}
+/** A ban in force. */
+export interface BanView {
+  rule: string;
+  subject: string;
+  level: number;
+  until: string;
+  retryAfter: number;
+}
+export interface BansBody {
+  bans: BanView[];
+}
+export interface LiftBody {
+  subject: string;
+  lifted: BanView[];
 }
 
 export type NewTenant = Pick<Tenant, "id" | "plan" | "name">;
@@ -136,6 +174,40 @@ export class AdminApi {
 
   reset(subject: string): Promise<ResetBody> {
     return this.#client.call<ResetBody>("POST", "reset", { subject }, "cleared");
+  }
+
+  listLists(): Promise<ListsBody> {
+    return this.#client.call<ListsBody>("GET", "lists", undefined, "lists");
+  }
+
+  getList(name: string): Promise<ListBody> {
+    return this.#client.call<ListBody>("GET", `lists/${seg(name)}`, undefined, "list");
+  }
+
+  addToList(
+    name: string,
+    input: ListEntries & { reason: string; expiresAt?: string },
+  ): Promise<ListBody> {
+    return this.#client.call<ListBody>("POST", `lists/${seg(name)}`, input, "list");
+  }
+
+  removeFromList(name: string, entries: ListEntries): Promise<ListBody> {
+    return this.#client.call<ListBody>("DELETE", `lists/${seg(name)}`, entries, "list");
+  }
+
+  listBans(rule?: string): Promise<BansBody> {
+    const query = rule === undefined ? "" : `?rule=${seg(rule)}`;
+    return this.#client.call<BansBody>("GET", `bans${query}`, undefined, "bans");
+  }
+
+  liftBan(subject: string, rule?: string): Promise<LiftBody> {
+    const query = rule === undefined ? "" : `?rule=${seg(rule)}`;
+    return this.#client.call<LiftBody>(
+      "DELETE",
+      `bans/${seg(subject)}${query}`,
+      undefined,
+      "lifted",
+    );
   }
 
   audit(limit: number): Promise<AuditBody> {

@@ -63,7 +63,7 @@ export function overview(commands: readonly Command[]): string {
     c.summary,
   ]);
   return [
-    "sluice — manage a Sluice gateway's tenants, API keys and limits through its admin API",
+    "sluice — manage a Sluice gateway's tenants, API keys, limits, lists and bans through its admin API",
     "",
     "usage: sluice <command> [arguments] [options]",
     ...section("commands", [...rows, ["help [command]", "show help for a command"]]),

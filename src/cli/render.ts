@@ -1,6 +1,6 @@
 /** @module cli/render — the admin API's answers as text for people; `--json` prints the answers themselves. */
 import type { AuditEntry, KeyRecord, Tenant } from "../tenants/types.ts";
-import type { CountedElsewhere, NewKeyBody, UsageBody } from "./api.ts";
+import type { BanView, CountedElsewhere, ListView, NewKeyBody, UsageBody } from "./api.ts";
 import { duration, table } from "./format.ts";
 
 /**
@@ -145,5 +145,63 @@ export function auditTable(entries: readonly AuditEntry[]): string {
   return table(
     ["AT", "ACTOR", "ACTION", "TARGET", "DETAILS"],
     entries.map((e) => [e.at, e.actor, e.action, e.target, JSON.stringify(e.details)]),
+  );
+}
+
+/**
+ * One row per list: its action and how many entries it has, from the policy and at runtime.
+ *
+ * @example
+ * listsTable(lists); // "LIST     ACTION  POLICY  RUNTIME\nblocked  deny    2       1"
+ */
+export function listsTable(lists: readonly ListView[]): string {
+  if (lists.length === 0) return "the policy declares no lists";
+  return table(
+    ["LIST", "ACTION", "POLICY", "RUNTIME"],
+    lists.map((l) => [
+      l.name,
+      l.action ?? "exempt only",
+      l.policy.ips.length + l.policy.tenants.length + l.policy.countries.length,
+      l.entries.length,
+    ]),
+  );
+}
+
+/**
+ * A list's entries: the policy's, then the runtime ones with who added them, why and until when.
+ *
+ * @example
+ * listDetail(list); // "KIND  VALUE  FROM  REASON  BY  EXPIRES\nip  198.51.100.0/24  policy  -  -  -"
+ */
+export function listDetail(list: ListView): string {
+  const fromPolicy = [
+    ...list.policy.ips.map((v) => ["ip", v]),
+    ...list.policy.tenants.map((v) => ["tenant", v]),
+    ...list.policy.countries.map((v) => ["country", v]),
+  ].map(([kind, value]) => [kind, value, "policy"]);
+  const runtime = list.entries.map((e) => [
+    e.kind,
+    e.value,
+    "admin",
+    e.reason,
+    e.actor,
+    e.expiresAt,
+  ]);
+  const head = `list ${list.name} (${list.action ?? "exempt only"})`;
+  if (fromPolicy.length + runtime.length === 0) return `${head}: no entries`;
+  return `${head}\n${table(["KIND", "VALUE", "FROM", "REASON", "BY", "EXPIRES"], [...fromPolicy, ...runtime])}`;
+}
+
+/**
+ * One row per ban in force.
+ *
+ * @example
+ * banTable(bans); // "RULE   SUBJECT         LEVEL  UNTIL  LEFT\nlogin  ip:203.0.113.7  2  …  20 min"
+ */
+export function banTable(bans: readonly BanView[]): string {
+  if (bans.length === 0) return "no bans in force";
+  return table(
+    ["RULE", "SUBJECT", "LEVEL", "UNTIL", "LEFT"],
+    bans.map((b) => [b.rule, b.subject, b.level, b.until, duration(b.retryAfter * 1000)]),
   );
 }

@@ -2,11 +2,13 @@
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { ADMIN_BASE, type AdminDeps, adminApi, MIN_ADMIN_TOKEN_LENGTH } from "../admin/index.ts";
 import { DASHBOARD_BASE, dashboardRoutes } from "../dashboard/index.ts";
+import { canonicalOf } from "../identity/canonical.ts";
 import { StoreError } from "../limiter/types.ts";
 import type { DecisionSink } from "../observe/index.ts";
 import { OriginError } from "../proxy/index.ts";
 import {
   badGateway,
+  badPath,
   conflict,
   gatewayTimeout,
   notFound,
@@ -48,9 +50,10 @@ export function createGateway(options: GatewayOptions = {}): Hono<GatewayEnv> {
     hold: options.hold,
   });
   const app: Hono<GatewayEnv> = new Hono<GatewayEnv>()
+    .use(canonicalise)
     .use(async function configure(c, next) {
       const runtime = await runtimes.get(c.env);
-      if ("errors" in runtime) throw policyInvalid(runtime.errors);
+      if ("errors" in runtime) throw policyInvalid(runtime.fields);
       c.set("runtime", runtime);
       await next();
     })
@@ -94,6 +97,24 @@ async function adminCall(
   return { status: res.status, ...(body === undefined ? {} : { body }) };
 }
 
+/**
+ * The first stage (DESIGN "The request path"): a path origins could read in
+ * more than one way is refused here, and the reserved prefix in any spelling
+ * but its own is answered here, never forwarded.
+ *
+ * @throws {SluiceHttpError} 400 for a refused path, 404 for a respelled reserved one.
+ */
+const canonicalise: MiddlewareHandler<GatewayEnv> = async function canonicalise(c, next) {
+  const path = canonicalOf(c.req.raw);
+  if ("refused" in path) throw badPath(path.refused);
+  if (path.segments[0] === "__sluice") {
+    const spelled = new URL(c.req.url).pathname;
+    const own = path.path === "/__sluice" || path.path.startsWith("/__sluice/");
+    if (spelled !== path.path || !own) throw notFound();
+  }
+  await next();
+};
+
 /** Lets admin requests through only when the admin API is on. */
 const adminGate: MiddlewareHandler<GatewayEnv> = async function adminGate(c, next) {
   const admin = c.var.runtime.admin;
@@ -104,12 +125,16 @@ const adminGate: MiddlewareHandler<GatewayEnv> = async function adminGate(c, nex
       `The admin API is off: SLUICE_ADMIN_TOKEN is shorter than ${MIN_ADMIN_TOKEN_LENGTH} characters.`,
     );
   }
+  if (admin === "token-weak") {
+    // The log says what is wrong with it; anyone can read this answer.
+    throw unavailable("The admin API is off: SLUICE_ADMIN_TOKEN is too easy to guess.");
+  }
   c.set("admin", admin);
   await next();
 };
 
 /** The one error handler: every problem is an exception that carries its response. */
-function answerError(err: Error): Response {
+function answerError(err: Error, c: Context<GatewayEnv>): Response {
   if (err instanceof OriginError) {
     return (
       err.status === 504 ? gatewayTimeout(err.message) : badGateway(err.message)
@@ -121,7 +146,10 @@ function answerError(err: Error): Response {
     ).getResponse();
   }
   if (err instanceof StoreError) {
-    return unavailable(`The store did not answer: ${err.reason}.`).getResponse();
+    // A write's own store call fails inside commit(); one failing here failed before it.
+    const write = c.req.path.startsWith(ADMIN_BASE) && !["GET", "HEAD"].includes(c.req.method);
+    const detail = `The store did not answer: ${err.reason}.`;
+    return unavailable(detail, write ? { mayHaveApplied: false } : undefined).getResponse();
   }
   return toResponse(err);
 }

@@ -1,7 +1,7 @@
 /** @module gateway/canary — `SLUICE_POLICY_CANARY`: a candidate policy for a stable, hash-selected share of subjects, beside the policy in force. */
 import type { MiddlewareHandler } from "hono";
 import { identify } from "../identity/index.ts";
-import { formatIssues, loadPolicy } from "../policy/load.ts";
+import { loadPolicy } from "../policy/load.ts";
 import type { IdentityConfig, LoadedPolicy } from "../policy/types.ts";
 import { sha256Hex } from "../util/encoding.ts";
 import type { GatewayEnv, SluiceEnv } from "./env.ts";
@@ -20,29 +20,40 @@ export interface CanaryConfig {
  * refuse the whole configuration.
  *
  * @example
- * const canary = await readCanary(env); // undefined | { loaded, percent } | { errors }
+ * const canary = await readCanary(env); // undefined | { loaded, percent } | { issues }
  */
 export async function readCanary(
   env: SluiceEnv,
-): Promise<CanaryConfig | { errors: string[] } | undefined> {
+): Promise<CanaryConfig | { issues: CanaryIssue[] } | undefined> {
   const text = env.SLUICE_POLICY_CANARY;
   if (text === undefined || text.trim() === "") return undefined;
-  const errors: string[] = [];
   const result = await loadPolicy(undefined, text);
-  if (!result.ok) {
-    for (const line of formatIssues(result.issues).split("\n")) {
-      errors.push(`SLUICE_POLICY_CANARY: ${line}`);
-    }
-  }
+  // Fields are named as in SLUICE_POLICY's own errors, under the canary's variable.
+  const issues: CanaryIssue[] = result.ok
+    ? []
+    : result.issues.map((i) => ({
+        code: i.code,
+        field: `SLUICE_POLICY_CANARY${i.path && i.path !== "SLUICE_POLICY" ? `.${i.path}` : ""}`,
+        message: i.message,
+      }));
   const raw = env.SLUICE_POLICY_CANARY_PERCENT?.trim() ?? "";
   const percent = Number(raw);
   if (raw === "" || !Number.isFinite(percent) || percent < 0 || percent > 100) {
-    errors.push(
-      `ERR_SLUICE_CANARY_PERCENT: SLUICE_POLICY_CANARY_PERCENT must be a number from 0 to 100 when SLUICE_POLICY_CANARY is set, got ${JSON.stringify(raw)}`,
-    );
+    issues.push({
+      code: "ERR_SLUICE_CANARY_PERCENT",
+      field: "SLUICE_POLICY_CANARY_PERCENT",
+      message: "must be a number from 0 to 100 when SLUICE_POLICY_CANARY is set",
+    });
   }
-  if (errors.length > 0 || !result.ok) return { errors };
+  if (issues.length > 0 || !result.ok) return { issues };
   return { loaded: result.loaded, percent };
+}
+
+/** One problem with the canary's variables, shaped as the runtime's configuration issues. */
+export interface CanaryIssue {
+  code: string;
+  field: string;
+  message: string;
 }
 
 /**

@@ -1,5 +1,6 @@
 /** @module gateway/forward — the one place that decides what the origin sees, then forwards. */
 import type { Context } from "hono";
+import { canonicalOf } from "../identity/canonical.ts";
 import { apiKeyCarriers } from "../identity/index.ts";
 import { clientIp } from "../identity/ip.ts";
 import { type TraceContext, traceparentOf } from "../observe/trace-context.ts";
@@ -47,8 +48,11 @@ function forwardAs(c: Context<GatewayEnv>, extra: Record<string, string>): Promi
   const headers = c.req.raw.headers;
   const trustsChain = identity.ip.source === "x-forwarded-for";
   const tenant = seen?.tenant;
+  const canonical = canonicalOf(c.req.raw);
   return forward(c.req.raw, {
     origin,
+    // The path the rules were matched on, so the origin routes what was limited.
+    ...("path" in canonical ? { path: canonical.path } : {}),
     timeoutMs: loaded.policy.origin.timeoutMs,
     // Each hop appends the address it received the request from: with a
     // trusted chain that is the proxy in front of us, not the client again.

@@ -1,5 +1,7 @@
 /** @module identity — who sent a request: client address, its limiting key, and the hashed API key. */
 import type { IdentityConfig } from "../policy/types.ts";
+import { hasIssuedForm } from "../tenants/api-keys.ts";
+import { headerKey } from "../util/header-name.ts";
 import { clientIp, ipKey, normalizeIp } from "./ip.ts";
 import { hashApiKey } from "./secret.ts";
 import type { Identity } from "./types.ts";
@@ -27,6 +29,8 @@ const BEARER = /^bearer[ \t]+(.*)$/i;
  *
  * `given` replaces either source (the middleware's `getIP` / `getKey` hooks):
  * a given address is still parsed strictly, a given key checked like a sent one.
+ * With `issued` (the policy has issued keys), a key that cannot be one is
+ * marked `apiKeyMalformed`.
  *
  * The raw key never leaves this function: only its hash is returned.
  *
@@ -41,6 +45,7 @@ export async function identify(
   req: Request,
   cfg: IdentityConfig,
   given: { ip?: string | undefined; apiKey?: string | undefined } = {},
+  issued?: { keyPrefix: string },
 ): Promise<Identity> {
   const ip = (given.ip !== undefined ? normalizeIp(given.ip) : clientIp(req.headers, cfg.ip)) ?? "";
   const identity: Identity = { ip, ipKey: ip === "" ? "" : (ipKey(ip, cfg.ip.ipv6Subnet) ?? "") };
@@ -48,29 +53,39 @@ export async function identify(
     given.apiKey !== undefined
       ? checkedKey(given.apiKey.trim())
       : readApiKey(req.headers, cfg.apiKey);
-  if (key !== undefined) identity.apiKeyHash = await hashApiKey(key);
+  if (key !== undefined) {
+    identity.apiKeyHash = await hashApiKey(key);
+    if (issued && !hasIssuedForm(key, issued.keyPrefix)) identity.apiKeyMalformed = true;
+  }
   return identity;
 }
 
 /**
  * Names of the request headers that carry an issued key (a value starting
- * with `keyPrefix`): the configured header, and `authorization` when it holds
- * such a bearer token. With issued keys the gateway drops these before
- * forwarding, so the origin sees the tenant id and never the secret, while
- * credentials of its own (another bearer token, Basic) pass untouched.
+ * with `keyPrefix`): the configured header and `authorization` when it holds
+ * such a bearer token, in every spelling a server might read as them (see
+ * `headerKey`). With issued keys the gateway drops these before forwarding,
+ * so the origin sees the tenant id and never the secret, while credentials
+ * of its own (another bearer token, Basic) pass untouched.
  */
 export function apiKeyCarriers(
   headers: Headers,
   cfg: IdentityConfig["apiKey"],
   keyPrefix: string,
 ): string[] {
+  const keyHeader = cfg.header === "" ? undefined : headerKey(cfg.header);
   const carriers: string[] = [];
-  if (cfg.header !== "" && headers.get(cfg.header)?.trim().startsWith(keyPrefix)) {
-    carriers.push(cfg.header);
+  for (const [name, value] of headers) {
+    const key = headerKey(name);
+    const secret =
+      key === keyHeader ? value.trim() : key === "authorization" ? bearerToken(value) : undefined;
+    if (secret?.startsWith(keyPrefix)) carriers.push(name);
   }
-  const bearer = BEARER.exec(headers.get("authorization")?.trim() ?? "")?.[1]?.trim();
-  if (cfg.bearer && bearer?.startsWith(keyPrefix)) carriers.push("authorization");
   return carriers;
+}
+
+function bearerToken(value: string): string | undefined {
+  return BEARER.exec(value.trim())?.[1]?.trim();
 }
 
 /** The raw key, or undefined. Module-private so the raw key cannot leak through the API. */

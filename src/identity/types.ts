@@ -8,6 +8,8 @@ export interface Identity {
   ipKey: string;
   /** Hex SHA-256 of the API key, when one was sent. */
   apiKeyHash?: string;
+  /** With issued keys: the key sent cannot be one (wrong prefix or length), so no store is asked. */
+  apiKeyMalformed?: true;
   /** Tenant id, once keys are resolved to tenants. */
   tenant?: string;
 }

@@ -2,8 +2,9 @@
 
 import type { Limit, PlanRate, Policy, Rule } from "../policy/types.ts";
 import { sha256Hex } from "../util/encoding.ts";
-import { storeKey } from "./store-key.ts";
-import type { LimitCheck } from "./types.ts";
+import { BAN_KEY_PART } from "./ban.ts";
+import { keySubject, storeKey } from "./store-key.ts";
+import type { BanSpec, LimitCheck } from "./types.ts";
 
 const BUCKETS: readonly string[] = ["gcra", "token-bucket"];
 
@@ -51,8 +52,9 @@ export async function buildChecks(
   const checks: LimitCheck[] = [];
   for (const limit of rule.limits) {
     if (!only(limit)) continue;
+    const owner = ownerOf(rule, limit);
     const key = (id: string, subject: string) =>
-      storeKey(policy.prefix, rule.name, id + STATE_TAG[limit.algorithm], subject);
+      storeKey(policy.prefix, owner, id + STATE_TAG[limit.algorithm], subject);
     const subject = await subjectOf(limit, who);
     if (!limit.fromPlan) {
       checks.push({
@@ -83,6 +85,63 @@ export async function buildChecks(
     }
   }
   return checks;
+}
+
+/**
+ * The rule's ban for this request: its state lives at
+ * `<prefix>:<rule>:~ban:<subject>`, the subject being the one the rule's first
+ * limit counts by (`checks[0]`, built by `buildChecks`). Undefined without a ban.
+ *
+ * @example
+ * banOf(policy, rule, await buildChecks(policy, rule, who)); // { key: "sluice:login:~ban:ip:203.0.113.7", after: 3, … }
+ */
+export function banOf(
+  policy: Policy,
+  rule: Rule,
+  checks: readonly LimitCheck[],
+): BanSpec | undefined {
+  const first = checks[0];
+  if (!rule.ban || !first) return undefined;
+  const { after, withinMs, forMs, escalate, maxMs } = rule.ban;
+  const key = storeKey(policy.prefix, rule.name, BAN_PART, keySubject(first.key));
+  return { key, after, withinMs, forMs, escalate, maxMs };
+}
+
+/**
+ * The keys a lifted ban clears: the ban's own, and the rule's limits on the
+ * banned subject (those counting by what its first limit counts by; a plan
+ * limit's under every plan's rates), so the subject starts afresh.
+ *
+ * @example
+ * banSubjectKeys(policy, login, "ip:203.0.113.7");
+ * // ["sluice:login:~ban:ip:203.0.113.7", "sluice:login:ip-1m:ip:203.0.113.7"]
+ */
+export function banSubjectKeys(policy: Policy, rule: Rule, subject: string): string[] {
+  const first = rule.limits[0];
+  if (!first) return [];
+  const sameSubject = (l: Limit) =>
+    l.by.kind === first.by.kind &&
+    (l.by.kind !== "header" || first.by.kind !== "header" || l.by.name === first.by.name);
+  const planIds = [
+    ...new Set(Object.values(policy.plans).flatMap((rates) => rates.map((r) => r.id))),
+  ];
+  const keys = [storeKey(policy.prefix, rule.name, BAN_PART, subject)];
+  for (const limit of rule.limits.filter(sameSubject)) {
+    const owner = ownerOf(rule, limit);
+    const ids = limit.fromPlan ? planIds.map((id) => `${limit.id}-${id}`) : [limit.id];
+    for (const id of ids) {
+      keys.push(storeKey(policy.prefix, owner, id + STATE_TAG[limit.algorithm], subject));
+    }
+  }
+  return keys;
+}
+
+/** The limit-id field of ban keys: `~ban`. */
+const BAN_PART = BAN_KEY_PART.slice(1, -1);
+
+/** Where a limit's keys go in place of the rule name: a shared bucket belongs to no rule (`~` starts no rule name). */
+function ownerOf(rule: Rule, limit: Limit): string {
+  return limit.shared === null ? rule.name : `~${limit.shared}`;
 }
 
 /** Does this limit need a resolved API key? */

@@ -10,3 +10,15 @@
 export function storeKey(prefix: string, rule: string, limitId: string, subject: string): string {
   return `${prefix}:${rule}:${limitId}:${subject}`;
 }
+
+/**
+ * The subject part of a key `storeKey` built (subjects may hold ":", the fields before never do).
+ *
+ * @example
+ * keySubject("sluice:api:ip-1m:ip:2001:db8::/56") // "ip:2001:db8::/56"
+ */
+export function keySubject(key: string): string {
+  let at = -1;
+  for (let i = 0; i < 3; i++) at = key.indexOf(":", at + 1);
+  return at === -1 ? "" : key.slice(at + 1);
+}

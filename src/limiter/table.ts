@@ -1,9 +1,17 @@
 /** @module limiter/table — the reference engine run over a table of key states (the Durable Object's SQLite, the memory store's map). */
 
+import { adaptiveStep, scaledRequest } from "./adaptive.ts";
 import { banIn, bannedDecision, banStrike } from "./ban.ts";
 import { CONCURRENCY_RETRY_MS, type LeaseWrite, leaseAcquire, leaseRelease } from "./lease.ts";
 import { evaluate, refundWrites, reserveAll, type StepView, stepAll, type Write } from "./model.ts";
-import type { BanSpec, DecideRequest, Decision, LeaseSpec, LimitCheck } from "./types.ts";
+import type {
+  AdaptiveSpec,
+  BanSpec,
+  DecideRequest,
+  Decision,
+  LeaseSpec,
+  LimitCheck,
+} from "./types.ts";
 
 /** One key's stored state. `seen`: the latest caller time for the key. */
 export type StateRow = {
@@ -31,6 +39,29 @@ export interface StateTable {
  * const decision = decideOnTable(table, { rule: "api", checks, nowMs: Date.now(), countRejected: false });
  */
 export function decideOnTable(table: StateTable, req: DecideRequest): Decision {
+  if (!req.adaptive) return decideLimits(table, req);
+  const adaptive = adaptOnTable(table, req.adaptive, req.nowMs);
+  return { ...decideLimits(table, scaledRequest(req, adaptive.factorPpm)), adaptive };
+}
+
+/**
+ * Adds an isolate's health report to the rule's controller; the factor and
+ * pause in force after it.
+ */
+export function adaptOnTable(
+  table: StateTable,
+  spec: AdaptiveSpec,
+  nowMs: number,
+): { factorPpm: number; pauseUntilMs: number } {
+  const row = table.read(spec.key);
+  const keyNow = Math.max(nowMs, row?.seen ?? 0);
+  const raw = liveValue(table, spec.key, nowMs);
+  const step = adaptiveStep(raw, nowMs, spec.config, spec.report);
+  table.write(spec.key, { value: step.value, expiresAt: keyNow + step.ttlMs, seen: keyNow });
+  return { factorPpm: step.factorPpm, pauseUntilMs: step.pauseUntilMs };
+}
+
+function decideLimits(table: StateTable, req: DecideRequest): Decision {
   const active = req.ban && banIn(liveValue(table, req.ban.key, req.nowMs), req.nowMs);
   if (active) return bannedDecision(active, req.nowMs);
   const { states, seen } = readStates(table, req);

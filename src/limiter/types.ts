@@ -1,5 +1,6 @@
 /** @module limiter/types — the limiter's contract. Nothing here knows about HTTP. */
 import type { Algorithm } from "../policy/types.ts";
+import type { AdaptiveConfig, HealthReport } from "./adaptive.ts";
 
 /** One limit, resolved to a concrete store key for this request. */
 export interface LimitCheck {
@@ -48,6 +49,8 @@ export interface Decision {
    * requests of the subject already hold leases. Nothing was consumed.
    */
   concurrency?: { max: number; inFlight: number };
+  /** The adaptive controller's factor (ppm of the full rate) and pause, after this decision's report. */
+  adaptive?: { factorPpm: number; pauseUntilMs: number };
   /**
    * The request is admitted to go ahead this many ms from now (see
    * `DecideRequest.maxDelayMs`): its cost is reserved for then.
@@ -83,6 +86,14 @@ export interface LeaseSpec {
   /** This request's lease (letters and digits). */
   id: string;
   ttlMs: number;
+}
+
+/** A rule's adaptive controller in a decision (see `limiter/adaptive.ts`). */
+export interface AdaptiveSpec {
+  /** State key of the rule's controller. */
+  key: string;
+  config: AdaptiveConfig;
+  report: HealthReport;
 }
 
 /** One ban in force, as a store lists it. */
@@ -144,6 +155,12 @@ export interface DecideRequest {
   maxDelayMs?: number;
   /** Take a lease of a concurrency cap with the decision: admitted only if one is free. */
   lease?: LeaseSpec;
+  /**
+   * The rule's adaptive controller: this isolate's report of the origin's
+   * health since its last one, added to the controller's window in the same
+   * call; the decision answers with the factor and pause now in force.
+   */
+  adaptive?: AdaptiveSpec;
   /**
    * Keeps the caller's request alive until `work` settles (Workers'
    * `ctx.waitUntil`): a store that batches may send a call carrying other

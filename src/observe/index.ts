@@ -9,12 +9,16 @@ export type Outcome =
   | "degraded-local"
   | "concurrency-denied"
   | "abandoned"
+  | "paused"
   | "store-denied"
   | "unauthorized"
   | "key-locked"
   | "forbidden"
   | "refunded"
-  | "refund-failed";
+  | "refund-failed"
+  | "deny-listed"
+  | "exempt"
+  | "banned";
 
 /** Everything an operator needs to answer "why was this request limited?". */
 export interface DecisionEvent {
@@ -49,8 +53,16 @@ export interface DecisionEvent {
   storeError?: string;
   /** The isolate decided in its own memory because the store could not (`onStoreError: "local"`). */
   degraded?: "local";
+  /** The list that refused (`deny-listed`) or exempted (`exempt`) the request. */
+  list?: string;
+  /** The rule whose own limits an `exempt` list skipped (the decision is then the application-wide limits', rule "*"). */
+  exemptFrom?: string;
+  /** `banned`: the ban's level (1 for the first, then each escalation) and when it ends (caller time, ms). */
+  ban?: { level: number; untilMs: number; started: boolean };
   /** The request was held this long before it went on (`"action": "delay"`). */
   delayedMs?: number;
+  /** An adaptive rule's factor on its rates (1: as written), as last stated by the store. */
+  factor?: number;
   policyVersion: string;
   policyHash: string;
   /** When the gateway decided (ISO 8601); added by the gateway's observer, as are the fields below. */
@@ -76,6 +88,15 @@ export const consoleSink: DecisionSink = (event) => {
   console.log(JSON.stringify(event));
 };
 
+/**
+ * Runtime list entries could not be read: the policy's lists alone apply
+ * until the next try (every 5 s).
+ */
+export function logListsUnavailable(err: unknown): void {
+  const reason = err instanceof Error ? err.message : String(err);
+  console.warn(JSON.stringify({ msg: "sluice.lists_unavailable", error: reason }));
+}
+
 /** A configuration problem, logged once per isolate and on every refused request. */
 export function logConfigError(lines: readonly string[]): void {
   console.error(JSON.stringify({ msg: "sluice.config_invalid", errors: lines }));
@@ -88,12 +109,20 @@ export function logConfigWarnings(lines: readonly string[]): void {
 }
 
 /**
+ * How an audited change ended, when it did not simply apply: `failed` (the
+ * store refused or was never reached: nothing changed) or `unknown` (the
+ * store call ran out of time or broke: the change may have applied).
+ */
+export type AuditOutcome = "failed" | "unknown";
+
+/**
  * One `sluice.audit` line per admin action (and per failed admin login); the
- * entry is also stored in the directory's audit trail.
+ * entry is also stored in the directory's audit trail. A change whose store
+ * call did not answer is logged all the same, with its `outcome`.
  *
  * @example
  * logAudit({ at, actor: "ops", ip, action: "key.revoke", target: "key:…", details: {} });
  */
-export function logAudit(entry: AuditEntry): void {
-  console.log(JSON.stringify({ msg: "sluice.audit", ...entry }));
+export function logAudit(entry: AuditEntry, outcome?: AuditOutcome): void {
+  console.log(JSON.stringify({ msg: "sluice.audit", ...entry, ...(outcome ? { outcome } : {}) }));
 }

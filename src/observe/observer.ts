@@ -192,9 +192,9 @@ export class Observer {
     } else if (event.limits.length > 0) {
       this.#degradedAt = undefined;
     }
-    const factor = (event as { adaptiveFactor?: unknown }).adaptiveFactor;
-    if (typeof factor === "number") {
-      registry.gauge("sluice_adaptive_factor", { rule }, factor, nowMs + 3_600_000);
+    // Adaptive rules state their factor on every line; it is shown for an hour after the last.
+    if (event.factor !== undefined) {
+      registry.gauge("sluice_adaptive_factor", { rule }, event.factor, nowMs + 3_600_000);
     }
   }
 

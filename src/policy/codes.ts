@@ -13,7 +13,7 @@ export const ISSUE_CODES = {
   ERR_SLUICE_REQUIRED: "a required field is missing",
   ERR_SLUICE_EMPTY: "a string or list that must not be empty is empty",
   ERR_SLUICE_ENUM: "a value is not one of the allowed choices",
-  ERR_SLUICE_RANGE: "an integer is outside its allowed range",
+  ERR_SLUICE_RANGE: "a number is outside its allowed range",
   ERR_SLUICE_PREFIX_SYNTAX: "the store key prefix has characters other than a-z, 0-9, _ and -",
   ERR_SLUICE_HEADER_SYNTAX: "a header name is not a valid HTTP field name",
   ERR_SLUICE_RULE_NAME_SYNTAX: "a rule name is not [a-z0-9][a-z0-9_-]*",
@@ -46,9 +46,25 @@ export const ISSUE_CODES = {
   ERR_SLUICE_DELAY_ALGORITHM:
     'a rule with "action": "delay" has a limit that cannot reserve a future slot (not gcra or token-bucket)',
   ERR_SLUICE_DELAY_WITHOUT_ACTION: 'a rule sets maxDelay without "action": "delay"',
+  ERR_SLUICE_ADAPTIVE_BAND: "an adaptive rule's low share is above its high share",
   ERR_SLUICE_KEY_PREFIX_SYNTAX: 'the key prefix is not lower-case words ending in "_"',
   ERR_SLUICE_ALERT_FRACTION: "an alert's share is not above 0 and at most 1",
   ERR_SLUICE_ALERT_DURATION: "an alert's window or duration is longer than an hour",
+  ERR_SLUICE_LIST_NAME_SYNTAX: "a list name is not 1–64 of a-z, 0-9, _ and -",
+  ERR_SLUICE_LIST_UNKNOWN: 'a rule\'s "exempt" names a list the policy does not declare',
+  ERR_SLUICE_CIDR_SYNTAX: "a list entry is not an IP address or a CIDR range with zero host bits",
+  ERR_SLUICE_TENANT_ID_SYNTAX: "a list's tenant id is not 1–64 of a-z, 0-9, _ and -",
+  ERR_SLUICE_COUNTRY_SYNTAX: "a list's country is not a two-character code",
+  ERR_SLUICE_SHARED_NAME_SYNTAX: "a shared limit name is not 1–64 of a-z, 0-9, _ and -",
+  ERR_SLUICE_SHARED_MISMATCH:
+    "limits sharing a bucket state different rates, algorithms or subjects",
+  ERR_SLUICE_BAN_MAX: 'a ban\'s "max" is shorter than its "for"',
+  ERR_SLUICE_HEADER_RESERVED: "a response header is one Sluice sets itself",
+  ERR_SLUICE_HEADER_VALUE:
+    "a response header value is empty or has characters a field value cannot",
+  ERR_SLUICE_APP_LIMIT_SUBJECT:
+    "an application-wide limit counts by API key, tenant or plan, which not every request has",
+  ERR_SLUICE_PLACEHOLDER: "a response body names a placeholder Sluice does not fill",
 } as const;
 
 /**
@@ -63,6 +79,10 @@ export const WARNING_CODES = {
   WARN_SLUICE_IPV6_SUBNET: "the IPv6 subnet is outside /32–/64",
   WARN_SLUICE_RULE_UNREACHABLE: "an earlier rule matches every request of this rule",
   WARN_SLUICE_SLIDING_LOG_SIZE: "a sliding-log limit's count makes its per-subject log large",
+  WARN_SLUICE_EXEMPT_LIST_ACTION:
+    "a rule exempts an allow or deny list, whose members never reach its limits anyway",
+  WARN_SLUICE_BAN_APP_LIMIT:
+    "a rule bans by one subject while an application-wide limit counts by another",
 } as const;
 
 /** A code from {@link ISSUE_CODES}. */

@@ -10,6 +10,7 @@ import {
   headerMessage,
   isObject,
   isPositiveInt,
+  join,
   keysOf,
   type Obj,
   type Report,
@@ -41,8 +42,11 @@ const LIMIT_FIELDS = keysOf<RawLimit>({
   burst: true,
   cost: true,
   name: true,
+  shared: true,
 });
 const RATE_OBJECT_FIELDS = keysOf<RawRateObject>({ count: true, period: true, burst: true });
+/** Shared limit names: they stand in for the rule name in store keys (as `~<name>`). */
+export const SHARED_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 /** RFC 9651 §3.1.2 key (unchanged from RFC 8941): the limit id names an item of the RateLimit / RateLimit-Policy fields. */
 export const SF_KEY = /^[a-z*][a-z0-9_.*-]*$/;
 
@@ -54,14 +58,14 @@ export const SF_KEY = /^[a-z*][a-z0-9_.*-]*$/;
  * readLimits(report, { limits: [{ rate: "10/s; 1000/h", by: "apiKey" }] }, "rules[0]");
  * // → limits "apikey-1s" and "apikey-1h"
  */
-export function readLimits(report: Report, rule: Obj, rulePath: string): Limit[] {
+export function readLimits(report: Report, rule: Obj, rulePath: string, idPrefix = ""): Limit[] {
   const list = readList(report, rule, rulePath, "limits", "limit");
   const limits: Limit[] = [];
   // id → where it was first defined, to point duplicate ids at each other.
   const seen = new Map<string, string>();
   for (const [i, value] of list.entries()) {
-    const path = `${rulePath}.limits[${i}]`;
-    for (const { limit, idPath } of readLimit(report, value, path)) {
+    const path = `${join(rulePath, "limits")}[${i}]`;
+    for (const { limit, idPath } of readLimit(report, value, path, idPrefix)) {
       const first = seen.get(limit.id);
       if (first === undefined) {
         seen.set(limit.id, path);
@@ -108,13 +112,16 @@ interface LimitFields {
   burst: number | undefined;
   cost: number;
   name: string | undefined;
+  shared: string | null;
+  /** Starts default ids (`app.` for application-wide limits), so they never meet a rule's. */
+  idPrefix?: string;
 }
 
-function readLimit(report: Report, value: unknown, path: string): LimitEntry[] {
+function readLimit(report: Report, value: unknown, path: string, idPrefix: string): LimitEntry[] {
   const obj = readObject(report, value, path, LIMIT_FIELDS, 'an object like {"rate": "10/s"}');
   if (obj === undefined) return [];
   const before = report.issues.length;
-  const fields = readLimitFields(report, obj, path);
+  const fields = { ...readLimitFields(report, obj, path), idPrefix };
   placeBurstAndName(report, fields, path);
   if (report.issues.length > before) return [];
   if (fields.fromPlan) return [planLimit(fields, path)];
@@ -137,7 +144,16 @@ function readLimitFields(report: Report, obj: Obj, path: string): LimitFields {
       `expected an RFC 9651 key (a lower-case letter or "*", then a-z, 0-9, "_", "-", ".", "*") because it names the RateLimit header item, got ${describe(name)}`,
     );
   }
-  return { fromPlan, rates, by, algorithm, burst, cost, name };
+  const shared = readOptionalString(report, obj, path, "shared") ?? null;
+  if (shared && !SHARED_NAME.test(shared)) {
+    add(
+      report.issues,
+      "ERR_SLUICE_SHARED_NAME_SYNTAX",
+      `${path}.shared`,
+      `expected 1–64 lower-case letters, digits, "_" or "-" (it names the shared bucket in store keys), got ${describe(shared)}`,
+    );
+  }
+  return { fromPlan, rates, by, algorithm, burst, cost, name, shared };
 }
 
 /**
@@ -189,9 +205,19 @@ function placeBurstAndName(report: Report, fields: LimitFields, path: string): v
 
 /** A `rate: "plan"` limit: its rates are filled in per tenant, so count, period and burst are 0. */
 function planLimit(fields: LimitFields, path: string): LimitEntry {
-  const { name, by, cost, algorithm } = fields;
-  const id = name ?? subjectId(by);
-  const limit: Limit = { id, count: 0, periodMs: 0, burst: 0, cost, algorithm, by, fromPlan: true };
+  const { name, by, cost, algorithm, shared } = fields;
+  const id = name ?? `${fields.idPrefix ?? ""}${subjectId(by)}`;
+  const limit: Limit = {
+    id,
+    count: 0,
+    periodMs: 0,
+    burst: 0,
+    cost,
+    algorithm,
+    by,
+    fromPlan: true,
+    shared,
+  };
   return { limit, idPath: name === undefined ? `${path}.rate` : `${path}.name` };
 }
 
@@ -203,7 +229,7 @@ function rateLimit(
   path: string,
 ): LimitEntry | undefined {
   const { name, by, cost, algorithm } = fields;
-  const id = name ?? `${subjectId(by)}-${formatPeriod(r.periodMs)}`;
+  const id = name ?? `${fields.idPrefix ?? ""}${subjectId(by)}-${formatPeriod(r.periodMs)}`;
   if (name === undefined && !SF_KEY.test(id)) {
     add(
       report.issues,
@@ -239,7 +265,7 @@ function rateLimit(
     add(report.issues, "ERR_SLUICE_RATE_PRECISION", precisionPath ?? `${path}.rate`, imprecise);
   }
   warnLogSize(report, algorithm, r.count, `${path}.rate`);
-  const limit: Limit = { ...rate, id, cost, algorithm, by, fromPlan: false };
+  const limit: Limit = { ...rate, id, cost, algorithm, by, fromPlan: false, shared: fields.shared };
   return { limit, idPath: name === undefined ? `${path}.rate` : `${path}.name` };
 }
 

@@ -56,7 +56,10 @@ export function parsePolicyJson(
   try {
     return { ok: true, value: JSON.parse(text) };
   } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error);
+    const message = error instanceof Error ? error.message : String(error);
+    // SLUICE_POLICY is a secret: V8 quotes the text near the error; keep where, not what.
+    const at = /at position \d+(?: \(line \d+ column \d+\))?/.exec(message)?.[0];
+    const detail = path === "SLUICE_POLICY" ? `a syntax error${at ? ` ${at}` : ""}` : message;
     return {
       ok: false,
       issue: { code: "ERR_SLUICE_POLICY_JSON", path, message: `invalid JSON: ${detail}` },

@@ -1,10 +1,15 @@
 /** @module policy/match — path patterns: syntax check, precompiled first-match-wins rule matching. */
+import { type CanonicalPath, canonicalPath, segmentKey } from "../identity/canonical.ts";
 import type { Rule, RuleMatch } from "./types.ts";
 
-/** Finds the rule for a request; `undefined` means no rule applies (the request is not limited). */
-export type Matcher = (method: string, path: string) => Rule | undefined;
+/**
+ * Finds the rule for a request; `undefined` means no rule applies (the request is not limited).
+ * A path string is canonicalised first; one the canonicaliser refuses matches no rule, so callers
+ * canonicalise first and refuse such paths themselves (the middleware answers 400).
+ */
+export type Matcher = (method: string, path: string | CanonicalPath) => Rule | undefined;
 
-/** One segment of a compiled pattern: a `:name` parameter or normalised literal text. */
+/** One segment of a compiled pattern: a `:name` parameter or a literal match key. */
 export type Segment = { param: true } | { param: false; text: string };
 
 /** A compiled path pattern (see {@link compilePattern}). */
@@ -22,10 +27,6 @@ interface CompiledRule {
   pattern: Pattern;
 }
 
-// RFC 3986 §3.3 pchar without "%" (handled separately as pct-encoded).
-const PCHAR = /^[A-Za-z0-9\-._~!$&'()*+,;=:@]$/;
-const SAFE_SEGMENT = /^[A-Za-z0-9\-._~!$&'()*+,;=:@]*$/;
-const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
 const PATTERN_SEGMENT = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})+$/;
 const PARAM = /^:[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -70,6 +71,24 @@ export function checkPathPattern(pattern: string): string | undefined {
     if (!PATTERN_SEGMENT.test(part)) {
       return `expected path characters or percent-encoding (like "%20") in segment ${JSON.stringify(part)} of ${JSON.stringify(pattern)}`;
     }
+    const unmatchable = canonicalProblem(part, pattern);
+    if (unmatchable) return unmatchable;
+  }
+  return undefined;
+}
+
+/** A literal segment that no canonical request path can spell, so it could never match. */
+function canonicalProblem(part: string, pattern: string): string | undefined {
+  const key = segmentKey(part);
+  const quoted = `${JSON.stringify(part)} of ${JSON.stringify(pattern)}`;
+  if (key !== undefined && typeof key !== "string") {
+    return `expected a segment requests can reach (they are refused with ${key.refused}), got ${quoted}`;
+  }
+  if (/;|%3b/i.test(part)) {
+    return `expected no ";" parameters (requests are matched without them), got ${quoted}`;
+  }
+  if (/(?:\.|%2e|%20)$/i.test(part)) {
+    return `expected no trailing "." or space (requests are matched without them), got ${quoted}`;
   }
   return undefined;
 }
@@ -78,14 +97,11 @@ export function checkPathPattern(pattern: string): string | undefined {
  * Precompiles rules into a matcher; the first rule whose method and path match wins.
  *
  * - Methods are exact (compared upper-cased): `HEAD` is not implied by `GET`; list it if wanted.
- * - Paths are case-sensitive and matched segment by segment against the URL pathname as
- *   received (`new URL(req.url).pathname`). `/api/*` matches `/api`, `/api/` and everything
- *   below, never `/apix`. `:id` matches exactly one non-empty segment.
- * - Empty segments are ignored (`//api//x` is `/api/x`, `/login/` is `/login`), as origins that
- *   merge slashes would see it, so doubling a slash cannot dodge a limit.
- * - Percent-encoding is normalised per RFC 3986 §6.2.2 (hex upper-cased, unreserved characters
- *   decoded, so `/%61pi` is `/api`); an encoded slash `%2F` stays data inside one segment.
- * - Leftover `.`/`..` segments are resolved, in case a caller skipped URL parsing.
+ * - Paths are matched segment by segment on the canonical path's match keys (see
+ *   `canonicalPath`): decoded, case-insensitive, without `;parameters`, trailing dots or
+ *   spaces, dot segments resolved and empty segments ignored, so no spelling of a path dodges
+ *   its rule. `/api/*` matches `/api`, `/api/` and everything below, never `/apix`. `:id`
+ *   matches exactly one non-empty segment.
  *
  * Patterns are assumed valid (see {@link checkPathPattern}); `validatePolicy` guarantees that.
  *
@@ -99,9 +115,11 @@ export function compileMatcher(rules: readonly Rule[]): Matcher {
     methods: rule.match.methods === null ? null : new Set(rule.match.methods),
     pattern: compilePattern(rule.match.path),
   }));
-  return function matchRule(method: string, path: string): Rule | undefined {
+  return function matchRule(method: string, path: string | CanonicalPath): Rule | undefined {
     const verb = method.toUpperCase();
-    const segments = pathSegments(path);
+    const canonical = typeof path === "string" ? canonicalPath(path) : path;
+    if ("refused" in canonical) return undefined;
+    const segments = canonical.segments;
     for (const entry of compiled) {
       if (entry.methods !== null && !entry.methods.has(verb)) continue;
       if (matchPattern(entry.pattern, segments)) return entry.rule;
@@ -141,29 +159,19 @@ export function shadows(earlier: RuleMatch, later: RuleMatch): boolean {
 }
 
 /**
- * Splits a pathname into normalised segments (see {@link compileMatcher} for the rules).
+ * A pathname's match keys (see {@link compileMatcher}), or `undefined` when it is refused.
  *
  * @example
- * pathSegments("//api/%7euser/../x/"); // → ["api", "x"]
+ * pathSegments("//API/%7euser/../x;v=2/"); // → ["api", "x"]
  */
-export function pathSegments(path: string): string[] {
-  const out: string[] = [];
-  for (const raw of path.split("/")) {
-    if (raw === "") continue;
-    const seg = normaliseSegment(raw);
-    if (seg === ".") continue;
-    if (seg === "..") {
-      out.pop();
-      continue;
-    }
-    out.push(seg);
-  }
-  return out;
+export function pathSegments(path: string): string[] | undefined {
+  const canonical = canonicalPath(path);
+  return "refused" in canonical ? undefined : canonical.segments;
 }
 
 /**
- * Compiles a valid path pattern: literal segments normalised as request paths are, so they compare
- * by string equality.
+ * Compiles a valid path pattern: literal segments become match keys as request segments do, so
+ * they compare by string equality.
  *
  * @example
  * compilePattern("/api/:id/*"); // → { all: false, prefix: true, segments: [{ param: false, text: "api" }, { param: true }] }
@@ -174,8 +182,7 @@ export function compilePattern(path: string): Pattern {
   const prefix = parts.at(-1) === "*";
   if (prefix) parts.pop();
   const segments = parts.map(
-    (p): Segment =>
-      p.startsWith(":") ? { param: true } : { param: false, text: normaliseSegment(p) },
+    (p): Segment => (p.startsWith(":") ? { param: true } : { param: false, text: literalKey(p) }),
   );
   return { all: false, prefix, segments };
 }
@@ -193,33 +200,8 @@ function matchPattern(pattern: Pattern, segments: readonly string[]): boolean {
   return true;
 }
 
-/**
- * RFC 3986 §6.2.2 normalisation of one segment, so equivalent spellings compare equal:
- * decode %XX of unreserved characters, upper-case other %XX, and percent-encode raw characters
- * outside pchar (a caller may pass an already-decoded path such as Hono's `c.req.path`).
- */
-function normaliseSegment(seg: string): string {
-  if (SAFE_SEGMENT.test(seg)) return seg;
-  let out = "";
-  let i = 0;
-  while (i < seg.length) {
-    const ch = seg[i] ?? "";
-    if (ch === "%" && /^[0-9A-Fa-f]{2}$/.test(seg.slice(i + 1, i + 3))) {
-      const hex = seg.slice(i + 1, i + 3).toUpperCase();
-      const decoded = String.fromCharCode(Number.parseInt(hex, 16));
-      out += UNRESERVED.test(decoded) ? decoded : `%${hex}`;
-      i += 3;
-    } else if (PCHAR.test(ch)) {
-      out += ch;
-      i += 1;
-    } else {
-      const cp = seg.codePointAt(i) ?? 0;
-      const char = String.fromCodePoint(cp);
-      for (const byte of new TextEncoder().encode(char)) {
-        out += `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
-      }
-      i += char.length;
-    }
-  }
-  return out;
+/** A valid pattern's literal segment as a match key (the pattern checker refuses the others). */
+function literalKey(segment: string): string {
+  const key = segmentKey(segment);
+  return typeof key === "string" ? key : segment;
 }

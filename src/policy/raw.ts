@@ -59,6 +59,21 @@ export interface RawPolicy {
    */
   alerts?: RawAlerts;
   /**
+   * Named lists of addresses and CIDR ranges, tenant ids and countries. A "deny" list refuses its
+   * members with 403 before any rule; an "allow" list exempts them from every limit; a list
+   * without "action" is a named set for rules' "exempt". The admin API adds entries at runtime.
+   *
+   * @propertyNames { "pattern": "^[a-z0-9][a-z0-9_-]{0,63}$" }
+   * @example { "blocked": { "action": "deny", "ips": ["198.51.100.0/24"] }, "office": { "ips": ["10.0.0.0/8"] } }
+   */
+  lists?: Record<string, RawList>;
+  /**
+   * Application-wide limits: every request counts against them, in the same store call as its
+   * rule's limits, and so do requests no rule matches (decided under the rule name "*"). Their
+   * default ids start with "app." ("app.ip-1m"); a "name" must differ from every rule's limit ids.
+   */
+  limits?: RawLimit[];
+  /**
    * Evaluated in order; the first rule whose path and method match decides. A request no rule
    * matches is forwarded with no limit.
    *
@@ -231,6 +246,77 @@ export interface RawTenants {
   namespace?: string;
 }
 
+/** A named list; every field may be left out (entries can come from the admin API alone). */
+export interface RawList {
+  /**
+   * "deny": members get 403 before any rule. "allow": members pass every limit (still forwarded,
+   * logged as exempt). Absent: a named set, used only by rules' "exempt".
+   */
+  action?: "allow" | "deny";
+  /** Client addresses and CIDR ranges, IPv4 or IPv6 ("203.0.113.0/24", "2001:db8::/32"). */
+  ips?: CidrText[];
+  /** Tenant ids; they match requests whose issued key resolves to that tenant (needs tenants). */
+  tenants?: TenantIdText[];
+  /** Countries as Cloudflare reports them in request.cf.country: ISO 3166-1 alpha-2, "T1" for Tor. */
+  countries?: CountryText[];
+}
+
+/** Repeat offenders are banned for a while: refused with 429 until the ban ends. */
+export interface RawBan {
+  /**
+   * Denials within "within" that start a ban.
+   *
+   * @asType integer
+   * @minimum 1
+   * @maximum 1000
+   */
+  after: number;
+  /** The window the denials are counted in, like "1m". */
+  within: PeriodText | PeriodMs;
+  /** How long the first ban lasts, like "15m". */
+  for: PeriodText | PeriodMs;
+  /**
+   * Each new ban within a day of the last one's end lasts this many times longer.
+   *
+   * @minimum 1
+   * @maximum 100
+   * @default 1
+   */
+  escalate?: number;
+  /**
+   * The longest a ban can get; at least "for".
+   *
+   * @default "24h"
+   */
+  max?: PeriodText | PeriodMs;
+}
+
+/** How this rule's refusals (its limits' 429s and its bans) are answered. */
+export interface RawResponse {
+  /**
+   * 429 Too Many Requests (RFC 6585 §4) or 503 Service Unavailable (RFC 9110 §15.6.4); both
+   * carry Retry-After.
+   *
+   * @default 429
+   */
+  status?: 429 | 503;
+  /**
+   * Extra response headers. Retry-After, the RateLimit fields and framing headers are Sluice's
+   * and cannot be set here.
+   *
+   * @example { "x-reason": "rate-limited" }
+   */
+  headers?: Record<string, string>;
+  /**
+   * A JSON body instead of problem+json. Strings may hold "{rule}", "{limit}" (the refusing
+   * limits' ids, "ban" for a ban), "{retryAfter}" (seconds) and "{tenant}"; a string that is
+   * exactly "{retryAfter}" becomes a number.
+   *
+   * @example { "error": "slow down", "retry_in": "{retryAfter}" }
+   */
+  body?: Record<string, unknown>;
+}
+
 /** One rule: which requests it matches and the limits they must all pass. */
 export interface RawRule {
   /**
@@ -289,6 +375,123 @@ export interface RawRule {
   maxDelay?: string | number;
   /** At most `max` requests of a subject in flight at once, across isolates. */
   concurrency?: RawConcurrency;
+  /**
+   * Scale the rule's rates by a factor that follows the origin's health: down on errors, slow
+   * responses or push-back, back up in small steps when it copes. `{}` turns it on with the
+   * defaults.
+   */
+  adaptive?: RawAdaptive;
+  /**
+   * Lists whose members this rule does not limit (Flask-Limiter's exempt_when): an office range, a
+   * partner tenant. Application-wide limits still apply to them.
+   *
+   * @example ["office"]
+   */
+  exempt?: ListName[];
+  /** Ban subjects that keep being denied; the subject is what the rule's first limit counts by. */
+  ban?: RawBan;
+  /** How refusals of this rule are answered (status, extra headers, body). */
+  response?: RawResponse;
+  /**
+   * Send RateLimit-Policy and RateLimit (and the legacy X-RateLimit-* fields) on this rule's
+   * responses; false hides them (Flask-Limiter's headers_enabled). Retry-After is always sent.
+   *
+   * @default true
+   */
+  rateLimitHeaders?: boolean;
+}
+
+/** A rule's adaptive controller. Shares are fractions of the requests in a window. */
+export interface RawAdaptive {
+  /**
+   * A response slower than this is slow (a duration like "500ms", or milliseconds; at most 10 min).
+   *
+   * @default "1s"
+   */
+  latency?: string | number;
+  /**
+   * The factor never goes below this.
+   *
+   * @exclusiveMinimum 0
+   * @maximum 1
+   * @default 0.1
+   */
+  min?: number;
+  /**
+   * Multiplier on overload.
+   *
+   * @exclusiveMinimum 0
+   * @exclusiveMaximum 1
+   * @default 0.95
+   */
+  decrease?: number;
+  /**
+   * Share of the full rate added back per healthy window.
+   *
+   * @exclusiveMinimum 0
+   * @maximum 1
+   * @default 0.02
+   */
+  increase?: number;
+  /**
+   * Least time reports are added up before the window is judged (at most 1 min).
+   *
+   * @default "500ms"
+   */
+  window?: string | number;
+  /**
+   * Least requests in a window before it is judged.
+   *
+   * @asType integer
+   * @minimum 1
+   * @maximum 1000000
+   * @default 20
+   */
+  minRequests?: number;
+  /**
+   * Least time between two changes of the factor (at most 10 min).
+   *
+   * @default "1.5s"
+   */
+  hold?: string | number;
+  /**
+   * 5xx share below which the origin may be healthy.
+   *
+   * @minimum 0
+   * @maximum 1
+   * @default 0.01
+   */
+  errorLow?: number;
+  /**
+   * 5xx share above which the origin is overloaded.
+   *
+   * @minimum 0
+   * @maximum 1
+   * @default 0.05
+   */
+  errorHigh?: number;
+  /**
+   * Share of slow responses below which the origin may be healthy.
+   *
+   * @minimum 0
+   * @maximum 1
+   * @default 0.01
+   */
+  slowLow?: number;
+  /**
+   * Share of slow responses above which the origin is overloaded.
+   *
+   * @minimum 0
+   * @maximum 1
+   * @default 0.2
+   */
+  slowHigh?: number;
+  /**
+   * Longest pause an origin's 503 with Retry-After can impose (at most 1 day).
+   *
+   * @default "5m"
+   */
+  maxPause?: string | number;
 }
 
 /** A concurrency cap. */
@@ -374,6 +577,14 @@ export interface RawLimit {
    * @pattern ^[a-z*][a-z0-9_.*-]*$
    */
   name?: string;
+  /**
+   * Limits with the same shared name count in one bucket across rules (Flask-Limiter's
+   * shared_limit), still in the rule's one store call. They must state the same rate, burst,
+   * algorithm and subject.
+   *
+   * @pattern ^[a-z0-9][a-z0-9_-]{0,63}$
+   */
+  shared?: string;
 }
 
 /** A rate as an object. */
@@ -440,6 +651,35 @@ export type HeaderSubject = `header:${string}`;
  * @pattern ^[1-5]([xX]{2}|[0-9]{2})$
  */
 export type StatusText = string;
+
+/**
+ * An IPv4 or IPv6 address, or a CIDR range with its host bits zero.
+ *
+ * @minLength 1
+ * @example "203.0.113.0/24"
+ */
+export type CidrText = string;
+
+/**
+ * A tenant id.
+ *
+ * @pattern ^[a-z0-9][a-z0-9_-]{0,63}$
+ */
+export type TenantIdText = string;
+
+/**
+ * A country code: two letters (ISO 3166-1 alpha-2), or Cloudflare's "T1" (Tor).
+ *
+ * @pattern ^[A-Za-z][A-Za-z0-9]$
+ */
+export type CountryText = string;
+
+/**
+ * A list's name, as "lists" declares it.
+ *
+ * @pattern ^[a-z0-9][a-z0-9_-]{0,63}$
+ */
+export type ListName = string;
 
 /**
  * An HTTP method token like "GET".

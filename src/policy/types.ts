@@ -1,4 +1,5 @@
 /** @module policy/types — the validated, fully defaulted policy every stage reads. */
+import type { AdaptiveConfig } from "../limiter/adaptive.ts";
 
 /** Limiter algorithms known to the engine. */
 export type Algorithm = "gcra" | "token-bucket" | "fixed-window" | "sliding-window" | "sliding-log";
@@ -29,6 +30,8 @@ export interface Limit {
    * rate, id `<id>-<plan rate id>`); `count`, `periodMs` and `burst` are then 0.
    */
   fromPlan: boolean;
+  /** Limits with the same shared name count in one bucket across rules; `null`: the rule's own. */
+  shared: string | null;
 }
 
 /** A rate in integers: `count` units per `periodMs` in the long run, at most `burst` at once. */
@@ -97,6 +100,43 @@ export interface Rule {
   maxDelayMs: number;
   /** At most `max` requests of a subject in flight; null: no cap. */
   concurrency: { max: number; by: Subject } | null;
+  /** The adaptive controller's settings (see `limiter/adaptive.ts`); null: rates as written. */
+  adaptive: AdaptiveConfig | null;
+  /** Lists whose members this rule does not limit (application-wide limits still apply). */
+  exempt: string[];
+  /** Ban repeat offenders of this rule; `null`: no bans. */
+  ban: BanPolicy | null;
+  /** How this rule's refusals are answered. */
+  response: RefusalSpec;
+  /** Send the RateLimit fields (and legacy X-RateLimit-*) on this rule's responses. */
+  rateLimitHeaders: boolean;
+}
+
+/** A rule's bans, in ms: after `after` denials within `withinMs`, banned `forMs`, × `escalate` per repeat, at most `maxMs`. */
+export interface BanPolicy {
+  after: number;
+  withinMs: number;
+  forMs: number;
+  escalate: number;
+  maxMs: number;
+}
+
+/** A rule's refusals: status, extra headers (lower-case names), and a JSON body with placeholders or `null` for problem+json. */
+export interface RefusalSpec {
+  status: 429 | 503;
+  headers: Record<string, string>;
+  body: Record<string, unknown> | null;
+}
+
+/** A named list from the policy (runtime entries come from the admin API). */
+export interface ListSpec {
+  /** `deny`: 403 before any rule; `allow`: exempt from every limit; `null`: a named set for `exempt`. */
+  action: "allow" | "deny" | null;
+  /** Canonical addresses and CIDR ranges (see `parseCidr`). */
+  ips: string[];
+  tenants: string[];
+  /** Upper-case country codes. */
+  countries: string[];
 }
 
 export interface IdentityConfig {
@@ -132,6 +172,10 @@ export interface Policy {
   prefix: string;
   identity: IdentityConfig;
   rules: Rule[];
+  /** Application-wide limits: decided with every request's rule, and alone for unmatched requests. */
+  limits: Limit[];
+  /** Named allow, deny and exemption lists. */
+  lists: Record<string, ListSpec>;
   /** Named plans: their rates, for limits with `rate: "plan"`. */
   plans: Record<string, PlanRate[]>;
   /** Issued keys; `enabled` is false when the policy has no `tenants` section. */

@@ -1,7 +1,10 @@
 /** @module policy/validate — turns user JSON into a fully defaulted Policy, reporting every problem with its path. */
+
+import { readAdaptive } from "./adaptive.ts";
 import { readAlerts } from "./alerts.ts";
 import { readLimits } from "./limits.ts";
 import { checkPathPattern } from "./match.ts";
+import { checkProtection, readAppLimits, readLists, readRuleProtection } from "./protect.ts";
 import type {
   RawApiKey,
   RawHeaders,
@@ -56,6 +59,8 @@ const TOP_FIELDS = keysOf<Omit<RawPolicy, "$schema">>({
   origin: true,
   plans: true,
   tenants: true,
+  lists: true,
+  limits: true,
   alerts: true,
   rules: true,
 });
@@ -77,6 +82,11 @@ const RULE_FIELDS = keysOf<RawRule>({
   action: true,
   maxDelay: true,
   concurrency: true,
+  adaptive: true,
+  exempt: true,
+  ban: true,
+  response: true,
+  rateLimitHeaders: true,
 });
 const MATCH_FIELDS = keysOf<RawMatch>({ path: true, methods: true });
 
@@ -152,9 +162,12 @@ export function validatePolicy(raw: unknown): ValidationResult {
 
   const plans = readPlans(report, root);
   const tenants = readTenants(report, root);
+  const lists = readLists(report, root);
+  const limits = readAppLimits(report, root);
   const rules = readRules(report, root);
   const alerts = readAlerts(report, root);
   checkTenantLimits(report, rules, plans, tenants);
+  checkProtection(report, { rules, limits, lists, tenants });
   if (report.issues.length === 0) warnUnreachable(report, rules);
   if (report.issues.length > 0) {
     return { ok: false, issues: report.issues, warnings: report.warnings };
@@ -164,6 +177,8 @@ export function validatePolicy(raw: unknown): ValidationResult {
     prefix,
     identity,
     rules,
+    limits,
+    lists,
     plans,
     tenants,
     headers,
@@ -347,6 +362,8 @@ function readRule(report: Report, value: unknown, path: string): Rule | undefine
     countRejected,
     countStatus,
     ...readThrottle(report, obj, path, limits),
+    adaptive: readAdaptive(report, obj.adaptive, `${path}.adaptive`),
+    ...readRuleProtection(report, obj, path),
   };
 }
 

@@ -1,6 +1,11 @@
 /** @module proxy — forwards a permitted request to the origin, streaming both ways. */
+import { BoundedMap } from "../util/bounded-map.ts";
+import { headerKey } from "../util/header-name.ts";
 
-/** Hop-by-hop fields (RFC 9110 §7.6.1) never travel past a proxy. */
+/**
+ * Hop-by-hop fields (RFC 9110 §7.6.1; HTTP2-Settings, RFC 7540 §3.2.1) never
+ * travel past a proxy.
+ */
 const HOP_BY_HOP = [
   "connection",
   "keep-alive",
@@ -11,11 +16,37 @@ const HOP_BY_HOP = [
   "trailer",
   "transfer-encoding",
   "upgrade",
+  "http2-settings",
 ];
+
+/**
+ * Client-address and routing fields an origin framework may trust (RFC 7239
+ * `Forwarded`, and the de-facto ones): a client's copy never reaches the
+ * origin; Sluice sets X-Forwarded-For/-Proto/-Host itself. Every `x-forwarded*`
+ * name is dropped too.
+ */
+const MANAGED = [
+  "forwarded",
+  "x-real-ip",
+  "true-client-ip",
+  "x-client-ip",
+  "client-ip",
+  "x-cluster-client-ip",
+  "x-original-url",
+  "x-rewrite-url",
+];
+
+const HOP_BY_HOP_KEYS = new Set(HOP_BY_HOP.map(headerKey));
+const MANAGED_KEYS = new Set(MANAGED.map(headerKey));
 
 export interface ForwardOptions {
   /** Validated absolute http(s) origin; its path is a base prefix. */
   origin: URL;
+  /**
+   * The path to ask the origin for: the canonical path the rules were
+   * matched on (see identity/canonical.ts). Default: the request's own.
+   */
+  path?: string;
   /** Origin must send response headers within this time, else 504. */
   timeoutMs: number;
   /**
@@ -25,7 +56,7 @@ export interface ForwardOptions {
   forwardedFor: string;
   /** Keep the client's X-Forwarded-For chain and append to it (only when it came from trusted hops). */
   appendForwardedFor: boolean;
-  /** Request header names to drop before forwarding (lower-case). */
+  /** Request header names to drop before forwarding, in every spelling (see `headerKey`). */
   dropHeaders?: readonly string[];
   /** Request headers to set after dropping (e.g. the resolved tenant). */
   setHeaders?: Readonly<Record<string, string>>;
@@ -50,10 +81,10 @@ export class OriginError extends Error {
  * upstreamUrl(new URL("https://api.internal/v1"), new URL("https://edge/x?y=1")).href
  * // "https://api.internal/v1/x?y=1"
  */
-export function upstreamUrl(origin: URL, incoming: URL): URL {
+export function upstreamUrl(origin: URL, incoming: URL, path = incoming.pathname): URL {
   const base = origin.pathname.endsWith("/") ? origin.pathname.slice(0, -1) : origin.pathname;
   // String concatenation, not URL resolution: "//evil.example/x" stays a path.
-  const target = new URL(`${origin.origin}${base}${incoming.pathname}${incoming.search}`);
+  const target = new URL(`${origin.origin}${base}${path}${incoming.search}`);
   if (target.origin !== origin.origin) {
     throw new OriginError("request path would leave the origin", 502);
   }
@@ -69,7 +100,7 @@ export function upstreamUrl(origin: URL, incoming: URL): URL {
  */
 export async function forward(req: Request, options: ForwardOptions): Promise<Response> {
   const incoming = new URL(req.url);
-  const target = upstreamUrl(options.origin, incoming);
+  const target = upstreamUrl(options.origin, incoming, options.path);
   const headers = requestHeaders(req.headers, incoming, options);
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), options.timeoutMs);
@@ -93,35 +124,92 @@ export async function forward(req: Request, options: ForwardOptions): Promise<Re
   } finally {
     clearTimeout(timer);
   }
+  // A final status is 200–599 here (RFC 9110 §15): 1xx are interim, and a 101
+  // switch cannot be relayed through fetch. Anything else is a broken origin.
+  if (res.status < 200 || res.status > 599) {
+    await res.body?.cancel();
+    throw new OriginError(`origin answered with status ${res.status}`, 502);
+  }
   return new Response(res.body, {
     status: res.status,
     statusText: res.statusText,
-    headers: stripHopByHop(new Headers(res.headers)),
+    headers: responseHeaders(res.headers),
   });
 }
 
+/**
+ * The headers the origin gets, built in one pass over the client's: no
+ * hop-by-hop or managed field, nothing `dropHeaders` names, in any spelling.
+ */
 function requestHeaders(src: Headers, incoming: URL, options: ForwardOptions): Headers {
-  const headers = stripHopByHop(new Headers(src));
-  headers.delete("host");
-  for (const name of options.dropHeaders ?? []) headers.delete(name);
+  const nominated = nominatedBy(src);
+  const drop = options.dropHeaders?.length ? new Set(options.dropHeaders.map(keyOf)) : undefined;
+  const headers = new Headers();
+  for (const [name, value] of src) {
+    const key = keyOf(name);
+    if (name === "host" || HOP_BY_HOP_KEYS.has(key) || nominated?.has(key)) continue;
+    if (managed(name, key) || drop?.has(key)) continue;
+    headers.append(name, value);
+  }
   for (const [name, value] of Object.entries(options.setHeaders ?? {})) headers.set(name, value);
   // De-facto X-Forwarded-* fields (RFC 7239 §1 describes their role); a
   // client-sent chain is kept only when it came through trusted hops.
   const prior = options.appendForwardedFor ? src.get("x-forwarded-for") : null;
   const chain = [prior, options.forwardedFor].filter((v): v is string => Boolean(v)).join(", ");
   if (chain) headers.set("x-forwarded-for", chain);
-  else headers.delete("x-forwarded-for");
   headers.set("x-forwarded-proto", incoming.protocol.replace(":", ""));
   // Informational only: the destination never depends on it.
   headers.set("x-forwarded-host", src.get("host") ?? incoming.host);
   return headers;
 }
 
-function stripHopByHop(headers: Headers): Headers {
-  const listed = (headers.get("connection") ?? "")
-    .split(",")
-    .map((s) => s.trim().toLowerCase())
-    .filter(Boolean);
-  for (const name of [...HOP_BY_HOP, ...listed]) headers.delete(name);
+/** A client-address or routing field in any spelling; the edge's own CF-Connecting-IP stays. */
+function managed(name: string, key: string): boolean {
+  if (key === "cf-connecting-ip") return name !== "cf-connecting-ip";
+  return MANAGED_KEYS.has(key) || key.startsWith("x-forwarded");
+}
+
+/**
+ * The origin's headers without hop-by-hop fields and those `Connection`
+ * nominates, in every spelling; the same object when it has none (the usual
+ * case: no copy). workerd's HTTP server keeps `Connection` from the Worker (kj
+ * reads it as a connection-level field) and Cloudflare's edge rewrites it, so
+ * there the nominated names cannot be known; where the field is visible
+ * (Node, a Request built in code) they are dropped.
+ */
+function responseHeaders(src: Headers): Headers {
+  const nominated = nominatedBy(src);
+  const hop = (name: string) => {
+    const key = keyOf(name);
+    return HOP_BY_HOP_KEYS.has(key) || nominated?.has(key) === true;
+  };
+  let any = false;
+  for (const name of src.keys()) any ||= hop(name);
+  if (!any) return src;
+  const headers = new Headers(src);
+  for (const name of [...headers.keys()]) if (hop(name)) headers.delete(name);
   return headers;
+}
+
+function nominatedBy(headers: Headers): Set<string> | undefined {
+  const connection = headers.get("connection");
+  if (!connection) return undefined;
+  return new Set(
+    connection
+      .split(",")
+      .map((s) => keyOf(s.trim()))
+      .filter(Boolean),
+  );
+}
+
+/** Header names repeat on every request: their keys are worked out once per isolate. */
+const KEYS = new BoundedMap<string, string>(1024);
+
+function keyOf(name: string): string {
+  let key = KEYS.get(name);
+  if (key === undefined) {
+    key = headerKey(name);
+    KEYS.set(name, key);
+  }
+  return key;
 }

@@ -14,9 +14,12 @@ export const ProblemType = {
   unauthorized: `${PROBLEM_BASE}unauthorized`,
   keyAttempts: `${PROBLEM_BASE}too-many-key-attempts`,
   forbidden: `${PROBLEM_BASE}forbidden`,
+  denyListed: `${PROBLEM_BASE}deny-listed`,
   originUnreachable: `${PROBLEM_BASE}origin-unreachable`,
   originTimeout: `${PROBLEM_BASE}origin-timeout`,
+  originPaused: `${PROBLEM_BASE}origin-paused`,
   policyInvalid: `${PROBLEM_BASE}policy-invalid`,
+  pathRefused: `${PROBLEM_BASE}path-not-canonical`,
   adminBadRequest: `${PROBLEM_BASE}admin-bad-request`,
   adminNotFound: `${PROBLEM_BASE}admin-not-found`,
   adminConflict: `${PROBLEM_BASE}admin-conflict`,
@@ -162,6 +165,21 @@ export function forbidden(detail: string): SluiceHttpError {
 }
 
 /**
+ * 403 (RFC 9110 §15.5.4) for a client on a deny list, before any rule. Which
+ * list is for the log only: the client learns nothing about the lists.
+ *
+ * @example
+ * denyListed(); // 403 application/problem+json
+ */
+export function denyListed(): SluiceHttpError {
+  return fail(403, {
+    type: ProblemType.denyListed,
+    title: "Forbidden",
+    detail: "Requests from this client are refused.",
+  });
+}
+
+/**
  * 503 when the limit store failed and the rule says `onStoreError: "deny"`;
  * `Retry-After: 1` because store hiccups are short.
  *
@@ -203,22 +221,39 @@ export function gatewayTimeout(detail: string): SluiceHttpError {
 }
 
 /**
- * 500 for a policy that failed validation, so it never serves traffic silently.
- * `lines` name the offending field paths (e.g. `rules[1].limits[0].rate: …`);
- * at most 20 are sent to keep the body small.
+ * 500 for a configuration that failed validation (the policy or the
+ * environment), so it never serves traffic silently. `fields` name each
+ * problem by code and field (`ERR_SLUICE_RATE_UNIT at rules[0].limits[0].rate`),
+ * never its value: anyone can read this answer, and values may be secrets.
+ * At most 20 are sent to keep the body small; the log has the full messages.
  *
  * @example
- * policyInvalid(["rules[0].limits[0].count: ERR_SLUICE_COUNT must be a positive integer"]);
+ * policyInvalid(["ERR_SLUICE_RATE_UNIT at rules[0].limits[0].rate", "ERR_SLUICE_ORIGIN_URL at ORIGIN_URL"]);
  */
-export function policyInvalid(lines: readonly string[]): SluiceHttpError {
-  const shown = lines.slice(0, MAX_POLICY_LINES);
-  const more = lines.length - shown.length;
+export function policyInvalid(fields: readonly string[]): SluiceHttpError {
+  const shown = fields.slice(0, MAX_POLICY_LINES);
+  const more = fields.length - shown.length;
   const suffix = more > 0 ? `; and ${more} more` : "";
   return fail(500, {
     type: ProblemType.policyInvalid,
     title: "Invalid Policy",
-    detail: `The gateway policy is invalid: ${shown.join("; ")}${suffix}.`,
+    detail: `The gateway's configuration is invalid (the log says why): ${shown.join("; ")}${suffix}.`,
     errors: shown,
+  });
+}
+
+/**
+ * 400 (RFC 9110 §15.5.1) for a path origins could read in more than one way
+ * (README "Canonical path"): Sluice will neither match nor forward it.
+ *
+ * @example
+ * badPath('an encoded "/" or "\\" (%2F, %5C)');
+ */
+export function badPath(reason: string): SluiceHttpError {
+  return fail(400, {
+    type: ProblemType.pathRefused,
+    title: "Bad Request",
+    detail: `The request path has ${reason}; send it in its plain form.`,
   });
 }
 
@@ -340,15 +375,54 @@ export function conflict(detail: string): SluiceHttpError {
 
 /**
  * 503 when a store behind the admin API did not answer (or the API is off).
+ * For a write, `mayHaveApplied` says whether the change may have happened
+ * (the store call was sent but its answer never came) and `target` what it
+ * touched, so the caller reads it back instead of blindly retrying.
  *
  * @example
- * throw unavailable("The store did not answer: timeout.");
+ * throw unavailable("The store did not answer: timeout.", { mayHaveApplied: true, target: "key:89ae…" });
  */
-export function unavailable(detail: string): SluiceHttpError {
+export function unavailable(
+  detail: string,
+  write?: { mayHaveApplied: boolean; target?: string },
+): SluiceHttpError {
+  const said = write
+    ? write.mayHaveApplied
+      ? " The change may have been applied: read it back before retrying."
+      : " Nothing was changed."
+    : "";
   return fail(
     503,
-    { type: ProblemType.storeUnavailable, title: "Service Unavailable", detail },
+    {
+      type: ProblemType.storeUnavailable,
+      title: "Service Unavailable",
+      detail: `${detail}${said}`,
+      ...(write ?? {}),
+    },
     { "retry-after": "1" },
+  );
+}
+
+/**
+ * 503 (RFC 9110 §15.6.4) while an adaptive rule's origin asked for a pause
+ * with its own 503 and `Retry-After`: the origin is spared the request, and
+ * the client told when the pause ends (RFC 9110 §10.2.3).
+ *
+ * @example
+ * throw originPaused("api", 30_000); // 503, Retry-After: 30
+ */
+export function originPaused(rule: string, retryAfterMs: number): SluiceHttpError {
+  const retryAfter = retryAfterSeconds(retryAfterMs);
+  return fail(
+    503,
+    {
+      type: ProblemType.originPaused,
+      title: "Service Unavailable",
+      detail: `The origin behind rule ${JSON.stringify(rule)} asked for a pause; retry in ${seconds(retryAfter)}.`,
+      rule,
+      retryAfter,
+    },
+    { "retry-after": String(retryAfter) },
   );
 }
 

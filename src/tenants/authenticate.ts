@@ -22,9 +22,11 @@ export type Authentication =
   | { ok: false; reason: "unresolved"; storeError: StoreError };
 
 /**
- * Resolves the key to its tenant. An address locked out for bad keys is
- * refused without a store call unless its key is already known valid here;
- * each bad key counts once against the address (and may lock it out).
+ * Resolves the key to its tenant. A key that cannot have been issued
+ * (`malformed`) is refused at once, with no store call and nothing counted.
+ * An address locked out for bad keys is refused without a store call unless
+ * its key is already known valid here; each bad key counts once against the
+ * address (and may lock it out).
  *
  * @example
  * const auth = await authenticate(services, identity.apiKeyHash, identity.ipKey, Date.now());
@@ -35,7 +37,9 @@ export async function authenticate(
   keyHash: string,
   ipKey: string,
   nowMs: number,
+  malformed = false,
 ): Promise<Authentication> {
+  if (malformed) return { ok: false, reason: "invalid", keyProblem: "malformed" };
   const { resolver, guard } = services;
   const locked = guard.lockedForMs(ipKey, nowMs);
   if (locked > 0 && !resolver.isKnownValid(keyHash, nowMs)) {

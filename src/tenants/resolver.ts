@@ -3,8 +3,15 @@ import { BoundedMap } from "../util/bounded-map.ts";
 import type { Directory } from "./directory.ts";
 import type { KeyRecord, Tenant } from "./types.ts";
 
-/** Cached resolutions per isolate at most; the oldest go first. */
-const MAX_ENTRIES = 10_000;
+/**
+ * Cached resolutions per isolate at most, the oldest going first: valid keys
+ * and refused ones are bounded apart, so a spray of random keys evicts only
+ * other refusals, never a valid key (audit S5).
+ */
+const MAX_VALID = 10_000;
+const MAX_REFUSED = 10_000;
+/** A tenant id no tenant can have (ids are [a-z0-9_-]): read when the key is unknown. */
+const NO_TENANT = "~";
 /** While serving a stale answer, how often one key's load is retried. */
 const STALE_RETRY_MS = 1000;
 
@@ -37,7 +44,8 @@ export class KeyResolver {
   readonly #dir: Directory;
   readonly #ttlMs: number;
   readonly #staleIfErrorMs: number;
-  readonly #cache = new BoundedMap<string, Entry>(MAX_ENTRIES);
+  readonly #valid = new BoundedMap<string, Entry>(MAX_VALID);
+  readonly #refused = new BoundedMap<string, Entry>(MAX_REFUSED);
   /** Bumped by `forget`, so a load that started before it is not cached after it. */
   #generation = 0;
 
@@ -49,7 +57,7 @@ export class KeyResolver {
 
   /** Is this key known valid here, with no store call needed? Refusals do not count. */
   isKnownValid(hash: string, nowMs: number): boolean {
-    const entry = this.#cache.get(hash);
+    const entry = this.#valid.get(hash);
     return entry !== undefined && nowMs < entry.untilMs && judge(entry, nowMs).ok;
   }
 
@@ -58,7 +66,7 @@ export class KeyResolver {
    * `staleIfErrorMs` stands in; the caller then refuses the request.
    */
   async resolve(hash: string, nowMs: number): Promise<Resolution> {
-    let entry = this.#cache.get(hash);
+    let entry = this.#valid.get(hash) ?? this.#refused.get(hash);
     if (!entry || nowMs >= entry.untilMs) {
       const generation = this.#generation;
       try {
@@ -83,27 +91,34 @@ export class KeyResolver {
   /** Drops cached answers for these key hashes and tenants (after an admin change here). */
   forget(match: { hash?: string; tenant?: string }): void {
     this.#generation++;
-    for (const [hash, entry] of this.#cache) {
-      if (hash === match.hash || (match.tenant && entry.key?.tenant === match.tenant)) {
-        this.#cache.delete(hash);
+    for (const cache of [this.#valid, this.#refused]) {
+      for (const [hash, entry] of cache) {
+        if (hash === match.hash || (match.tenant && entry.key?.tenant === match.tenant)) {
+          cache.delete(hash);
+        }
       }
     }
   }
 
+  /**
+   * Two reads whatever the key: an unknown key's tenant read is of a tenant
+   * that cannot exist, so unknown and revoked keys cost the same time and
+   * timing does not tell which keys were ever issued (audit F12).
+   */
   async #load(hash: string, nowMs: number): Promise<Entry> {
     const at = { loadedMs: nowMs, untilMs: nowMs + this.#ttlMs };
     const key = await this.#dir.findKey(hash);
+    const tenant = await this.#dir.getTenant(key?.tenant ?? NO_TENANT);
     if (!key) return at;
-    const tenant = await this.#dir.getTenant(key.tenant);
     return tenant ? { ...at, key, tenant } : { ...at, key };
   }
 
   #remember(hash: string, entry: Entry): void {
+    const valid = judge(entry, entry.loadedMs).ok;
     // With no TTL a valid answer is still kept, for stale-if-error only.
-    if (this.#ttlMs <= 0 && (this.#staleIfErrorMs <= 0 || !judge(entry, entry.loadedMs).ok)) {
-      return;
-    }
-    this.#cache.set(hash, entry);
+    if (this.#ttlMs <= 0 && (this.#staleIfErrorMs <= 0 || !valid)) return;
+    (valid ? this.#valid : this.#refused).set(hash, entry);
+    (valid ? this.#refused : this.#valid).delete(hash);
   }
 }
 

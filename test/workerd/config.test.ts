@@ -1,5 +1,5 @@
 import { env, exports } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { gateway, LOGIN_POLICY, STORES } from "./helpers.ts";
 
 describe.each(STORES)("health on the %s store", (store) => {
@@ -48,6 +48,89 @@ describe("an invalid policy", () => {
   });
 });
 
+describe("a malformed environment (audit F5, F15)", () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  /** Every path answers 500 naming `field`; the log says why once; no value is echoed. */
+  async function refusedEverywhere(over: Record<string, string>, field: string, secret: string) {
+    const logged: string[] = [];
+    vi.spyOn(console, "error").mockImplementation((line: unknown) => {
+      logged.push(String(line));
+    });
+    const gw = gateway("durable-object", LOGIN_POLICY, {
+      SLUICE_ADMIN_TOKEN: "admin-token-for-config-tests-0123456789",
+      ...over,
+    });
+    for (const path of ["/x", "/__sluice/health", "/__sluice/admin/tenants"]) {
+      const res = await gw.fetch(path);
+      expect(res.status, path).toBe(500);
+      expect(res.headers.get("content-type")).toBe("application/problem+json");
+      const body = await res.text();
+      expect(body).toContain(field);
+      expect(body).not.toContain(secret);
+    }
+    const lines = logged.filter((l) => l.includes("sluice.config_invalid"));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(field);
+    expect(lines[0]).not.toContain(secret);
+  }
+
+  it("names a redis:// URL given as UPSTASH_REDIS_REST_URL, without echoing it", async () => {
+    await refusedEverywhere(
+      {
+        UPSTASH_REDIS_REST_URL: "rediss://default:AbCdSecret@eu1-example.upstash.io:6379",
+        UPSTASH_REDIS_REST_TOKEN: "AbCdSecret",
+      },
+      "ERR_SLUICE_REDIS_URL at UPSTASH_REDIS_REST_URL",
+      "AbCdSecret",
+    );
+  });
+
+  it("names an UPSTASH_REDIS_REST_URL that is not a URL at all", async () => {
+    await refusedEverywhere(
+      { UPSTASH_REDIS_REST_URL: "not a url s3cr3t", UPSTASH_REDIS_REST_TOKEN: "t" },
+      "ERR_SLUICE_REDIS_URL at UPSTASH_REDIS_REST_URL",
+      "s3cr3t",
+    );
+  });
+
+  it("names a malformed ORIGIN_URL, without its value", async () => {
+    await refusedEverywhere(
+      { ORIGIN_URL: "api.internal.corp/v1?key=s3cr3t-origin-key" },
+      "ERR_SLUICE_ORIGIN_URL at ORIGIN_URL",
+      "s3cr3t",
+    );
+    await refusedEverywhere(
+      { ORIGIN_URL: "https://api.internal.corp/v1?key=s3cr3t-origin-key" },
+      "ERR_SLUICE_ORIGIN_URL at ORIGIN_URL",
+      "s3cr3t",
+    );
+  });
+
+  it("names SLUICE_POLICY that is not JSON, without quoting it", async () => {
+    await refusedEverywhere(
+      { SLUICE_POLICY: '{"rules": secretvalue}' },
+      "ERR_SLUICE_POLICY_JSON at SLUICE_POLICY",
+      "secretval",
+    );
+  });
+
+  it("names a policy field without its value", async () => {
+    const bad = JSON.stringify({
+      rules: [{ name: "api", match: { path: "/api/*" }, limits: [{ rate: "10/s3cr3tunit" }] }],
+    });
+    await refusedEverywhere(
+      { SLUICE_POLICY: bad },
+      " at rules[0].limits[0].rate",
+      "s3cr3tunit-in-a-client-body",
+    );
+    const gw = gateway("durable-object", LOGIN_POLICY, { SLUICE_POLICY: bad });
+    expect(await (await gw.fetch("/x")).text()).not.toContain("s3cr3tunit");
+  });
+});
+
 describe("the deployed entry point", () => {
   it("serves the bundled policy on the Durable Object store by default", async () => {
     expect(env.ORIGIN_URL).toMatch(/^http:\/\/127\.0\.0\.1:/);
@@ -65,5 +148,43 @@ describe("the deployed entry point", () => {
     const res = await exports.default.fetch("https://gateway.test/__sluice/nope");
     expect(res.status).toBe(404);
     expect(res.headers.get("content-type")).toBe("application/problem+json");
+  });
+});
+
+describe("health views (audit F7)", () => {
+  const down = {
+    UPSTASH_REDIS_REST_URL: "http://127.0.0.1:9",
+    SLUICE_ADMIN_TOKEN: "admin-token-for-health-tests-0123456789",
+  };
+
+  it("tell anyone only whether the store is reachable", async () => {
+    const gw = gateway("redis", LOGIN_POLICY, down);
+    const res = await gw.fetch("/__sluice/health");
+    expect(res.status).toBe(503);
+    const body = (await res.json()) as { store: Record<string, unknown> };
+    expect(Object.keys(body.store).sort()).toEqual(["kind", "latencyMs", "reachable"]);
+    expect(JSON.stringify(body)).not.toMatch(/127\.0\.0\.1|ECONNREFUSED|error/i);
+  });
+
+  it("give admins the store's error and when it was probed", async () => {
+    const gw = gateway("redis", LOGIN_POLICY, down);
+    const anon = await gw.fetch("/__sluice/admin/health");
+    expect(anon.status).toBe(401);
+    const res = await gw.fetch("/__sluice/admin/health", {
+      headers: { authorization: `Bearer ${down.SLUICE_ADMIN_TOKEN}` },
+    });
+    expect(res.status).toBe(503);
+    const body = (await res.json()) as { store: Record<string, unknown> };
+    expect(body.store).toMatchObject({ kind: "redis", reachable: false });
+    expect(String(body.store.error)).toMatch(/store call failed/);
+    expect(body.store.checkedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+  });
+
+  it("answer from the last probe within the second", async () => {
+    const gw = gateway("durable-object", LOGIN_POLICY);
+    const first = (await (await gw.fetch("/__sluice/health")).json()) as { store: unknown };
+    for (let i = 0; i < 20; i++) {
+      expect(await (await gw.fetch("/__sluice/health")).json()).toEqual(first);
+    }
   });
 });

@@ -129,3 +129,10 @@ export const LOGIN_POLICY = {
     },
   ],
 };
+
+/** A key of the issued form (`sk_live_` and 43 base64url characters) that was never issued. */
+export function randomKey(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  const b64 = btoa(String.fromCharCode(...bytes));
+  return `sk_live_${b64.replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "")}`;
+}

@@ -1,5 +1,11 @@
 /** @module test/workerd/limiter-api — the limit store conformance suite: every store decides, peeks, refunds and resets alike. */
 import { describe, expect, it } from "vitest";
+import {
+  type AdaptiveConfig,
+  defaultAdaptiveConfig,
+  EMPTY_REPORT,
+  type HealthReport,
+} from "../../src/limiter/adaptive.ts";
 import type { DecideRequest, LimitCheck } from "../../src/limiter/types.ts";
 import type { Algorithm } from "../../src/policy/types.ts";
 import { LIMIT_STORES, limitStore, uniquePrefix } from "./helpers.ts";
@@ -360,5 +366,63 @@ describe.each(LIMIT_STORES)("limiter API, %s store", (kind) => {
     // Only the three admitted requests were counted by either limit.
     const now = await store.peek({ ...at("x"), checks });
     expect(now.limits.map((l) => l.remaining)).toEqual([997, 997]);
+  });
+  it("scales limits by the rule's adaptive factor, from the report sent with the same decision", async () => {
+    const store = limitStore(kind);
+    const prefix = uniquePrefix();
+    const config: AdaptiveConfig = {
+      ...defaultAdaptiveConfig,
+      decreasePpm: 500_000,
+      windowMs: 100,
+      holdMs: 200,
+      minRequests: 5,
+      latencyMs: 0,
+    };
+    const limit = (key: string, count: number): LimitCheck => ({
+      id: key.split(":")[0] as string,
+      key: `${prefix}:api:${key}`,
+      algorithm: "fixed-window",
+      count,
+      periodMs: 60_000,
+      burst: count,
+      cost: 1,
+    });
+    // Two subjects: with shards, the limits and the controller live apart.
+    const checks = [limit("tenant-1m:tenant:acme", 100), limit("ip-1m:ip:192.0.2.9", 40)];
+    const at = (ms: number, report: Partial<HealthReport> = {}): DecideRequest => ({
+      rule: "api",
+      checks,
+      nowMs: T0 + ms,
+      countRejected: false,
+      adaptive: {
+        key: `${prefix}:api:~adaptive:-`,
+        config,
+        report: { ...EMPTY_REPORT, ...report },
+      },
+    });
+
+    const first = await store.decide(at(0, { requests: 10, errors: 10 }));
+    expect(first.adaptive).toEqual({ factorPpm: 1_000_000, pauseUntilMs: 0 });
+    expect(first.limits.map((l) => [l.count, l.remaining])).toEqual([
+      [100, 99],
+      [40, 39],
+    ]);
+
+    // The window is judged: all errors, the factor halves, the limits with it.
+    const second = await store.decide(at(100));
+    expect(second.adaptive).toEqual({ factorPpm: 500_000, pauseUntilMs: 0 });
+    expect(second.limits.map((l) => [l.count, l.remaining])).toEqual([
+      [50, 48],
+      [20, 18],
+    ]);
+
+    // The origin asks for a pause: it is stated, and the factor halves again.
+    const third = await store.decide(at(400, { requests: 1, overloaded: 1, pauseMs: 1000 }));
+    expect(third.adaptive).toEqual({ factorPpm: 250_000, pauseUntilMs: T0 + 1400 });
+    expect(third.limits.map((l) => l.count)).toEqual([25, 10]);
+
+    // Without a report the decision reads the factor, and only the factor's limits admit.
+    const rest = await Promise.all(Array.from({ length: 12 }, () => store.decide(at(500))));
+    expect(rest.filter((d) => d.allowed)).toHaveLength(10 - 3);
   });
 });

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { SluiceEnv } from "../../src/gateway/env.ts";
 import { objectFor, type SluiceStore } from "../../src/stores/durable-object/limit-store.ts";
-import { gateway, STORES, type StoreKind, statuses, uniquePrefix } from "./helpers.ts";
+import { gateway, randomKey, STORES, type StoreKind, statuses, uniquePrefix } from "./helpers.ts";
 
 async function storeRequests(): Promise<number> {
   const res = await fetch(`${env.TEST_COUNT_REDIS_URL}/__control/stats`);
@@ -178,12 +178,21 @@ describe.each(STORES)("store calls per request with issued keys, %s store", (kin
     expect(await statuses(gw, 5, "/api/x", key)).toEqual(Array(5).fill(200));
     expect((await store.calls()) - before).toBe(5);
 
-    const guess = () => ({ ip: "198.51.100.77", headers: { "x-api-key": crypto.randomUUID() } });
+    // Keys that cannot have been issued cost no store call at all (audit F17).
+    const junk = await store.calls();
+    for (const k of ["x0", "sk_live_short", crypto.randomUUID(), `sk_test_${"A".repeat(43)}`]) {
+      expect(
+        await statuses(gw, 1, "/api/x", { ip: "198.51.100.76", headers: { "x-api-key": k } }),
+      ).toEqual([401]);
+    }
+    expect((await store.calls()) - junk).toBe(0);
+
+    const guess = () => ({ ip: "198.51.100.77", headers: { "x-api-key": randomKey() } });
     for (let i = 0; i < 4; i++) await statuses(gw, 1, "/api/x", guess());
     const locked = await store.calls();
     for (let i = 0; i < 20; i++) expect(await statuses(gw, 1, "/api/x", guess())).toEqual([429]);
     // The same bad key again and again: its cached "unknown" must not reopen the door.
-    const same = { ip: "198.51.100.77", headers: { "x-api-key": "sk_live_same_wrong_key" } };
+    const same = { ip: "198.51.100.77", headers: { "x-api-key": randomKey() } };
     for (let i = 0; i < 10; i++) expect(await statuses(gw, 1, "/api/x", same)).toEqual([429]);
     expect((await store.calls()) - locked).toBe(0);
   });

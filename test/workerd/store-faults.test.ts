@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import { gateway, uniquePrefix } from "./helpers.ts";
+import { gateway, randomKey, uniquePrefix } from "./helpers.ts";
 
 const BUDGET_MS = 150;
 
@@ -167,7 +167,7 @@ describe("key resolution with the store down", () => {
       { UPSTASH_REDIS_REST_URL: env.TEST_FAULT_REDIS_URL, SLUICE_ADMIN_TOKEN: ADMIN },
     );
   }
-  const withKey = { headers: { "x-api-key": "sk_live_unresolvable", "x-sluice-tenant": "evil" } };
+  const withKey = { headers: { "x-api-key": randomKey(), "x-sluice-tenant": "evil" } };
 
   it.each([
     ["deny", "error"],

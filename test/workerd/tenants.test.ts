@@ -4,7 +4,14 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { SluiceDirectory } from "../../src/stores/durable-object/document-store.ts";
 import type { EchoReply } from "../../tools/echo-origin.ts";
-import { gateway, STORES, type StoreKind, type TestGateway, uniquePrefix } from "./helpers.ts";
+import {
+  gateway,
+  randomKey,
+  STORES,
+  type StoreKind,
+  type TestGateway,
+  uniquePrefix,
+} from "./helpers.ts";
 
 const TOKEN = "admin-token-for-tests-0123456789";
 
@@ -163,9 +170,15 @@ describe.each(STORES)("issued keys, %s store", (kind) => {
     const gw = gateway(kind, tenantPolicy(), { SLUICE_ADMIN_TOKEN: TOKEN });
     const api = admin(gw);
     await api.tenant("acme", "pro");
-    const unknown = await get(gw, "/api/x", "sk_live_not-a-real-key");
+    const unknown = await get(gw, "/api/x", randomKey());
     expect(unknown.status).toBe(401);
     expect(unknown.body.type).toBe("https://sluice.dev/problems/unauthorized");
+    expect(gw.events.at(-1)?.keyProblem).toBe("unknown");
+    // A key that cannot have been issued gets the same answer; only the log tells them apart.
+    const malformed = await get(gw, "/api/x", "sk_live_not-a-real-key");
+    expect(malformed.status).toBe(401);
+    expect(malformed.body).toEqual(unknown.body);
+    expect(gw.events.at(-1)?.keyProblem).toBe("malformed");
     expect((await get(gw, "/api/x")).status).toBe(401); // no key at all
 
     const { secret } = await api.key("acme", {
@@ -187,8 +200,7 @@ describe.each(STORES)("issued keys, %s store", (kind) => {
     const gw = gateway(kind, tenantPolicy({ authFailures: "4/min" }), {
       SLUICE_ADMIN_TOKEN: TOKEN,
     });
-    const guess = (ip: string) =>
-      gw.fetch("/api/x", { ip, headers: { "x-api-key": `sk_live_${crypto.randomUUID()}` } });
+    const guess = (ip: string) => gw.fetch("/api/x", { ip, headers: { "x-api-key": randomKey() } });
     const codes: number[] = [];
     for (let i = 0; i < 8; i++) codes.push((await guess("198.51.100.9")).status);
     expect(codes).toEqual([401, 401, 401, 401, 429, 429, 429, 429]);
@@ -207,12 +219,20 @@ describe.each(STORES)("issued keys, %s store", (kind) => {
     const api = admin(gw);
     await api.tenant("acme", "pro");
     const { secret } = await api.key("acme");
-    const spoof = { "x-sluice-tenant": "megacorp" };
+    // Every spelling a CGI-style origin reads as the tenant header (audit F2).
+    const spoof = {
+      "x-sluice-tenant": "megacorp",
+      X_Sluice_Tenant: "megacorp",
+      "x-sluice_tenant": "megacorp",
+      "X.Sluice.Tenant": "megacorp",
+    };
     const limited = await get(gw, "/api/x", secret, spoof);
     expect(limited.body.headers["x-sluice-tenant"]).toBe("acme");
+    expect(JSON.stringify(limited.body.headers)).not.toContain("megacorp");
     const open = await get(gw, "/elsewhere", secret, spoof);
     expect(open.status).toBe(200);
     expect(open.body.headers["x-sluice-tenant"]).toBeUndefined();
+    expect(JSON.stringify(open.body.headers)).not.toContain("megacorp");
   });
 
   it("keep the key from the origin, whichever header carried it", async () => {
@@ -239,6 +259,9 @@ describe.each(STORES)("issued keys, %s store", (kind) => {
     const twice = await get(gw, "/api/x", secret, { authorization: `Bearer ${secret}` });
     expect(twice.status).toBe(200);
     expect(JSON.stringify(twice.body)).not.toContain(secret);
+    // A look-alike spelling of the key header carries the secret no further either.
+    const lookalike = await get(gw, "/elsewhere", undefined, { X_API_Key: secret });
+    expect(JSON.stringify(lookalike.body)).not.toContain(secret);
     // A bearer token of the origin's own, on a route no key limit reads, passes untouched.
     const own = await get(gw, "/elsewhere", undefined, {
       authorization: "Bearer origin-session-1",
@@ -396,6 +419,17 @@ describe.each(STORES)("the admin API, %s store", (kind) => {
     expect(body).toContain("SLUICE_ADMIN_TOKEN is shorter than 32 characters");
     expect(body).not.toContain("11");
     // Traffic still flows.
+    expect((await gw.fetch("/elsewhere")).status).toBe(200);
+  });
+
+  it("keeps the admin API off with a long token that is easy to guess", async () => {
+    const weak = "a".repeat(40);
+    const gw = gateway(kind, tenantPolicy(), { SLUICE_ADMIN_TOKEN: weak });
+    const res = await gw.fetch("/__sluice/admin/tenants", {
+      headers: { authorization: `Bearer ${weak}` },
+    });
+    expect(res.status).toBe(503);
+    expect(JSON.stringify(await res.json())).toContain("SLUICE_ADMIN_TOKEN is too easy to guess");
     expect((await gw.fetch("/elsewhere")).status).toBe(200);
   });
 

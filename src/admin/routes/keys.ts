@@ -32,8 +32,12 @@ keyRoutes.post("/", async (c) => {
     prefix: key.prefix,
     ...(expiresAt ? { expiresAt } : {}),
   });
-  await commit(c, entry, () => directory.saveKey(minted.hash, key, entry));
-  resolver?.forget({ hash: minted.hash });
+  await commit(
+    c,
+    entry,
+    () => directory.saveKey(minted.hash, key, entry),
+    () => resolver?.forget({ hash: minted.hash }),
+  );
   return c.json({ key, secret: minted.secret }, 201);
 });
 
@@ -52,7 +56,11 @@ keyRoutes.post("/:id/revoke", async (c) => {
     ? found.key
     : { ...found.key, disabled: true, revokedAt: new Date(clock()).toISOString() };
   const entry = auditEntry(c, "key.revoke", `key:${id}`, { tenant: key.tenant });
-  await commit(c, entry, () => directory.saveKey(found.hash, key, entry, found.key));
-  resolver?.forget({ hash: found.hash });
+  await commit(
+    c,
+    entry,
+    () => directory.saveKey(found.hash, key, entry, found.key),
+    () => resolver?.forget({ hash: found.hash }),
+  );
   return c.json({ key });
 });

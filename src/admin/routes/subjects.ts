@@ -1,12 +1,13 @@
 /** @module admin/routes/subjects — one subject's usage and reset across rules, and the audit trail. */
 import { type Context, Hono } from "hono";
 import { ipKey } from "../../identity/ip.ts";
-import { buildChecks, type Requester } from "../../limiter/checks.ts";
+import { banOf, buildChecks, type Requester } from "../../limiter/checks.ts";
 import type { LimitCheck } from "../../limiter/types.ts";
+import { applicationRule } from "../../policy/protect.ts";
 import type { Limit, Rule } from "../../policy/types.ts";
 import { badRequest, missing } from "../../respond/problem.ts";
 import { planRatesOf } from "../../tenants/plan.ts";
-import { type AdminEnv, auditEntry, commit, jsonBody, tenantOr404 } from "../context.ts";
+import { type AdminEnv, auditEntry, auditThen, jsonBody, tenantOr404 } from "../context.ts";
 import { object, parseSubject, type SubjectRef } from "../input.ts";
 
 /** `/usage`, `/reset` and `/audit` under the admin base. */
@@ -39,29 +40,32 @@ subjectRoutes.get("/usage", async (c) => {
       });
     }
   }
-  const elsewhere = countedElsewhere(c.var.admin.policy.rules, subject, related);
+  const { policy } = c.var.admin;
+  const rules = [...policy.rules, applicationRule(policy.limits)];
+  const elsewhere = countedElsewhere(rules, subject, related);
   return c.json({ subject: c.req.query("subject"), limits, elsewhere });
 });
 
 subjectRoutes.post("/reset", async (c) => {
-  const { store, directory, policy, keyGuard, tokenGuard } = c.var.admin;
+  const { store, policy, keyGuard, tokenGuard } = c.var.admin;
   const input = object(await jsonBody(c), ["subject"]);
   const subject = parseSubject(input.subject);
-  let cleared = 0;
-  for (const target of (await resolve(c, subject)).targets) {
-    await store.reset(
-      target.rule,
-      target.checks.map((k) => k.key),
-    );
-    cleared += target.checks.length;
-  }
-  if (subject.kind === "ip") {
-    const address = ipKey(subject.address, policy.identity.ip.ipv6Subnet) ?? "";
-    keyGuard?.clear(address);
-    tokenGuard.clear(address);
-  }
+  const found = (await resolve(c, subject)).targets;
+  const cleared = found.reduce((n, t) => n + t.checks.length, 0);
   const entry = auditEntry(c, "subject.reset", String(input.subject), { keys: cleared });
-  await commit(c, entry, () => directory.recordAudit(entry));
+  // A reset lifts lockouts: its entry is in the trail before anything is cleared.
+  await auditThen(c, entry, async () => {
+    for (const target of found) {
+      const keys = target.checks.map((k) => k.key);
+      // A reset forgives a ban on the subject too.
+      await store.reset(target.rule, target.banKey ? [...keys, target.banKey] : keys);
+    }
+    if (subject.kind === "ip") {
+      const address = ipKey(subject.address, policy.identity.ip.ipv6Subnet) ?? "";
+      keyGuard?.clear(address);
+      tokenGuard.clear(address);
+    }
+  });
   return c.json({ subject: input.subject, cleared });
 });
 
@@ -75,6 +79,8 @@ subjectRoutes.get("/audit", async (c) => {
 interface Target {
   rule: string;
   checks: LimitCheck[];
+  /** The rule's ban on this subject, when it bans by it. */
+  banKey?: string;
   /** For Sluice's own counters (not policy rules): what they count. */
   internal?: string;
 }
@@ -141,9 +147,13 @@ async function resolve(
     counts = (l) => l.by.kind === "apiKey" && (!l.fromPlan || planRates !== undefined);
     related.tenant = `tenant:${found.key.tenant}`;
   }
-  for (const rule of policy.rules) {
+  // Application-wide limits count too, under the rule "*".
+  for (const rule of [...policy.rules, applicationRule(policy.limits)]) {
     if (!rule.limits.some(counts)) continue;
-    out.push({ rule: rule.name, checks: await buildChecks(policy, rule, who, counts) });
+    const checks = await buildChecks(policy, rule, who, counts);
+    const first = rule.limits[0];
+    const ban = first && counts(first) ? banOf(policy, rule, checks) : undefined;
+    out.push({ rule: rule.name, checks, ...(ban ? { banKey: ban.key } : {}) });
   }
   return { targets: out, related };
 }

@@ -72,8 +72,12 @@ tenantRoutes.patch("/:id", async (c) => {
     ...(disabled !== undefined ? { disabled } : {}),
   };
   const entry = auditEntry(c, "tenant.update", `tenant:${tenant.id}`, changes);
-  await commit(c, entry, () => directory.saveTenant(updated, entry, tenant));
-  resolver?.forget({ tenant: tenant.id });
+  await commit(
+    c,
+    entry,
+    () => directory.saveTenant(updated, entry, tenant),
+    () => resolver?.forget({ tenant: tenant.id }),
+  );
   return c.json({ tenant: updated });
 });
 
@@ -97,8 +101,12 @@ tenantRoutes.put("/:id/overrides/:limit", async (c) => {
     overrides: [...tenant.overrides.filter((o) => o.limit !== limit), override],
   };
   const entry = auditEntry(c, "tenant.override.set", `tenant:${tenant.id}`, { ...override });
-  await commit(c, entry, () => directory.saveTenant(updated, entry, tenant));
-  resolver?.forget({ tenant: tenant.id });
+  await commit(
+    c,
+    entry,
+    () => directory.saveTenant(updated, entry, tenant),
+    () => resolver?.forget({ tenant: tenant.id }),
+  );
   return c.json({ tenant: updated });
 });
 
@@ -114,8 +122,12 @@ tenantRoutes.delete("/:id/overrides/:limit", async (c) => {
     overrides: tenant.overrides.filter((o) => o.limit !== limit),
   };
   const entry = auditEntry(c, "tenant.override.remove", `tenant:${tenant.id}`, { limit });
-  await commit(c, entry, () => directory.saveTenant(updated, entry, tenant));
-  resolver?.forget({ tenant: tenant.id });
+  await commit(
+    c,
+    entry,
+    () => directory.saveTenant(updated, entry, tenant),
+    () => resolver?.forget({ tenant: tenant.id }),
+  );
   return c.json({ tenant: updated });
 });
 

@@ -1,16 +1,20 @@
 /** @module middleware/rate-limit/act — a decision (or a refusal) → forward or refuse, the response's fields, and the one log line. */
 import type { Context, Next } from "hono";
 import type { Identity } from "../../identity/types.ts";
+import { FULL_PPM } from "../../limiter/adaptive.ts";
 import type { DecideRequest, Decision, LimitStore, StoreFailure } from "../../limiter/types.ts";
 import type { DecisionEvent, Outcome } from "../../observe/index.ts";
 import type { Limit, Rule } from "../../policy/types.ts";
 import { addHeaders, addToContext, type Header, rateLimitHeaders } from "../../respond/headers.ts";
 import {
   abandoned,
+  originPaused,
   SluiceHttpError,
   storeUnavailable,
   tooManyRequests,
 } from "../../respond/problem.ts";
+import { isCustomRefusal, type RefusalValues, refusalResponse } from "../../respond/refusal.ts";
+import type { OriginHealth } from "./adaptive.ts";
 import type { RateLimitConfig } from "./config.ts";
 import { refundAfter, statusCounts } from "./count-status.ts";
 import { giveBack, releaseAfterResponse } from "./throttle.ts";
@@ -32,6 +36,10 @@ export interface Trace {
   delayedMs?: number;
   /** Why the store could not decide, as a word for headers. */
   storeFailure?: StoreFailure;
+  /** The list that refused or exempted the request. */
+  list?: string;
+  /** The rule an `exempt` list skipped (`rule` is then the application-wide `*`). */
+  exemptFrom?: string;
 }
 
 /**
@@ -57,9 +65,40 @@ export function refuse(
   trace: Trace,
   outcome: Outcome,
   error: SluiceHttpError,
+  decision?: Decision,
 ): never {
-  log(config, trace, outcome);
+  log(config, trace, outcome, decision);
   throw error;
+}
+
+/**
+ * An adaptive rule whose origin asked for a pause answers from memory
+ * until it ends, without a store call (shadow rules are never felt).
+ *
+ * @throws {SluiceHttpError} 503 with the pause's Retry-After.
+ */
+export function refuseWhilePaused(config: RateLimitConfig, trace: Trace, nowMs: number): void {
+  const pauseUntilMs = config.health(trace.rule)?.pauseUntilMs ?? 0;
+  if (pauseUntilMs <= nowMs || trace.rule.mode === "shadow") return;
+  refuse(config, trace, "paused", originPaused(trace.rule.name, pauseUntilMs - nowMs));
+}
+
+/** Hands the request on; for an adaptive rule, what the origin answered joins this isolate's tally. */
+async function forward(
+  c: Context,
+  next: Next,
+  health: OriginHealth | undefined,
+  clock: () => number,
+): Promise<void> {
+  if (!health) return next();
+  const answered = health.watch();
+  try {
+    await next();
+  } catch (err) {
+    answered(undefined, clock());
+    throw err;
+  }
+  answered(c.res, clock());
 }
 
 /** Forwards a shadow rule's request the store could not vouch for: shadow rules are never felt. */
@@ -95,19 +134,24 @@ export async function act(
   if (rule.mode === "shadow") {
     // Shadow rules are measured, never felt: no headers, no 429.
     log(config, trace, decision.allowed ? "allowed" : "shadow-denied", decision, degraded);
-    return next();
+    return forward(c, next, config.health(rule), config.clock);
   }
-  const headers = [timing, ...rateLimitHeaders(decision, { legacy: config.policy.headers.legacy })];
+  const headers = [timing, ...limitFields(config, trace, decision)];
   // The limits were this isolate's own while the store was away (README "Store trouble").
   if (degraded) headers.push(["Sluice-Degraded", degraded]);
+  const pausedMs = (decision.adaptive?.pauseUntilMs ?? 0) - config.clock();
+  if (pausedMs > 0) {
+    if (decision.allowed) giveBack(c, verdict.store, verdict.request);
+    refuse(config, trace, "paused", originPaused(rule.name, pausedMs), decision);
+  }
   if (!decision.allowed) {
-    log(config, trace, decision.concurrency ? "concurrency-denied" : "denied", decision, degraded);
+    log(config, trace, refusedOutcome(decision), decision, degraded);
     throw await denial(c, config, trace, decision, headers);
   }
   if (decision.delayMs) await holdTurn(c, config, trace, verdict, decision.delayMs, headers);
   const admitted = degraded ? "degraded-local" : "allowed";
   const event = log(config, trace, admitted, decision, degraded);
-  await next();
+  await forward(c, next, config.health(rule), config.clock);
   addToContext(c, headers);
   releaseAfterResponse(c, verdict.store, verdict.request);
   if (rule.countStatus && !statusCounts(c.res.status, rule.countStatus)) {
@@ -164,7 +208,20 @@ function storeTiming(trace: Trace): Header {
   return ["Server-Timing", `sluice-store;dur=${trace.storeMs}${why}`];
 }
 
-/** The 429: the app's `handler` if it has one, else problem+json; RateLimit fields either way. */
+/**
+ * The RateLimit fields (draft-ietf-httpapi-ratelimit-headers), unless the rule
+ * hides them (`rateLimitHeaders: false`, Flask-Limiter's headers_enabled).
+ */
+function limitFields(config: RateLimitConfig, trace: Trace, decision: Decision): Header[] {
+  if (!trace.rule.rateLimitHeaders) return [];
+  return rateLimitHeaders(decision, { legacy: config.policy.headers.legacy });
+}
+
+/**
+ * The refusal: the rule's own (`response`) if it has one, else the app's
+ * `handler`, else 429 problem+json; Retry-After and the RateLimit fields
+ * (unless hidden) either way.
+ */
 async function denial(
   c: Context,
   config: RateLimitConfig,
@@ -177,8 +234,10 @@ async function denial(
     retryAfterMs: decision.retryAfterMs,
     decision,
   });
-  if (!config.handler) return fallback.withHeaders(headers);
-  const own = await config.handler(c, { ...info(trace, decision), decision });
+  const own = isCustomRefusal(trace.rule.response)
+    ? refusalResponse(trace.rule.response, refusalValues(trace, decision))
+    : await config.handler?.(c, { ...info(trace, decision), decision });
+  if (!own) return fallback.withHeaders(headers);
   const res = new Response(own.body, own);
   addHeaders(res.headers, headers);
   const retryAfter = fallback.res?.headers.get("retry-after");
@@ -186,7 +245,19 @@ async function denial(
   return new SluiceHttpError(res);
 }
 
-function info(trace: Trace, decision: Decision | undefined) {
+/** What a rule's refusal body's placeholders stand for. */
+function refusalValues(trace: Trace, decision: Decision): RefusalValues {
+  const denied = decision.limits.filter((l) => !l.allowed).map((l) => l.id);
+  return {
+    rule: trace.rule.name,
+    limit: decision.banned ? "ban" : denied.join(","),
+    retryAfterMs: decision.retryAfterMs,
+    tenant: trace.identity.tenant ?? "",
+  };
+}
+
+/** What `c.get("rateLimit")` shows downstream. */
+export function info(trace: Trace, decision: Decision | undefined) {
   return {
     rule: trace.rule.name,
     mode: trace.rule.mode,
@@ -196,7 +267,7 @@ function info(trace: Trace, decision: Decision | undefined) {
 }
 
 /** Writes the decision's one log line (plain admissions only when `log.allowed`). */
-function log(
+export function log(
   config: RateLimitConfig,
   trace: Trace,
   outcome: Outcome,
@@ -204,6 +275,7 @@ function log(
   degraded?: "local",
 ): DecisionEvent {
   const { rule, identity } = trace;
+  const health = config.health(rule);
   const event: DecisionEvent = {
     msg: "sluice.decision",
     rule: rule.name,
@@ -218,7 +290,7 @@ function log(
     ...(trace.keyProblem ? { keyProblem: trace.keyProblem } : {}),
     limits: (decision?.limits ?? []).map((s) => ({
       id: s.id,
-      by: countedBy(rule.limits, s.id),
+      by: countedBy(rule.limits, s.id) || countedBy(config.appRule.limits, s.id),
       allowed: s.allowed,
       remaining: s.remaining,
       resetMs: s.resetMs,
@@ -229,11 +301,31 @@ function log(
     ...(trace.storeError ? { storeError: trace.storeError } : {}),
     ...(degraded ? { degraded } : {}),
     ...(trace.delayedMs ? { delayedMs: trace.delayedMs } : {}),
+    ...(health ? { factor: health.factorPpm / FULL_PPM } : {}),
+    ...protectionFields(trace, decision),
     policyVersion: config.policy.version,
     policyHash: trace.policyHash,
   };
   if (outcome !== "allowed" || config.policy.log.allowed) config.sink(event);
   return event;
+}
+
+/** Why a decision refused: a ban, a concurrency cap, or a limit. */
+function refusedOutcome(decision: Decision): Outcome {
+  if (decision.banned) return "banned";
+  return decision.concurrency ? "concurrency-denied" : "denied";
+}
+
+/** The list and ban behind a decision, for its log line. */
+function protectionFields(trace: Trace, decision: Decision | undefined) {
+  const banned = decision?.banned;
+  return {
+    ...(trace.list !== undefined ? { list: trace.list } : {}),
+    ...(trace.exemptFrom !== undefined ? { exemptFrom: trace.exemptFrom } : {}),
+    ...(banned
+      ? { ban: { level: banned.level, untilMs: banned.untilMs, started: banned.started } }
+      : {}),
+  };
 }
 
 /** What a decision's limit counted by (a plan limit's checks are named `<limit id>-<rate id>`). */

@@ -5,10 +5,13 @@ import type { Decision, LimitStore } from "../../limiter/types.ts";
 import { consoleSink, type DecisionSink } from "../../observe/index.ts";
 import { formatIssues, hashPolicy } from "../../policy/load.ts";
 import { compileMatcher } from "../../policy/match.ts";
+import { applicationRule } from "../../policy/protect.ts";
 import type { LoadedPolicy, Policy, Rule } from "../../policy/types.ts";
 import { validatePolicy } from "../../policy/validate.ts";
+import { Screen } from "../../protect/screen.ts";
 import { MemoryStore } from "../../stores/memory/limit-store.ts";
 import type { TenantServices } from "../../tenants/authenticate.ts";
+import { OriginHealth } from "./adaptive.ts";
 
 /** What the middleware decided, readable downstream as `c.get("rateLimit")`. */
 export interface RateLimitInfo {
@@ -59,6 +62,16 @@ export interface RateLimitOptions {
   /** The raw API key, instead of the policy's header or bearer token; hashed before use. */
   getKey?: (c: Context) => string | undefined;
   /**
+   * The client's country for `lists[].countries` (default: `request.cf.country`,
+   * which Cloudflare sets on Workers).
+   */
+  getCountry?: (c: Context) => string | undefined;
+  /**
+   * The screen stage with runtime list entries (the gateway's, shared with its
+   * admin API). Default: the policy's lists alone.
+   */
+  screen?: Screen;
+  /**
    * Builds the refusal for a denied request (default: 429 problem+json).
    * `Retry-After` and the RateLimit fields are added to what it returns.
    */
@@ -90,6 +103,17 @@ export interface RateLimitConfig {
   getKey: ((c: Context) => string | undefined) | undefined;
   handler: RateLimitOptions["handler"];
   hold: (ms: number, signal: AbortSignal) => Promise<boolean>;
+  /** An adaptive rule's view of the origin from this isolate; undefined for other rules. */
+  health: (rule: Rule) => OriginHealth | undefined;
+  /** Lists: which a request is on. */
+  screen: Screen;
+  getCountry: (c: Context) => string | undefined;
+  /** The application-wide limits as a rule (`*`): what unmatched or exempted requests meet. */
+  appRule: Rule;
+  /** Ids of the application-wide limits, to tell their states from a rule's. */
+  appIds: ReadonlySet<string>;
+  /** Every request passes through (lists or application-wide limits), not only matched ones. */
+  screensAll: boolean;
 }
 
 /** Invalid `rateLimit()` options: the policy's problems, one per line. */
@@ -113,6 +137,13 @@ export function configure(options: RateLimitOptions): RateLimitConfig {
     );
   }
   const store = options.store ?? new MemoryStore();
+  const health = new Map<string, OriginHealth>();
+  for (const rule of policy.rules) {
+    if (rule.adaptive)
+      health.set(rule.name, new OriginHealth(policy.prefix, { ...rule, adaptive: rule.adaptive }));
+  }
+  const screen = options.screen ?? new Screen(policy.lists);
+  const appRule = applicationRule(policy.limits);
   let hashed: Promise<string> | undefined;
   return {
     policy,
@@ -130,7 +161,19 @@ export function configure(options: RateLimitOptions): RateLimitConfig {
     getKey: options.getKey,
     handler: options.handler,
     hold: options.hold ?? sleep,
+    health: (rule) => health.get(rule.name),
+    screen,
+    getCountry: options.getCountry ?? cfCountry,
+    appRule,
+    appIds: new Set(policy.limits.map((l) => l.id)),
+    screensAll: screen.active || appRule.limits.length > 0,
   };
+}
+
+/** Cloudflare's `request.cf.country` (absent off Workers and in some local runs). */
+function cfCountry(c: Context): string | undefined {
+  const cf = (c.req.raw as Request & { cf?: { country?: unknown } }).cf;
+  return typeof cf?.country === "string" ? cf.country : undefined;
 }
 
 /** Waits `ms`, or less when `signal` aborts: true when the full time passed. */

@@ -1,11 +1,14 @@
-/** @module middleware/rate-limit — Sluice's core as a Hono middleware: identify → match → authenticate → decide → act. */
+/** @module middleware/rate-limit — Sluice's core as a Hono middleware: match → identify → screen → authenticate → decide → act. */
 import type { Context, Env, MiddlewareHandler } from "hono";
+import { canonicalOf } from "../../identity/canonical.ts";
 import { identify } from "../../identity/index.ts";
 import type { Identity } from "../../identity/types.ts";
-import { buildChecks, needsKey, type Requester } from "../../limiter/checks.ts";
+import { scaledRequest } from "../../limiter/adaptive.ts";
+import { needsKey, type Requester } from "../../limiter/checks.ts";
 import { type DecideRequest, StoreError } from "../../limiter/types.ts";
 import type { Rule } from "../../policy/types.ts";
 import {
+  badPath,
   forbidden,
   keyAttemptsLocked,
   storeUnavailable,
@@ -14,9 +17,16 @@ import {
 import { keyId } from "../../tenants/api-keys.ts";
 import { authenticate } from "../../tenants/authenticate.ts";
 import { planRatesOf } from "../../tenants/plan.ts";
-import { act, passShadow, refuse, type Trace, type Verdict } from "./act.ts";
+import { act, passShadow, refuse, refuseWhilePaused, type Trace, type Verdict } from "./act.ts";
 import { waitUntilOf } from "./background.ts";
 import { configure, type RateLimitConfig, type RateLimitOptions } from "./config.ts";
+import {
+  decideProtected,
+  passUnlimited,
+  protectedRequest,
+  screen,
+  screenTenant,
+} from "./protect.ts";
 import { throttleOf, waitForSlot } from "./throttle.ts";
 
 export {
@@ -30,7 +40,10 @@ export {
 const SHADOW_PASS = Symbol("shadow-pass");
 
 /**
- * Enforces the policy's rules. Unmatched requests pass through untouched;
+ * Enforces the policy: deny lists refuse before any rule, allow lists and
+ * rules' `exempt` lists lift limits, the first matching rule's limits and the
+ * application-wide ones are decided in one store call. With neither lists nor
+ * application-wide limits, unmatched requests pass through untouched.
  * `c.get("rateLimit")` tells downstream handlers what was decided.
  *
  * @throws {RateLimitConfigError} when the policy is invalid, or has `tenants` without `tenants` services.
@@ -43,25 +56,40 @@ const SHADOW_PASS = Symbol("shadow-pass");
 export function rateLimit<E extends Env = Env>(options: RateLimitOptions): MiddlewareHandler<E> {
   const config = configure(options);
   return async function rateLimit(c, next) {
-    const rule = config.match(c.req.method, c.req.path);
-    if (!rule) return next();
+    // Rules match the canonical path; a spelling origins could read otherwise is refused.
+    const path = canonicalOf(c.req.raw);
+    if ("refused" in path) throw badPath(path.refused);
+    const matched = config.match(c.req.method, path.path);
+    if (!matched && !config.screensAll) return next();
+    // Unmatched requests meet lists and application-wide limits, as rule "*".
+    const rule = matched ?? config.appRule;
     const nowMs = config.clock();
-    const identity = await identify(c.req.raw, config.policy.identity, {
-      ip: config.getIP?.(c),
-      apiKey: config.getKey?.(c),
-    });
-    const trace = await traceOf(c, config, rule, identity);
+    const { tenants } = config.policy;
+    const identity = await identify(
+      c.req.raw,
+      config.policy.identity,
+      // No rule needs a key when none matched: skip hashing one.
+      { ip: config.getIP?.(c), apiKey: matched ? config.getKey?.(c) : "" },
+      tenants.enabled ? tenants : undefined,
+    );
+    const trace = await traceOf(c, config, rule, identity, path.path);
+    const screening = await screen(c, config, trace, nowMs);
     const who = await requester(c, config, trace, nowMs);
     if (who === SHADOW_PASS) return passShadow(c, next, config, trace);
-    const request: DecideRequest = {
-      rule: rule.name,
-      checks: await buildChecks(config.policy, rule, who),
+    refuseWhilePaused(config, trace, nowMs);
+    const limited = await protectedRequest(
+      config,
+      trace,
+      screenTenant(config, trace, screening),
+      who,
       nowMs,
-      countRejected: rule.countRejected,
-      ...(await throttleOf(config, rule, who)),
-    };
-    const ask = (at: number) => decide(c, config, trace, { ...request, nowMs: at });
-    const verdict = await waitForSlot(c, config, rule, ask, await ask(nowMs));
+    );
+    if (!limited) return passUnlimited(c, next, config, trace);
+    // An exempted request is decided as the rule "*": its throttling is the rule's no more.
+    const request: DecideRequest = { ...limited, ...(await throttleOf(config, trace.rule, who)) };
+    const ask = (at: number) =>
+      decideProtected(c, config, trace, { ...request, nowMs: at }, decide);
+    const verdict = await waitForSlot(c, config, trace.rule, ask, await ask(nowMs));
     return act(c, next, config, trace, verdict);
   };
 }
@@ -71,12 +99,13 @@ async function traceOf(
   config: RateLimitConfig,
   rule: Rule,
   identity: Identity,
+  path: string,
 ): Promise<Trace> {
   return {
     rule,
     identity,
     method: c.req.method,
-    path: c.req.path,
+    path,
     policyHash: await config.hash(),
     ...(identity.apiKeyHash ? { keyId: keyId(identity.apiKeyHash) } : {}),
     store: "",
@@ -113,7 +142,8 @@ async function requester(
   }
   const services = config.tenants(c);
   if (!config.policy.tenants.enabled || !services) return base;
-  const auth = await authenticate(services, identity.apiKeyHash, identity.ipKey, nowMs);
+  const { apiKeyHash, ipKey, apiKeyMalformed } = identity;
+  const auth = await authenticate(services, apiKeyHash, ipKey, nowMs, apiKeyMalformed);
   if (!auth.ok) {
     if ("keyProblem" in auth && auth.keyProblem) trace.keyProblem = auth.keyProblem;
     switch (auth.reason) {
@@ -161,19 +191,34 @@ async function decide(
 ): Promise<Verdict> {
   const store = config.store(c);
   trace.store = store.kind;
+  const health = config.health(trace.rule);
+  const adaptive = health?.take();
   const started = Date.now();
   try {
     const waitUntil = waitUntilOf(c);
-    const decision = await store.decide(waitUntil ? { ...request, waitUntil } : request);
-    return { request, store, decision };
+    const sent = {
+      ...request,
+      ...(adaptive ? { adaptive } : {}),
+      ...(waitUntil ? { waitUntil } : {}),
+    };
+    const decision = await store.decide(sent);
+    if (!decision.adaptive) return { request, store, decision };
+    health?.heard(decision.adaptive);
+    // Refunds and releases must name the limits as the store counted them.
+    return { request: scaledRequest(request, decision.adaptive.factorPpm), store, decision };
   } catch (err) {
+    // Not sent, or refused: the tally waits for the next decision. A call that
+    // timed out most likely arrived; its tally is not counted twice.
+    const arrived = err instanceof StoreError && err.reason === "timeout";
+    if (adaptive && !arrived) health?.restore(adaptive.report);
     if (!(err instanceof StoreError)) throw err;
     trace.storeError = `${err.reason}: ${err.message}`;
     trace.storeFailure = err.reason;
     if (trace.rule.onStoreError !== "local") return { request, store, decision: undefined };
-    // Per-isolate limits while the store is away: never a flood let through.
-    const decision = await config.fallback.decide(request);
-    return { request, store: config.fallback, decision, degraded: "local" };
+    // Per-isolate limits while the store is away, scaled as last heard: never a flood let through.
+    const local = health ? scaledRequest(request, health.factorPpm) : request;
+    const decision = await config.fallback.decide(local);
+    return { request: local, store: config.fallback, decision, degraded: "local" };
   } finally {
     trace.storeMs = Date.now() - started;
   }

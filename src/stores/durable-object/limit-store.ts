@@ -1,10 +1,12 @@
 /** @module stores/durable-object/limit-store — the embedded store: limits in Durable Objects sharded by subject, decisions group-committed per object. */
 import { DurableObject } from "cloudflare:workers";
+import { scaledRequest } from "../../limiter/adaptive.ts";
 import { BAN_KEY_PART, bannedDecision, bansAmong } from "../../limiter/ban.ts";
 import { CONCURRENCY_RETRY_MS } from "../../limiter/lease.ts";
 import { combine, type StepView } from "../../limiter/model.ts";
 import {
   acquireOnTable,
+  adaptOnTable,
   decideOnTable,
   peekOnTable,
   type Reservation,
@@ -18,14 +20,16 @@ import {
   type UndoEntry,
   undoOnTable,
 } from "../../limiter/table.ts";
-import type {
-  BanEntry,
-  BanSpec,
-  DecideRequest,
-  Decision,
-  LeaseSpec,
-  LimitCheck,
-  LimitStore,
+import {
+  type AdaptiveSpec,
+  type BanEntry,
+  type BanSpec,
+  type DecideRequest,
+  type Decision,
+  type LeaseSpec,
+  type LimitCheck,
+  type LimitStore,
+  StoreError,
 } from "../../limiter/types.ts";
 import { BoundedMap } from "../../util/bounded-map.ts";
 import { withBudget } from "../budget.ts";
@@ -51,9 +55,17 @@ export type ShardOp =
   | { op: "strike"; ban: BanSpec; nowMs: number; denial: Decision }
   /** Takes the lease of a decision spread over several objects, once its parts admitted it. */
   | { op: "acquire"; lease: LeaseSpec; nowMs: number }
-  | { op: "release"; key: string; id: string; nowMs: number };
+  | { op: "release"; key: string; id: string; nowMs: number }
+  /** Reports to the rule's adaptive controller, for a decision spread over several objects. */
+  | { op: "adapt"; spec: AdaptiveSpec; nowMs: number };
 
-export type ShardResult = Decision | Reservation | StepView[] | { inFlight: number } | null;
+export type ShardResult =
+  | Decision
+  | Reservation
+  | StepView[]
+  | { inFlight: number }
+  | { factorPpm: number; pauseUntilMs: number }
+  | null;
 
 /**
  * Holds the limit state of the subjects routed to it, in its SQLite
@@ -159,6 +171,7 @@ export class SluiceStore extends DurableObject {
       return null;
     }
     if (op.op === "acquire") return acquireOnTable(this.#table, op.lease, op.nowMs) ?? null;
+    if (op.op === "adapt") return adaptOnTable(this.#table, op.spec, op.nowMs);
     this.#latestNowMs = Math.max(this.#latestNowMs, op.req.nowMs);
     switch (op.op) {
       case "decide":
@@ -290,12 +303,44 @@ export class DurableObjectStore implements LimitStore {
 
   async decide(req: DecideRequest): Promise<Decision> {
     const parts = this.#split(req);
-    if (parts.length === 1) {
-      return (await this.#run(parts[0] as Part, "decide", req)) as Decision;
+    const lone = parts.length === 1 ? (parts[0] as Part) : undefined;
+    if (lone && (!req.adaptive || this.#holdsAdaptive(lone, req))) {
+      return (await this.#run(lone, "decide", req)) as Decision;
     }
+    if (!req.adaptive) return this.#decideParts(req, parts);
+    // The controller lives in another object: its factor first, then the
+    // limits scaled by it (one more call, only with \`shards\`).
+    const adaptive = await this.#adapt(req, req.adaptive);
+    const scaled = scaledRequest(req, adaptive.factorPpm);
+    return { ...(await this.#decideParts(scaled, this.#split(scaled))), adaptive };
+  }
+
+  async #decideParts(req: DecideRequest, parts: readonly Part[]): Promise<Decision> {
+    if (parts.length === 1) return (await this.#run(parts[0] as Part, "decide", req)) as Decision;
     const reserved = (await Promise.all(
       parts.map((p) => this.#run(p, "reserve", req)),
     )) as Reservation[];
+    return this.#combineParts(req, parts, reserved);
+  }
+
+  #holdsAdaptive(part: Part, req: DecideRequest): boolean {
+    return !!req.adaptive && part.name === this.#shardOf(req.adaptive.key);
+  }
+
+  #adapt(req: DecideRequest, spec: AdaptiveSpec) {
+    const op: ShardOp = { op: "adapt", spec, nowMs: req.nowMs };
+    return this.#lane(this.#shardOf(spec.key)).run(op, req.waitUntil) as Promise<{
+      factorPpm: number;
+      pauseUntilMs: number;
+    }>;
+  }
+
+  /** The decision from every part's reservation: banned, denied (parts taken back) or admitted. */
+  async #combineParts(
+    req: DecideRequest,
+    parts: readonly Part[],
+    reserved: readonly Reservation[],
+  ): Promise<Decision> {
     const banned = reserved.find((r) => r.banned)?.banned;
     if (banned) {
       await this.#undo(req, parts, reserved);
@@ -440,6 +485,7 @@ export class DurableObjectStore implements LimitStore {
       ...(req.maxDelayMs ? { maxDelayMs: req.maxDelayMs } : {}),
       // A decision in one object takes its lease there, in the same operation.
       ...(op === "decide" && req.lease ? { lease: req.lease } : {}),
+      ...(op === "decide" && this.#holdsAdaptive(part, req) ? { adaptive: req.adaptive } : {}),
     };
     return this.#lane(part.name).run({ op, req: plain }, req.waitUntil);
   }
@@ -457,7 +503,9 @@ export class DurableObjectStore implements LimitStore {
   #lane(name: string): GroupCommit<ShardOp, ShardResult> {
     let lane = this.#lanes.get(name);
     if (!lane) {
-      lane = new GroupCommit((ops) => this.#ns.getByName(name).run(ops) as Promise<ShardResult[]>, {
+      const send = async (ops: ShardOp[]) =>
+        checkedReply(ops, await this.#ns.getByName(name).run(ops));
+      lane = new GroupCommit(send, {
         ...GROUP_COMMIT_DEFAULTS,
         ...this.#options.groupCommit,
         timeoutMs: this.#options.timeoutMs,
@@ -466,6 +514,47 @@ export class DurableObjectStore implements LimitStore {
     }
     return lane;
   }
+}
+
+/**
+ * The object's reply, if it has the shape each operation expects; otherwise
+ * (an object of another version mid-deploy, say) a store failure, so the
+ * rule's onStoreError applies instead of a 500.
+ */
+function checkedReply(ops: readonly ShardOp[], reply: unknown): ShardResult[] {
+  const isDecision = (r: unknown) => {
+    const o = r as Partial<Decision> | null;
+    return (
+      typeof o?.allowed === "boolean" && Number.isFinite(o.retryAfterMs) && Array.isArray(o.limits)
+    );
+  };
+  const fits = (r: unknown, op: ShardOp): boolean => {
+    switch (op.op) {
+      case "refund":
+      case "undo":
+      case "release":
+        return r === null;
+      case "steps":
+        return Array.isArray(r);
+      case "acquire":
+        return r === null || Number.isFinite((r as { inFlight?: unknown } | null)?.inFlight);
+      case "adapt": {
+        const o = r as { factorPpm?: unknown; pauseUntilMs?: unknown } | null;
+        return Number.isFinite(o?.factorPpm) && Number.isFinite(o?.pauseUntilMs);
+      }
+      case "reserve": {
+        const o = r as Partial<Reservation> | null;
+        return Array.isArray(o?.steps) && typeof o?.committed === "boolean";
+      }
+      default:
+        return isDecision(r);
+    }
+  };
+  const fitsAll = Array.isArray(reply) && reply.length === ops.length;
+  if (!fitsAll || !ops.every((op, i) => fits(reply[i], op))) {
+    throw new StoreError("unexpected reply from the limit object", "error");
+  }
+  return reply as ShardResult[];
 }
 
 interface Part {

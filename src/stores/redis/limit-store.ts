@@ -1,5 +1,6 @@
 /** @module stores/redis/limit-store — limits in Redis over HTTP (Upstash REST): one script call carries a batch of decisions. */
 
+import { adaptiveArgs, reportArgs, scaledRequest } from "../../limiter/adaptive.ts";
 import { BAN_KEY_PART, bannedDecision, bansAmong } from "../../limiter/ban.ts";
 import { CONCURRENCY_RETRY_MS } from "../../limiter/lease.ts";
 import {
@@ -149,6 +150,7 @@ export class RedisStore implements LimitStore {
       const deciding = mode === "d" || mode === "c";
       pushBan(keys, args, deciding ? req.ban : undefined);
       pushLease(keys, args, deciding || mode === "l" ? req.lease : undefined);
+      pushAdaptive(keys, args, deciding ? req.adaptive : undefined);
     }
     return splitReply(await runScript(this.#redis, SCRIPTS.decide, keys, args), calls);
   }
@@ -173,8 +175,21 @@ function pushLease(keys: string[], args: string[], lease: DecideRequest["lease"]
   args.push("1", String(lease.max), lease.id, String(lease.ttlMs));
 }
 
-/** Numbers before a decision's limits: allowed, ban until, level, started, delay, lease max, in flight. */
-const HEADER = 7;
+function pushAdaptive(keys: string[], args: string[], adaptive: DecideRequest["adaptive"]): void {
+  if (!adaptive) {
+    args.push("0");
+    return;
+  }
+  keys.push(adaptive.key);
+  args.push("1", ...adaptiveArgs(adaptive.config).map(String));
+  args.push(...reportArgs(adaptive.report).map(String));
+}
+
+/**
+ * Numbers before a decision's limits: factor, pause until, allowed, ban
+ * until, level, started, delay, lease max, in flight.
+ */
+const HEADER = 9;
 
 /** The flat reply, per decision: `r` → [1]; otherwise the header, then 4 numbers per limit. */
 function splitReply(raw: unknown, calls: readonly Call[]): number[][] {
@@ -194,12 +209,20 @@ function splitReply(raw: unknown, calls: readonly Call[]): number[][] {
 
 /** A decision from the script's numbers (see `DECIDE_SCRIPT`). */
 function toDecision(nums: number[], req: DecideRequest): Decision {
+  const [factorPpm = 0, pauseUntilMs = 0, ...rest] = nums;
+  if (!req.adaptive) return limitsHeader(rest, req);
+  // The script scaled the limits by the factor; the decision states them so.
+  const decision = limitsHeader(rest, scaledRequest(req, factorPpm));
+  return { ...decision, adaptive: { factorPpm, pauseUntilMs } };
+}
+
+function limitsHeader(nums: number[], req: DecideRequest): Decision {
   const [ok, banUntil = 0, banLevel = 0, banStarted = 0, delayMs = 0, leaseMax = 0, inFlight = 0] =
     nums;
   const ban = { untilMs: banUntil, level: banLevel };
   // Banned before this decision: no limit was evaluated.
   if (banUntil > 0 && banStarted === 0) return bannedDecision(ban, req.nowMs);
-  const decision = limitsDecision(ok === 1, nums.slice(HEADER), req);
+  const decision = limitsDecision(ok === 1, nums.slice(HEADER - 2), req);
   if (leaseMax > 0) {
     return {
       ...decision,

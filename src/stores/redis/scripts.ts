@@ -1,5 +1,6 @@
 /** @module stores/redis/scripts — the Lua scripts, assembled from each algorithm's fragment, with their SHA-1 pinned (a test loads each and checks it). */
 
+import { adaptiveLua } from "../../limiter/adaptive.ts";
 import { fixedWindowLua } from "../../limiter/algorithms/fixed-window.ts";
 import { gcraLua } from "../../limiter/algorithms/gcra.ts";
 import { slidingLogLua } from "../../limiter/algorithms/sliding-log.ts";
@@ -80,6 +81,28 @@ local function read_lease()
   }
   key_at = key_at + 1
   return lease
+end
+
+local function read_adaptive()
+  if next_arg() ~= '1' then return nil end
+  local c, r = {}, {}
+  for i = 1, 12 do c[i] = tonumber(next_arg()) end
+  for i = 1, 5 do r[i] = tonumber(next_arg()) end
+  local spec = { key = KEYS[key_at], c = c, r = r }
+  key_at = key_at + 1
+  return spec
+end
+
+-- Adds the report to the rule's controller and scales the limits by the
+-- factor now in force; the factor and pause go in the header.
+local function adapt(spec, limits)
+  if not spec then return 0, 0 end
+  local value, ttl, factor, pause_until = adaptive_step(get(spec.key), spec.c, spec.r)
+  redis.call('SET', spec.key, value, 'PX', ttl)
+  for _, l in ipairs(limits) do
+    l.count, l.burst = adaptive_scale(l.count, l.burst, l.cost, factor)
+  end
+  return factor, pause_until
 end
 
 local function release(lease, out)
@@ -218,11 +241,15 @@ for _ = 1, n do
   local limits = read_limits(tonumber(next_arg()))
   local ban = read_ban()
   local lease = read_lease()
+  local adaptive = read_adaptive()
   if mode == 'r' then
     refund(limits, out)
   elseif mode == 'l' then
     release(lease, out)
   else
+    local factor, pause_until = adapt(adaptive, limits)
+    table.insert(out, factor)
+    table.insert(out, pause_until)
     decide(limits, mode, ban, lease, out)
   end
 end
@@ -245,10 +272,13 @@ return out
  * then per limit: algo (see
  * ALGORITHM_CODE), count, period_ms, burst, cost; then `1` and the ban's
  * after, within_ms, for_ms, escalate, max_ms, or `0` for no ban; then `1`
- * and the lease's max, id, ttl_ms (its key next in KEYS), or `0`.
+ * and the lease's max, id, ttl_ms (its key next in KEYS), or `0`; then `1`,
+ * the adaptive controller's 12 settings and the isolate's 5-number report
+ * (its key next in KEYS), or `0`.
  * Modes: `d` decide, `c` decide counting rejected requests, `p` peek (write
  * nothing), `r` refund (give each cost back), `l` release the lease.
- * Returns, per decision in order: `r`, `l` → 1; otherwise allowed,
+ * Returns, per decision in order: `r`, `l` → 1; otherwise factor_ppm and
+ * pause_until (0 without a controller), allowed,
  * ban_until, ban_level, ban_started (a subject banned before this decision
  * gets zeros for its limits), delay_ms (admitted after this wait, its costs
  * reserved for then), lease_max and in_flight (non-zero when the concurrency
@@ -261,6 +291,7 @@ export const DECIDE_SCRIPT = [
   ...Object.values(LUA).map((a) => a.source),
   banLua.source,
   leaseLua.source,
+  adaptiveLua.source,
   DRIVER,
 ].join("\n");
 
@@ -296,7 +327,7 @@ return 1
 
 /** Every script the stores use, by name, with the SHA-1 of its exact text. */
 export const SCRIPTS = {
-  decide: { text: DECIDE_SCRIPT, sha1: "3430401db36d44c5e43bafa2d4d66c0fd10cd5af" },
+  decide: { text: DECIDE_SCRIPT, sha1: "869f116fdd366170ffb64befc11e7f7703e836fe" },
   write: { text: WRITE_SCRIPT, sha1: "25729d0a1fd43c51f36e9a3761a7d2cc7b9822b0" },
 } as const;
 

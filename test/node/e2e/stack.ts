@@ -175,3 +175,21 @@ export function burst(
 ): Promise<Answer[]> {
   return Promise.all(Array.from({ length: n }, (_, i) => send(url, each(i))));
 }
+
+/**
+ * Waits until the gateway decides with its store again (after faults, it
+ * skips the store and probes it at most once a second): asks a route whose
+ * limit the caller names, at most `attempts` times, 300 ms apart.
+ *
+ * @throws {Error} when the store is still skipped after the last attempt.
+ */
+export async function untilStoreAnswers(url: string, attempts = 20): Promise<void> {
+  for (let i = 0; i < attempts; i++) {
+    const answer = await send(url, {
+      headers: { "cf-connecting-ip": `192.0.2.${200 + (i % 50)}` },
+    });
+    if (answer.status === 200 && answer.degraded === undefined) return;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`the store was still skipped after ${attempts} requests to ${url}`);
+}

@@ -1,7 +1,8 @@
 /** @module test/node/limiter/checks — the store keys a rule's limits are counted under. */
 import { describe, expect, it } from "vitest";
-import { buildChecks } from "../../../src/limiter/checks.ts";
-import type { Policy } from "../../../src/policy/types.ts";
+import { banOf, buildChecks } from "../../../src/limiter/checks.ts";
+import { applicationRule } from "../../../src/policy/protect.ts";
+import type { Policy, Rule } from "../../../src/policy/types.ts";
 import { validatePolicy } from "../../../src/policy/validate.ts";
 
 function policyWith(algorithm: string): Policy {
@@ -32,5 +33,57 @@ describe("store keys", () => {
     // Changing a limit's algorithm must never read the old algorithm's state.
     expect(new Set(keys).size).toBe(5);
     expect(keys[2]).toBe("sluice:api:ip-1s~fw:ip:203.0.113.7");
+  });
+});
+
+describe("protection keys", () => {
+  const result = validatePolicy({
+    limits: [{ rate: "1000/min", by: "ip" }],
+    rules: [
+      {
+        name: "search",
+        match: { path: "/search" },
+        limits: [{ rate: "100/min", shared: "lookups" }, { rate: "5/s" }],
+        ban: { after: 3, within: "1m", for: "10m" },
+      },
+      {
+        name: "suggest",
+        match: { path: "/suggest" },
+        limits: [{ rate: "100/min", shared: "lookups", cost: 2 }],
+      },
+    ],
+  });
+  if (!result.ok) throw new Error(JSON.stringify(result.issues));
+  const { policy } = result;
+  const [search, suggest] = policy.rules as [Rule, Rule];
+  const who = { ipKey: "2001:db8:1200::/56", header: () => undefined };
+
+  it("key a shared limit by its shared name, so every rule that names it counts in one bucket", async () => {
+    const a = await buildChecks(policy, search, who);
+    const b = await buildChecks(policy, suggest, who);
+    expect(a.map((c) => c.key)).toEqual([
+      "sluice:~lookups:ip-1m:ip:2001:db8:1200::/56",
+      "sluice:search:ip-1s:ip:2001:db8:1200::/56",
+    ]);
+    expect(b[0]?.key).toBe(a[0]?.key);
+    expect(b[0]?.cost).toBe(2);
+  });
+
+  it("key application-wide limits under the rule name *", async () => {
+    const checks = await buildChecks(policy, applicationRule(policy.limits), who);
+    expect(checks.map((c) => c.key)).toEqual(["sluice:*:app.ip-1m:ip:2001:db8:1200::/56"]);
+  });
+
+  it("key a ban by the rule and the subject of its first limit", async () => {
+    const checks = await buildChecks(policy, search, who);
+    expect(banOf(policy, search, checks)).toEqual({
+      key: "sluice:search:~ban:ip:2001:db8:1200::/56",
+      after: 3,
+      withinMs: 60_000,
+      forMs: 600_000,
+      escalate: 1,
+      maxMs: 86_400_000,
+    });
+    expect(banOf(policy, suggest, await buildChecks(policy, suggest, who))).toBeUndefined();
   });
 });

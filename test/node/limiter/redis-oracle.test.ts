@@ -2,6 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { Redis } from "@upstash/redis";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { defaultAdaptiveConfig } from "../../../src/limiter/adaptive.ts";
 import { evaluate, refundWrites, type Write } from "../../../src/limiter/model.ts";
 import type { LimitCheck } from "../../../src/limiter/types.ts";
 import type { Algorithm } from "../../../src/policy/types.ts";
@@ -431,6 +432,87 @@ describe("leases decided by the script agree with the reference engine", () => {
     );
   });
 });
+
+describe("adaptive decisions by the script agree with the reference engine", () => {
+  it("on random traces of health reports, pauses and scaled limits, sent in bursts", async () => {
+    let run = 0;
+    const reportArb = fc.record({
+      requests: fc.integer({ min: 0, max: 30 }),
+      errors: fc.integer({ min: 0, max: 30 }),
+      slow: fc.integer({ min: 0, max: 30 }),
+      overloaded: fc.integer({ min: 0, max: 5 }),
+      pauseMs: fc.oneof(fc.constant(0), fc.constant(0), fc.integer({ min: 1, max: 3000 })),
+    });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          // Redis lets a key lapse on its own clock: a controller's state must
+          // outlive a script call's real time, as it does with real settings.
+          windowMs: fc.integer({ min: 100, max: 300 }),
+          holdMs: fc.integer({ min: 0, max: 600 }),
+          decreasePpm: fc.integer({ min: 100_000, max: 990_000 }),
+          increasePpm: fc.integer({ min: 1, max: 500_000 }),
+          minRequests: fc.integer({ min: 1, max: 20 }),
+          latencyMs: fc.integer({ min: 0, max: 200 }),
+          count: fc.integer({ min: 1, max: 40 }),
+          algorithm: fc.constantFrom<Algorithm>("gcra", "token-bucket", "fixed-window"),
+          bursts: fc.array(
+            fc.array(fc.record({ stepMs: fc.integer({ min: 0, max: 200 }), report: reportArb }), {
+              minLength: 1,
+              maxLength: 8,
+            }),
+            { minLength: 1, maxLength: 10 },
+          ),
+        }),
+        async (trace) => {
+          run += 1;
+          const redisStore = new RedisStore(client, { timeoutMs: 2000 });
+          const model = new MemoryStore();
+          const config = {
+            ...defaultAdaptiveConfig,
+            ...pick(trace, ["windowMs", "holdMs", "decreasePpm", "increasePpm"]),
+            ...pick(trace, ["minRequests", "latencyMs"]),
+          };
+          const check: LimitCheck = {
+            id: "l",
+            key: `adaptive:${run}:l:s`,
+            algorithm: trace.algorithm,
+            count: trace.count,
+            // Long enough that no limit lapses within a trace: Redis expires keys
+            // on its own clock, the trace runs ahead of it, and a lapse under
+            // the old limits need not mean full under the scaled ones.
+            periodMs: 60_000,
+            burst: trace.count,
+            cost: 1,
+          };
+          let offset = 0;
+          for (const burst of trace.bursts) {
+            const real = Date.now();
+            const reqs = burst.map((event) => {
+              offset += event.stepMs;
+              const adaptive = { key: `adaptive:${run}:~adaptive:-`, config, report: event.report };
+              return {
+                rule: "oracle",
+                checks: [check],
+                nowMs: real + offset,
+                countRejected: false,
+                adaptive,
+              };
+            });
+            const expected = [];
+            for (const req of reqs) expected.push(await model.decide(req));
+            expect(await Promise.all(reqs.map((req) => redisStore.decide(req)))).toEqual(expected);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+});
+
+function pick<T extends object, K extends keyof T>(o: T, keys: readonly K[]): Pick<T, K> {
+  return Object.fromEntries(keys.map((k) => [k, o[k]])) as Pick<T, K>;
+}
 
 /** Redis holds exactly the state strings the model wrote (those not about to expire). */
 async function expectStored(writes: readonly Write[]): Promise<void> {

@@ -1,7 +1,8 @@
 /** @module test/node/policy/schema — the generated JSON Schema says what the reader does: same defaults, same patterns, no unknown fields. */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { SF_KEY } from "../../../src/policy/limits.ts";
+import { SF_KEY, SHARED_NAME } from "../../../src/policy/limits.ts";
+import { COUNTRY, LIST_NAME } from "../../../src/policy/protect.ts";
 import { TOKEN } from "../../../src/policy/read.ts";
 import { KEY_PREFIX, NAMESPACE, TENANT_ID } from "../../../src/policy/tenants.ts";
 import { PREFIX, RULE_NAME, validatePolicy } from "../../../src/policy/validate.ts";
@@ -93,6 +94,7 @@ describe("the policy JSON Schema", () => {
     expect(filled.length).toBeGreaterThanOrEqual(20);
     expect(filled).toContain(".tenants.authFailures");
     expect(filled).toContain(".rules[0].limits[0].algorithm");
+    expect(filled).toContain(".rules[0].rateLimitHeaders");
     const a = validatePolicy(explicit);
     const b = validatePolicy(minimal);
     expect(a.ok && b.ok).toBe(true);
@@ -110,6 +112,11 @@ describe("the policy JSON Schema", () => {
       property("RawTenants", "namespace").pattern,
       property("RawRule", "name").pattern,
       property("RawLimit", "name").pattern,
+      property("RawLimit", "shared").pattern,
+      property("RawPolicy", "lists").propertyNames?.pattern,
+      definition("ListName").pattern,
+      definition("TenantIdText").pattern,
+      definition("CountryText").pattern,
       definition("MethodText").pattern,
       definition("HeaderSubject").pattern,
     ]).toEqual([
@@ -121,6 +128,11 @@ describe("the policy JSON Schema", () => {
       NAMESPACE.source,
       RULE_NAME.source,
       SF_KEY.source,
+      SHARED_NAME.source,
+      LIST_NAME.source,
+      LIST_NAME.source,
+      TENANT_ID.source,
+      COUNTRY.source,
       TOKEN.source,
       `^header:${header}`,
     ]);

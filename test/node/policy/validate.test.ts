@@ -1,6 +1,7 @@
 /** @module test/node/policy/validate — defaults, rate expansion, limit ids and warnings of validatePolicy. */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { defaultAdaptiveConfig } from "../../../src/limiter/adaptive.ts";
 import { DEFAULT_AUTH_FAILURES, TENANTS_DEFAULTS } from "../../../src/policy/tenants.ts";
 import type { Limit, Policy, Rule } from "../../../src/policy/types.ts";
 import { validatePolicy } from "../../../src/policy/validate.ts";
@@ -32,7 +33,13 @@ describe("the minimal example from the design brief", () => {
   it("is accepted as written and fully defaulted", () => {
     const result = validatePolicy(fixture("valid/minimal.json"));
     const ip = { kind: "ip" } as const;
-    const gcra = { cost: 1, algorithm: "gcra", fromPlan: false } as const;
+    const gcra = { cost: 1, algorithm: "gcra", fromPlan: false, shared: null } as const;
+    const unprotected = {
+      exempt: [],
+      ban: null,
+      response: { status: 429, headers: {}, body: null },
+      rateLimitHeaders: true,
+    };
     expect(result).toEqual({
       ok: true,
       warnings: [],
@@ -55,6 +62,8 @@ describe("the minimal example from the design brief", () => {
             action: "reject",
             maxDelayMs: 0,
             concurrency: null,
+            adaptive: null,
+            ...unprotected,
           },
           {
             name: "api",
@@ -77,8 +86,12 @@ describe("the minimal example from the design brief", () => {
             action: "reject",
             maxDelayMs: 0,
             concurrency: null,
+            adaptive: null,
+            ...unprotected,
           },
         ],
+        limits: [],
+        lists: {},
         plans: {},
         tenants: {
           enabled: false,
@@ -180,6 +193,7 @@ describe("rate expansion", () => {
         algorithm: "gcra",
         by: { kind: "apiKey" },
         fromPlan: false,
+        shared: null,
       },
       {
         id: "apikey-1h",
@@ -190,6 +204,7 @@ describe("rate expansion", () => {
         algorithm: "gcra",
         by: { kind: "apiKey" },
         fromPlan: false,
+        shared: null,
       },
     ]);
   });
@@ -241,6 +256,65 @@ describe("rate expansion", () => {
 
   it("allows cost equal to burst", () => {
     expect(limitsOf({ rate: "10/s burst 4", cost: 4 })[0]).toMatchObject({ cost: 4, burst: 4 });
+  });
+});
+
+describe("adaptive rules", () => {
+  const adaptiveOf = (adaptive: unknown) =>
+    ok({ rules: [{ name: "r", match: { path: "/r" }, limits: [{ rate: "10/s" }], adaptive }] })
+      .rules[0]?.adaptive;
+
+  it("turn on with the controller's defaults for {}", () => {
+    expect(adaptiveOf({})).toEqual(defaultAdaptiveConfig);
+  });
+
+  it("read shares as parts per million and durations as ms", () => {
+    expect(
+      adaptiveOf({
+        latency: "250ms",
+        min: 0.25,
+        decrease: 0.8,
+        increase: 0.000001,
+        window: 2000,
+        minRequests: 5,
+        hold: "3s",
+        errorLow: 0,
+        errorHigh: 1,
+        slowLow: 0.1,
+        slowHigh: 0.1,
+        maxPause: "1h",
+      }),
+    ).toEqual({
+      latencyMs: 250,
+      minPpm: 250_000,
+      decreasePpm: 800_000,
+      increasePpm: 1,
+      windowMs: 2000,
+      minRequests: 5,
+      holdMs: 3000,
+      errorLowPpm: 0,
+      errorHighPpm: 1_000_000,
+      slowLowPpm: 100_000,
+      slowHighPpm: 100_000,
+      maxPauseMs: 3_600_000,
+    });
+  });
+
+  it("refuse a share that rounds to a bound it may not reach", () => {
+    const issues = issuesOf({
+      rules: [
+        {
+          name: "r",
+          match: { path: "/r" },
+          limits: [{ rate: "10/s" }],
+          adaptive: { min: 0.0000001, decrease: 0.9999999 },
+        },
+      ],
+    });
+    expect(issues.map((i) => [i.code, i.path])).toEqual([
+      ["ERR_SLUICE_RANGE", "rules[0].adaptive.min"],
+      ["ERR_SLUICE_RANGE", "rules[0].adaptive.decrease"],
+    ]);
   });
 });
 
@@ -321,7 +395,7 @@ describe("issue collection", () => {
         code: "ERR_SLUICE_UNKNOWN_FIELD",
         path: '["rate limit"]',
         message:
-          'unknown field "rate limit"; expected one of: version, prefix, identity, headers, log, store, origin, plans, tenants, alerts, rules',
+          'unknown field "rate limit"; expected one of: version, prefix, identity, headers, log, store, origin, plans, tenants, lists, limits, alerts, rules',
       },
     ]);
   });

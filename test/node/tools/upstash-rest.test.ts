@@ -311,6 +311,33 @@ describe("fault injection", () => {
     expect(await pending).toBe("PONG");
   });
 
+  it("mode garbage answers a well-formed reply of the wrong shape", async () => {
+    rest.setFaults({ mode: "garbage" });
+    const res = await post("/", ["MGET", key("g")]);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ result: "garbage" });
+  });
+
+  it("mode late runs the command at once and answers after latencyMs", async () => {
+    rest.setFaults({ mode: "late", latencyMs: 300 });
+    const k = key("late");
+    const started = performance.now();
+    const answer = post("/", ["SET", k, "applied"]);
+    await new Promise((r) => setTimeout(r, 150));
+    rest.setFaults({ mode: "ok", latencyMs: 0 });
+    expect(await single.get(k)).toBe("applied");
+    expect((await answer).status).toBe(200);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(299);
+  });
+
+  it("applies faults only to requests whose body matches, when match is set", async () => {
+    rest.setFaults({ mode: "error", match: "only-this-key" });
+    expect(await single.ping()).toBe("PONG");
+    await expect(single.get("only-this-key")).rejects.toThrow(/injected fault/);
+    rest.setFaults({ mode: "ok", match: "" });
+    expect(rest.faults()).toEqual({ latencyMs: 0, mode: "ok" });
+  });
+
   it("mode reset destroys the connection", async () => {
     await fetch(`${rest.url}/__control/faults`, {
       method: "POST",
