@@ -1,14 +1,20 @@
 /** @module dashboard — `/__sluice/dashboard`: sign in with the admin token, then a live view of the metrics, bans and lists. */
 import { type Context, Hono } from "hono";
-import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { adminTokenMatches } from "../admin/auth.ts";
 import { type AdminEnv, auditEntry } from "../admin/context.ts";
 import { ipKey } from "../identity/ip.ts";
 import { dashboardPage, signInPage } from "./page.ts";
-import { SESSION_COOKIE, SESSION_MS, sessionValid, sessionValue } from "./session.ts";
+import {
+  SESSION_MS,
+  SESSION_PATH,
+  sessionCookie,
+  sessionValid,
+  sessionValue,
+  setSessionCookie,
+} from "./session.ts";
 import { summarize } from "./summary.ts";
 
-export const DASHBOARD_BASE = "/__sluice/dashboard";
+export const DASHBOARD_BASE = SESSION_PATH;
 
 /**
  * Calls an admin API route (a path under the admin base) with the admin
@@ -16,11 +22,6 @@ export const DASHBOARD_BASE = "/__sluice/dashboard";
  * answer, and said to be unavailable when they do not exist.
  */
 export type AdminCall = (c: Context, path: string) => Promise<{ status: number; body?: unknown }>;
-
-// HttpOnly: no script reads it; Secure: never sent over plain HTTP (browsers
-// treat localhost as secure); SameSite=Strict: no other site's page can use it
-// (RFC 6265bis §5.4.7), which is also what stops cross-site form posts.
-const COOKIE = { httpOnly: true, secure: true, sameSite: "Strict", path: DASHBOARD_BASE } as const;
 
 /**
  * The dashboard's routes, behind the same gate as the admin API (they need
@@ -35,7 +36,7 @@ export function dashboardRoutes(callAdmin: AdminCall) {
     .get("/", async (c) => {
       const signedIn = await sessionValid(
         c.var.admin.token,
-        getCookie(c, SESSION_COOKIE),
+        sessionCookie(c.req.header("cookie")),
         Date.now(),
       );
       c.header("cache-control", "no-store");
@@ -57,19 +58,19 @@ export function dashboardRoutes(callAdmin: AdminCall) {
         return c.html(signInPage("That token is not valid."), 401, SECURITY_HEADERS);
       }
       const exp = Date.now() + SESSION_MS;
-      setCookie(c, SESSION_COOKIE, await sessionValue(admin.token, exp), {
-        ...COOKIE,
-        maxAge: SESSION_MS / 1000,
-      });
+      c.header(
+        "set-cookie",
+        setSessionCookie(await sessionValue(admin.token, exp), SESSION_MS / 1000),
+      );
       return c.redirect(DASHBOARD_BASE, 303);
     })
     .post("/logout", (c) => {
-      deleteCookie(c, SESSION_COOKIE, COOKIE);
+      c.header("set-cookie", setSessionCookie("", 0));
       return c.redirect(DASHBOARD_BASE, 303);
     })
     .get("/data", async (c) => {
       const admin = c.var.admin;
-      if (!(await sessionValid(admin.token, getCookie(c, SESSION_COOKIE), Date.now()))) {
+      if (!(await sessionValid(admin.token, sessionCookie(c.req.header("cookie")), Date.now()))) {
         return c.json({ error: "sign in again" }, 401);
       }
       if (!admin.metrics) return c.json({ error: "metrics are off (SLUICE_METRICS_OFF)" }, 404);

@@ -3,6 +3,8 @@ import { timingSafeEqual } from "hono/utils/buffer";
 import { toHex } from "../util/encoding.ts";
 
 export const SESSION_COOKIE = "sluice_dashboard";
+/** Where the cookie is sent: the dashboard's paths only. */
+export const SESSION_PATH = "/__sluice/dashboard";
 /** A session lasts this long; then the token is asked for again. */
 export const SESSION_MS = 12 * 3_600_000;
 
@@ -51,4 +53,34 @@ async function mac(token: string, expMs: number): Promise<string> {
     new TextEncoder().encode(`sluice-dashboard.${expMs}`),
   );
   return toHex(new Uint8Array(sig));
+}
+
+/**
+ * The session cookie's value from a `Cookie` header (RFC 6265 §5.4: `name=value`
+ * pairs separated by "; "). Only this one cookie is read, so a few lines do
+ * instead of a cookie library in the bundle.
+ *
+ * @example
+ * sessionCookie("a=1; sluice_dashboard=123.ab"); // "123.ab"
+ */
+export function sessionCookie(header: string | undefined): string | undefined {
+  for (const pair of (header ?? "").split(";")) {
+    const at = pair.indexOf("=");
+    if (at > 0 && pair.slice(0, at).trim() === SESSION_COOKIE) return pair.slice(at + 1).trim();
+  }
+  return undefined;
+}
+
+/**
+ * The `Set-Cookie` value for a session (RFC 6265 §4.1): HttpOnly (no script
+ * reads it), Secure (never over plain HTTP; browsers treat localhost as
+ * secure), SameSite=Strict (no other site's page sends it, RFC 6265bis
+ * §5.4.7, which also stops cross-site form posts). An empty value with
+ * Max-Age=0 ends the session.
+ *
+ * @example
+ * setSessionCookie("123.ab", 43200); // "sluice_dashboard=123.ab; Max-Age=43200; Path=/__sluice/dashboard; HttpOnly; Secure; SameSite=Strict"
+ */
+export function setSessionCookie(value: string, maxAgeSeconds: number): string {
+  return `${SESSION_COOKIE}=${value}; Max-Age=${maxAgeSeconds}; Path=${SESSION_PATH}; HttpOnly; Secure; SameSite=Strict`;
 }
