@@ -137,6 +137,16 @@ export const FEATURES: readonly Feature[] = [
     on: "sluice-adaptive",
     off: "sluice",
   },
+  {
+    feature: "metrics (counted per isolate, flushed every 5 s)",
+    on: "sluice",
+    off: "sluice-dark",
+  },
+  {
+    feature: "metrics + tracing (a span per request over OTLP/HTTP)",
+    on: "sluice-observed",
+    off: "sluice-dark",
+  },
 ];
 
 /** What one feature costs at one point, paired within rounds. */

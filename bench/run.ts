@@ -62,7 +62,13 @@ const OUT = path.join(ROOT, "bench", "out");
 /** Where the over-limit scenarios and the configuration variants run, when the sweep has it. */
 const PRIMARY_CONNECTIONS = TARGETS.connections;
 /** Sluice's contenders: each is held to the targets on the points it ran. */
-const SLUICE: readonly ContenderName[] = ["sluice", "sluice-do", "sluice-quiet"];
+const SLUICE: readonly ContenderName[] = [
+  "sluice",
+  "sluice-do",
+  "sluice-quiet",
+  "sluice-dark",
+  "sluice-observed",
+];
 /** Time the over-limit scenarios need inside one window of the rate limiting binding (they take a few seconds). */
 const SCENARIO_ROOM_MS = 15_000;
 

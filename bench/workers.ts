@@ -22,8 +22,12 @@ const BIN = path.join(ROOT, "node_modules", ".bin");
  * `sluice` with `"action": "delay"` and a concurrency cap of 1,000 per address
  * (never reached under the load: they price the machinery, not a refusal);
  * `sluice-adaptive` is `sluice` with `"adaptive": {}` on every rule (the
- * origin stays healthy, so it prices the report and the scaling). `cf-ratelimit` is Cloudflare's own rate
- * limiting binding as Miniflare simulates it.
+ * origin stays healthy, so it prices the report and the scaling);
+ * `sluice-dark` is `sluice` with metrics off (`SLUICE_METRICS_OFF`), and
+ * `sluice-observed` is `sluice` exporting a span per request over OTLP/HTTP
+ * to the bench origin: with `sluice` (metrics on, the default) they price the
+ * observability features. `cf-ratelimit` is Cloudflare's own rate limiting
+ * binding as Miniflare simulates it.
  */
 export const CONTENDERS = [
   "bare",
@@ -34,6 +38,8 @@ export const CONTENDERS = [
   "sluice-delay",
   "sluice-concurrency",
   "sluice-adaptive",
+  "sluice-dark",
+  "sluice-observed",
   "upstash-ratelimit",
   "hono-rate-limiter",
   "cf-ratelimit",
@@ -45,6 +51,8 @@ export const LIMITERS: readonly ContenderName[] = [
   "sluice",
   "sluice-do",
   "sluice-quiet",
+  "sluice-dark",
+  "sluice-observed",
   "upstash-ratelimit",
   "hono-rate-limiter",
   "cf-ratelimit",
@@ -66,6 +74,8 @@ export const STORE_OF: Record<ContenderName, StoreKind> = {
   "sluice-delay": "redis",
   "sluice-concurrency": "redis",
   "sluice-adaptive": "redis",
+  "sluice-dark": "redis",
+  "sluice-observed": "redis",
   "upstash-ratelimit": "redis",
   "hono-rate-limiter": "redis",
   "cf-ratelimit": "binding",
@@ -97,6 +107,8 @@ const SAME_CODE_AS = {
   "sluice-delay": "sluice",
   "sluice-concurrency": "sluice",
   "sluice-adaptive": "sluice",
+  "sluice-dark": "sluice",
+  "sluice-observed": "sluice",
 } as const satisfies Partial<Record<ContenderName, ContenderName>>;
 
 /**
@@ -309,6 +321,21 @@ export function contenderBindings(name: ContenderName, at: Endpoints): Record<st
         ...origin,
         ...store,
         SLUICE_POLICY: JSON.stringify(sluicePolicy(BENCH_RULES, { adaptive: true })),
+      };
+    case "sluice-dark":
+      return {
+        ...origin,
+        ...store,
+        SLUICE_POLICY: JSON.stringify(sluicePolicy(BENCH_RULES)),
+        SLUICE_METRICS_OFF: "1",
+      };
+    case "sluice-observed":
+      // The origin answers any POST at once: a collector that costs nothing.
+      return {
+        ...origin,
+        ...store,
+        SLUICE_POLICY: JSON.stringify(sluicePolicy(BENCH_RULES)),
+        SLUICE_OTLP_ENDPOINT: `${at.originUrl}/v1/traces`,
       };
     case "upstash-ratelimit":
     case "hono-rate-limiter":

@@ -57,6 +57,17 @@ function policyJson(): unknown {
   }
 }
 
+/** Variables handed to the gateway as they are, when set in this process's environment. */
+const PASSED_THROUGH = [
+  "SLUICE_METRICS_OFF",
+  "SLUICE_OTLP_ENDPOINT",
+  "SLUICE_OTLP_HEADERS",
+  "SLUICE_ALERT_WEBHOOK_URL",
+  "SLUICE_ALERT_WEBHOOK_SECRET",
+  "SLUICE_POLICY_CANARY",
+  "SLUICE_POLICY_CANARY_PERCENT",
+] as const;
+
 async function main(): Promise<void> {
   let originUrl = process.env.ORIGIN_URL;
   if (!originUrl) {
@@ -71,6 +82,11 @@ async function main(): Promise<void> {
   vars.push(`SLUICE_ADMIN_TOKEN:${adminToken}`);
   // A policy other than the bundled one, as the deployed variable would carry it.
   if (process.env.SLUICE_POLICY) vars.push(`SLUICE_POLICY:${process.env.SLUICE_POLICY}`);
+  // Observability and rollout settings (README "Observability", "Policy rollout"), when given.
+  for (const name of PASSED_THROUGH) {
+    const value = process.env[name];
+    if (value) vars.push(`${name}:${value}`);
+  }
   let store = "Durable Object";
   let redisInfo: RedisInfo | undefined;
   if (process.env.UPSTASH_REDIS_REST_URL && process.env.UPSTASH_REDIS_REST_TOKEN) {

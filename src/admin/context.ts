@@ -2,6 +2,7 @@
 import type { Context } from "hono";
 import { clientIp } from "../identity/ip.ts";
 import { type LimitStore, StoreError } from "../limiter/types.ts";
+import type { Aggregate } from "../observe/exposition.ts";
 import type { HealthProbe } from "../observe/health.ts";
 import type { AuditOutcome } from "../observe/index.ts";
 import type { Policy } from "../policy/types.ts";
@@ -33,6 +34,8 @@ export interface AdminDeps {
   clock: () => number;
   /** Where audit entries are logged (besides being stored), with how the change ended if not applied. */
   log: (entry: AuditEntry, outcome?: AuditOutcome) => void;
+  /** Every isolate's metrics added up; absent when metrics are off. */
+  metrics?: { aggregate(): Promise<Aggregate> } | undefined;
 }
 
 /** The admin routes' Hono environment: `c.var.admin` is set by the gateway before they run. */

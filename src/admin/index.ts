@@ -7,6 +7,7 @@ import { banRoutes } from "./routes/bans.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { keyRoutes } from "./routes/keys.ts";
 import { listRoutes } from "./routes/lists.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
 import { subjectRoutes } from "./routes/subjects.ts";
 import { tenantRoutes } from "./routes/tenants.ts";
 
@@ -36,6 +37,7 @@ export const adminApi = new Hono<AdminEnv>()
   .route("/lists", listRoutes)
   .route("/bans", banRoutes)
   .route("/health", healthRoutes)
+  .route("/metrics", metricsRoutes)
   .route("/", subjectRoutes)
   .all("*", () => {
     throw missing("This admin resource");

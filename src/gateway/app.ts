@@ -1,6 +1,7 @@
 /** @module gateway/app — the Worker's Hono app: configure → health → admin → rate limit → forward, under one onError. */
 import { type Context, Hono, type MiddlewareHandler } from "hono";
-import { ADMIN_BASE, adminApi, MIN_ADMIN_TOKEN_LENGTH } from "../admin/index.ts";
+import { ADMIN_BASE, type AdminDeps, adminApi, MIN_ADMIN_TOKEN_LENGTH } from "../admin/index.ts";
+import { DASHBOARD_BASE, dashboardRoutes } from "../dashboard/index.ts";
 import { canonicalOf } from "../identity/canonical.ts";
 import { StoreError } from "../limiter/types.ts";
 import type { DecisionSink } from "../observe/index.ts";
@@ -48,7 +49,7 @@ export function createGateway(options: GatewayOptions = {}): Hono<GatewayEnv> {
     sink: options.sink,
     hold: options.hold,
   });
-  return new Hono<GatewayEnv>()
+  const app: Hono<GatewayEnv> = new Hono<GatewayEnv>()
     .use(canonicalise)
     .use(async function configure(c, next) {
       const runtime = await runtimes.get(c.env);
@@ -60,14 +61,40 @@ export function createGateway(options: GatewayOptions = {}): Hono<GatewayEnv> {
     .use(ADMIN_BASE, adminGate)
     .use(`${ADMIN_BASE}/*`, adminGate)
     .route(ADMIN_BASE, adminApi)
+    .use(DASHBOARD_BASE, adminGate)
+    .use(`${DASHBOARD_BASE}/*`, adminGate)
+    .route(
+      DASHBOARD_BASE,
+      dashboardRoutes((c, path) => adminCall(app, c, path)),
+    )
     .all("/__sluice/*", () => {
       throw notFound();
+    })
+    .use(function observe(c, next) {
+      return c.var.runtime.observer.step(c, next);
     })
     .use(function limit(c, next) {
       return c.var.runtime.limit(c, next);
     })
     .all("*", forwardToOrigin)
     .onError(answerError);
+  return app;
+}
+
+/** One admin API call from inside the gateway (the dashboard's bans and lists), with the admin token. */
+async function adminCall(
+  app: Hono<GatewayEnv>,
+  c: Context,
+  path: string,
+): Promise<{ status: number; body?: unknown }> {
+  const admin = c.get("admin") as AdminDeps;
+  const req = new Request(new URL(`${ADMIN_BASE}${path}`, c.req.url), {
+    headers: { authorization: `Bearer ${admin.token}`, "sluice-actor": "dashboard" },
+  });
+  const res = await app.fetch(req, c.env, c.executionCtx);
+  const body = res.ok ? await res.json().catch(() => undefined) : undefined;
+  if (!res.ok) await res.body?.cancel();
+  return { status: res.status, ...(body === undefined ? {} : { body }) };
 }
 
 /**

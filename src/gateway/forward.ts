@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import { canonicalOf } from "../identity/canonical.ts";
 import { apiKeyCarriers } from "../identity/index.ts";
 import { clientIp } from "../identity/ip.ts";
+import { type TraceContext, traceparentOf } from "../observe/trace-context.ts";
 import { forward } from "../proxy/index.ts";
 import type { GatewayEnv } from "./env.ts";
 
@@ -16,7 +17,30 @@ const PEER = { source: "cf-connecting-ip", trustedHops: 1, ipv6Subnet: 128 } as 
  *
  * @throws {OriginError} 502 when the origin is unreachable, 504 when it is too slow.
  */
-export function forwardToOrigin(c: Context<GatewayEnv>): Promise<Response> {
+export async function forwardToOrigin(c: Context<GatewayEnv>): Promise<Response> {
+  const obs = c.get("observation");
+  if (!obs) return forwardAs(c, {});
+  const started = Date.now();
+  try {
+    return await forwardAs(c, traceHeaders(obs.trace));
+  } finally {
+    obs.originMs = Date.now() - started;
+  }
+}
+
+/**
+ * W3C Trace Context §3: the origin's parent is Sluice's span; `tracestate`
+ * goes on unchanged with the trace it belongs to, and is dropped when Sluice
+ * started a new trace (the client's then describes no trace of ours).
+ */
+function traceHeaders(trace: TraceContext): Record<string, string> {
+  return {
+    traceparent: traceparentOf(trace),
+    ...(trace.traceState ? { tracestate: trace.traceState } : {}),
+  };
+}
+
+function forwardAs(c: Context<GatewayEnv>, extra: Record<string, string>): Promise<Response> {
   const { origin, loaded } = c.var.runtime;
   const { identity, tenants } = loaded.policy;
   const tenantHeader = tenants.header;
@@ -40,9 +64,11 @@ export function forwardToOrigin(c: Context<GatewayEnv>): Promise<Response> {
     // The tenant header is ours alone: a client-sent copy never reaches the origin.
     // With issued keys the key is Sluice's credential, not the origin's: the
     // origin learns the tenant id and never sees the secret.
-    dropHeaders: tenants.enabled
-      ? [tenantHeader, ...apiKeyCarriers(headers, identity.apiKey, tenants.keyPrefix)]
-      : [tenantHeader],
-    ...(tenant ? { setHeaders: { [tenantHeader]: tenant } } : {}),
+    dropHeaders: [
+      tenantHeader,
+      ...(tenants.enabled ? apiKeyCarriers(headers, identity.apiKey, tenants.keyPrefix) : []),
+      ...(extra.traceparent ? ["tracestate"] : []),
+    ],
+    setHeaders: { ...extra, ...(tenant ? { [tenantHeader]: tenant } : {}) },
   });
 }

@@ -11,12 +11,15 @@ import type { LimitStore } from "../limiter/types.ts";
 import { rateLimit } from "../middleware/rate-limit/index.ts";
 import { HealthProbe } from "../observe/health.ts";
 import {
+  consoleSink,
   type DecisionSink,
   logAudit,
   logConfigError,
   logConfigWarnings,
   logListsUnavailable,
 } from "../observe/index.ts";
+import type { Observer } from "../observe/observer.ts";
+import { buildObserver } from "../observe/setup.ts";
 import { formatIssues, loadPolicy } from "../policy/load.ts";
 import type { LoadedPolicy, Policy } from "../policy/types.ts";
 import { ListStore } from "../protect/list-store.ts";
@@ -28,6 +31,7 @@ import type { TenantServices } from "../tenants/authenticate.ts";
 import { Directory } from "../tenants/directory.ts";
 import { ADMIN_AUTH_RULE, AuthFailureGuard } from "../tenants/guard.ts";
 import { KeyResolver } from "../tenants/resolver.ts";
+import { type CanaryConfig, canarySplit, readCanary } from "./canary.ts";
 import type { GatewayEnv, SluiceEnv } from "./env.ts";
 import { checkOrigin } from "./origin.ts";
 
@@ -41,8 +45,12 @@ export interface Runtime {
   origin: URL;
   /** Present when the policy has `tenants` (issued keys). */
   tenants: TenantServices | undefined;
-  /** The rate-limit middleware for this policy and store. */
+  /** The rate-limit middleware for this policy and store (split with the canary's, when there is one). */
   limit: MiddlewareHandler<GatewayEnv>;
+  /** Metrics, traces and alerts of this isolate. */
+  observer: Observer;
+  /** The canary policy, when `SLUICE_POLICY_CANARY` is set. */
+  canary: CanaryConfig | undefined;
   /**
    * `"off"`: SLUICE_ADMIN_TOKEN is unset, the admin API does not exist.
    * `"token-too-short"` / `"token-weak"`: set but guessable, so the admin API stays off.
@@ -100,6 +108,14 @@ export class RuntimeCache {
       env.UPSTASH_REDIS_REST_URL,
       env.UPSTASH_REDIS_REST_TOKEN,
       env.SLUICE_ADMIN_TOKEN,
+      env.SLUICE_METRICS_OFF,
+      env.SLUICE_OTLP_ENDPOINT,
+      env.SLUICE_OTLP_HEADERS,
+      env.SLUICE_ANALYTICS_SAMPLE_RATE,
+      env.SLUICE_ALERT_WEBHOOK_URL,
+      env.SLUICE_ALERT_WEBHOOK_SECRET,
+      env.SLUICE_POLICY_CANARY,
+      env.SLUICE_POLICY_CANARY_PERCENT,
     ]);
     let entry = this.#byConfig.get(key);
     if (!entry) {
@@ -143,7 +159,16 @@ export async function buildRuntime(
   const { UPSTASH_REDIS_REST_URL: url, UPSTASH_REDIS_REST_TOKEN: token } = env;
   const redisIssue = checkRedis(url, token);
   if (redisIssue) issues.push(redisIssue);
-  if (issues.length > 0 || !result.ok || !(origin instanceof URL)) return failure(issues);
+  const canary = await readCanary(env);
+  if (canary && "issues" in canary) issues.push(...canary.issues);
+  if (
+    issues.length > 0 ||
+    !result.ok ||
+    !(origin instanceof URL) ||
+    (canary && "issues" in canary)
+  ) {
+    return failure(issues);
+  }
   const loaded = result.loaded;
   const { policy } = loaded;
   const timeoutMs = policy.store.timeoutMs;
@@ -164,27 +189,78 @@ export async function buildRuntime(
     onError: logListsUnavailable,
   });
   const health = new HealthProbe(store, options.clock);
+  const observer = buildObserver(env, policy, options.clock, {});
+  const limiter = (side: LoadedPolicy, services: TenantServices | undefined, fields: object) =>
+    observedLimit(side, { store, screen, tenants: services, observer, options, fields });
+  let limit = limiter(loaded, tenants, {});
+  if (canary) {
+    const both = { stablePolicyHash: loaded.hash, canaryPolicyHash: canary.loaded.hash };
+    const canaryTenants = tenantServices(canary.loaded.policy, store, directory);
+    limit = canarySplit(
+      limiter(loaded, tenants, { policy: "stable", ...both }),
+      limiter(canary.loaded, canaryTenants, { policy: "canary", ...both }),
+      canary.percent,
+      policy.identity,
+    );
+  }
   return {
     loaded,
     store,
     health,
     origin,
     tenants,
-    limit: rateLimit<GatewayEnv>({
-      policy: loaded,
-      store,
-      screen,
-      ...(tenants ? { tenants } : {}),
-      clock: options.clock,
-      ...(options.sink ? { sink: options.sink } : {}),
-      ...(options.hold ? { hold: options.hold } : {}),
-    }),
+    limit,
+    observer,
+    canary,
     admin: adminDeps(
       env.SLUICE_ADMIN_TOKEN,
-      { policy, store, directory, tenants, health, lists: { store: lists, screen } },
+      {
+        policy,
+        store,
+        directory,
+        tenants,
+        health,
+        lists: { store: lists, screen },
+        metrics: observer.metricsReader,
+      },
       options.clock,
     ),
   };
+}
+
+/**
+ * The rate-limit middleware with the observer's sink. The middleware is
+ * given `log.allowed: true` so every decision reaches the sink (metrics
+ * count them all); the sink prints plain admissions only if the policy's
+ * own `log.allowed` says so. `fields` go into every line (the canary's).
+ */
+function observedLimit(
+  loaded: LoadedPolicy,
+  parts: {
+    store: LimitStore;
+    screen: Screen;
+    tenants: TenantServices | undefined;
+    observer: Observer;
+    options: RuntimeOptions;
+    fields: object;
+  },
+): MiddlewareHandler<GatewayEnv> {
+  const { store, screen, tenants, observer, options } = parts;
+  const { policy } = loaded;
+  const sink = observer.sink(
+    options.sink ?? consoleSink,
+    policy.log.allowed,
+    parts.fields as Record<string, unknown>,
+  );
+  return rateLimit<GatewayEnv>({
+    policy: { policy: { ...policy, log: { allowed: true } }, hash: loaded.hash },
+    store,
+    screen,
+    ...(tenants ? { tenants } : {}),
+    clock: options.clock,
+    sink,
+    ...(options.hold ? { hold: options.hold } : {}),
+  });
 }
 
 function tenantServices(
@@ -211,6 +287,7 @@ function adminDeps(
     tenants: TenantServices | undefined;
     lists: AdminDeps["lists"];
     health: HealthProbe;
+    metrics: AdminDeps["metrics"];
   },
   clock: () => number,
 ): Runtime["admin"] {
@@ -223,8 +300,9 @@ function adminDeps(
     ]);
     return token.length < MIN_ADMIN_TOKEN_LENGTH ? "token-too-short" : "token-weak";
   }
-  const { policy, store, directory, tenants, health, lists } = parts;
+  const { policy, store, directory, tenants, health, lists, metrics } = parts;
   return {
+    metrics,
     token,
     policy,
     directory,

@@ -65,6 +65,16 @@ export interface DecisionEvent {
   factor?: number;
   policyVersion: string;
   policyHash: string;
+  /** When the gateway decided (ISO 8601); added by the gateway's observer, as are the fields below. */
+  at?: string;
+  /** The request's W3C trace id (its `traceparent`'s, or a new one). */
+  traceId?: string;
+  /** Sluice's span id in that trace: the parent the origin was given. */
+  spanId?: string;
+  /** With a canary: which policy decided (`stable` or `canary`) and both hashes. */
+  policy?: "stable" | "canary";
+  stablePolicyHash?: string;
+  canaryPolicyHash?: string;
 }
 
 /** Where events go; the default writes one JSON line to the console. */

@@ -48,6 +48,8 @@ export const ISSUE_CODES = {
   ERR_SLUICE_DELAY_WITHOUT_ACTION: 'a rule sets maxDelay without "action": "delay"',
   ERR_SLUICE_ADAPTIVE_BAND: "an adaptive rule's low share is above its high share",
   ERR_SLUICE_KEY_PREFIX_SYNTAX: 'the key prefix is not lower-case words ending in "_"',
+  ERR_SLUICE_ALERT_FRACTION: "an alert's share is not above 0 and at most 1",
+  ERR_SLUICE_ALERT_DURATION: "an alert's window or duration is longer than an hour",
   ERR_SLUICE_LIST_NAME_SYNTAX: "a list name is not 1–64 of a-z, 0-9, _ and -",
   ERR_SLUICE_LIST_UNKNOWN: 'a rule\'s "exempt" names a list the policy does not declare',
   ERR_SLUICE_CIDR_SYNTAX: "a list entry is not an IP address or a CIDR range with zero host bits",

@@ -54,6 +54,11 @@ export interface RawPolicy {
    */
   tenants?: RawTenants;
   /**
+   * Thresholds that raise one "sluice.alert" log line per episode (and, with
+   * SLUICE_ALERT_WEBHOOK_URL, one signed POST). Absent: no alerts.
+   */
+  alerts?: RawAlerts;
+  /**
    * Named lists of addresses and CIDR ranges, tenant ids and countries. A "deny" list refuses its
    * members with 403 before any rule; an "allow" list exempts them from every limit; a list
    * without "action" is a named set for rules' "exempt". The admin API adds entries at runtime.
@@ -682,3 +687,62 @@ export type ListName = string;
  * @pattern ^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$
  */
 export type MethodText = string;
+
+/** Alert thresholds; each kind is off unless present. */
+export interface RawAlerts {
+  /** A tenant's use of one of its limits passes a share of the limit's capacity. */
+  quota?: RawQuotaAlert;
+  /** A rule's share of denied decisions passes a threshold. */
+  denials?: RawDenialAlert;
+  /** The store has failed for longer than a duration. */
+  storeDegraded?: RawStoreAlert;
+}
+
+/** A tenant nearing a limit. */
+export interface RawQuotaAlert {
+  /**
+   * Share of the limit's capacity used, above 0 and at most 1 (0.8: 80 % of a daily quota).
+   *
+   * @exclusiveMinimum 0
+   * @maximum 1
+   * @example 0.8
+   */
+  above: number;
+}
+
+/** A denial-rate spike on a rule. */
+export interface RawDenialAlert {
+  /**
+   * Share of the rule's decisions that were denials, above 0 and at most 1.
+   *
+   * @exclusiveMinimum 0
+   * @maximum 1
+   * @example 0.5
+   */
+  above: number;
+  /**
+   * The window the share is measured over, at most 1h.
+   *
+   * @default "1m"
+   */
+  within?: string | number;
+  /**
+   * Decisions the window must hold before the share means anything.
+   *
+   * @asType integer
+   * @minimum 1
+   * @maximum 1000000
+   * @default 20
+   */
+  minRequests?: number;
+}
+
+/** The store degraded for a while. */
+export interface RawStoreAlert {
+  /**
+   * How long store calls must keep failing, at most 1h (e.g. "30s").
+   *
+   * @example "30s"
+   */
+  for: string | number;
+}

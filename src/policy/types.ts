@@ -155,6 +155,16 @@ export interface IdentityConfig {
   };
 }
 
+/** Alert thresholds (the policy's `alerts`); a kind left out is `null`. */
+export interface AlertsConfig {
+  /** A tenant's use of a limit passes `above` of its capacity. */
+  quota: { above: number } | null;
+  /** A rule's denied share of the decisions within `withinMs` passes `above`, over at least `minRequests`. */
+  denials: { above: number; withinMs: number; minRequests: number } | null;
+  /** Store calls have failed for `forMs`. */
+  storeDegraded: { forMs: number } | null;
+}
+
 export interface Policy {
   /** Free-form version label from the policy file (default "0"). */
   version: string;
@@ -191,6 +201,8 @@ export interface Policy {
     /** Origin response-header timeout → 504 (default 30000). */
     timeoutMs: number;
   };
+  /** Alert thresholds; undefined without an `alerts` section (so older hashes stay the same). */
+  alerts: AlertsConfig | undefined;
 }
 
 /** A policy that passed validation, with its content hash. */

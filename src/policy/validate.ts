@@ -1,6 +1,7 @@
 /** @module policy/validate — turns user JSON into a fully defaulted Policy, reporting every problem with its path. */
 
 import { readAdaptive } from "./adaptive.ts";
+import { readAlerts } from "./alerts.ts";
 import { readLimits } from "./limits.ts";
 import { checkPathPattern } from "./match.ts";
 import { checkProtection, readAppLimits, readLists, readRuleProtection } from "./protect.ts";
@@ -60,6 +61,7 @@ const TOP_FIELDS = keysOf<Omit<RawPolicy, "$schema">>({
   tenants: true,
   lists: true,
   limits: true,
+  alerts: true,
   rules: true,
 });
 const IDENTITY_FIELDS = keysOf<RawIdentity>({ ip: true, apiKey: true });
@@ -163,6 +165,7 @@ export function validatePolicy(raw: unknown): ValidationResult {
   const lists = readLists(report, root);
   const limits = readAppLimits(report, root);
   const rules = readRules(report, root);
+  const alerts = readAlerts(report, root);
   checkTenantLimits(report, rules, plans, tenants);
   checkProtection(report, { rules, limits, lists, tenants });
   if (report.issues.length === 0) warnUnreachable(report, rules);
@@ -182,6 +185,7 @@ export function validatePolicy(raw: unknown): ValidationResult {
     log,
     store,
     origin,
+    alerts,
   };
   return { ok: true, policy, warnings: report.warnings };
 }

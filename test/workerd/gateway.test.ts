@@ -30,7 +30,7 @@ describe.each(STORES)("limits on the %s store", (store) => {
     expect(res.headers.get("ratelimit-policy")).toBe('"ip-1m";q=5;w=60');
     expect(res.headers.get("ratelimit")).toBe('"ip-1m";r=0;t=10');
     expect(res.headers.has("x-ratelimit-limit")).toBe(false);
-    expect(res.headers.get("server-timing")).toMatch(/^sluice-store;dur=\d+$/);
+    expect(res.headers.get("server-timing")).toMatch(/^sluice-store;dur=\d+, total;dur=\d+$/);
     const body = (await res.json()) as Record<string, unknown>;
     expect(body).toMatchObject({
       type: "https://sluice.dev/problems/rate-limited",
@@ -50,7 +50,9 @@ describe.each(STORES)("limits on the %s store", (store) => {
     expect(res.headers.get("ratelimit-policy")).toBe('"ip-1m";q=5;w=60');
     expect(res.headers.get("x-origin-custom")).toBe("keep");
     expect(res.headers.get("set-cookie")).toBe("a=1");
-    expect(res.headers.get("server-timing")).toMatch(/^sluice-store;dur=\d+$/);
+    expect(res.headers.get("server-timing")).toMatch(
+      /^sluice-store;dur=\d+, sluice-origin;dur=\d+, total;dur=\d+$/,
+    );
   });
 
   it("keeps the origin's own RateLimit fields and adds its items after them", async () => {

@@ -4,6 +4,7 @@ import { bansLift, bansList } from "./bans.ts";
 import { keysCreate, keysList, keysRevoke } from "./keys.ts";
 import { listsAdd, listsList, listsRemove, listsShow } from "./lists.ts";
 import { policyCheck } from "./policy.ts";
+import { policyDiff, policyReplay } from "./rollout.ts";
 import { audit, reset, usage } from "./subjects.ts";
 import {
   tenantsCreate,
@@ -32,4 +33,6 @@ export const COMMANDS: readonly Command[] = [
   reset,
   audit,
   policyCheck,
+  policyDiff,
+  policyReplay,
 ];

@@ -106,6 +106,8 @@ describe("the contenders", () => {
       "sluice-delay",
       "sluice-concurrency",
       "sluice-adaptive",
+      "sluice-dark",
+      "sluice-observed",
       "upstash-ratelimit",
       "hono-rate-limiter",
     ]);

@@ -42,7 +42,7 @@ const property = (def: string, name: string): Node => {
  * leaves out, so the reader must give the same policy as with the defaults left implicit.
  */
 /** Optional sections whose presence turns something on: written out, they are not defaults. */
-const PRESENCE_MATTERS = new Set(["concurrency", "ban", "adaptive", "response"]);
+const PRESENCE_MATTERS = new Set(["concurrency", "ban", "adaptive", "response", "alerts"]);
 
 function fillDefaults(node: Node, value: unknown, filled: string[], path: string): unknown {
   const def = resolve(node);

@@ -395,7 +395,7 @@ describe("issue collection", () => {
         code: "ERR_SLUICE_UNKNOWN_FIELD",
         path: '["rate limit"]',
         message:
-          'unknown field "rate limit"; expected one of: version, prefix, identity, headers, log, store, origin, plans, tenants, lists, limits, rules',
+          'unknown field "rate limit"; expected one of: version, prefix, identity, headers, log, store, origin, plans, tenants, lists, limits, alerts, rules',
       },
     ]);
   });

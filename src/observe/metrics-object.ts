@@ -1,0 +1,75 @@
+/** @module observe/metrics-object — `SluiceMetrics`, the Durable Object that adds up every isolate's metric deltas when no Redis is configured. */
+import { DurableObject } from "cloudflare:workers";
+import { type MetricsObjectRpc, type PlainDeltas, SUBJECT_WINDOW_MS } from "./aggregate.ts";
+import type { Aggregate } from "./exposition.ts";
+
+/** Values bound per statement at most (SQLite in Durable Objects allows 100). */
+const VALUES_PER_STATEMENT = 99;
+
+/**
+ * One object per deployment holds the aggregate in SQLite: `add` rows are
+ * summed, `set` rows replaced, `subject` rows summed within an hour-long
+ * window that starts afresh when it lapses. Each flush is one RPC and a few
+ * statements in one implicit transaction.
+ *
+ * @example
+ * const stub = env.SLUICE_METRICS.getByName("sluice:metrics");
+ * await stub.add({ add: [['sluice_requests|total|rule="api"', 3]], set: [], subjects: [] }, Date.now());
+ */
+export class SluiceMetrics extends DurableObject implements MetricsObjectRpc {
+  constructor(ctx: DurableObjectState, env: unknown) {
+    super(ctx, env as never);
+    ctx.storage.sql.exec(
+      "CREATE TABLE IF NOT EXISTS metric (kind TEXT NOT NULL, field TEXT NOT NULL, num INTEGER NOT NULL DEFAULT 0, text TEXT, PRIMARY KEY (kind, field))",
+    );
+  }
+
+  async add(deltas: PlainDeltas, nowMs: number): Promise<void> {
+    const sql = this.ctx.storage.sql;
+    const kv = this.ctx.storage.kv;
+    const since = kv.get<number>("subjects-since");
+    if (since === undefined || nowMs - since >= SUBJECT_WINDOW_MS) {
+      // A new window: the last hour's subjects are forgotten, as Redis's EXPIRE does.
+      if (since !== undefined) sql.exec("DELETE FROM metric WHERE kind = 'subject'");
+      kv.put("subjects-since", nowMs);
+    }
+    this.#sum("add", deltas.add);
+    this.#sum("subject", deltas.subjects);
+    for (let at = 0; at < deltas.set.length; at += VALUES_PER_STATEMENT / 3) {
+      const chunk = deltas.set.slice(at, at + VALUES_PER_STATEMENT / 3);
+      sql.exec(
+        `INSERT INTO metric (kind, field, text) VALUES ${chunk.map(() => "('set', ?, ?)").join(",")} ON CONFLICT (kind, field) DO UPDATE SET text = excluded.text`,
+        ...chunk.flat(),
+      );
+    }
+  }
+
+  async read(nowMs: number): Promise<Aggregate> {
+    const since = this.ctx.storage.kv.get<number>("subjects-since") ?? nowMs;
+    const fresh = nowMs - since < SUBJECT_WINDOW_MS;
+    const out: Aggregate = { add: {}, set: {}, subjects: {} };
+    const rows = this.ctx.storage.sql.exec<{
+      kind: string;
+      field: string;
+      num: number;
+      text: string | null;
+    }>("SELECT kind, field, num, text FROM metric");
+    for (const row of rows) {
+      if (row.kind === "add") out.add[row.field] = row.num;
+      else if (row.kind === "set" && row.text !== null) out.set[row.field] = row.text;
+      else if (row.kind === "subject" && fresh) out.subjects[row.field] = row.num;
+    }
+    return out;
+  }
+
+  #sum(kind: "add" | "subject", entries: Array<[string, number]>): void {
+    const per = Math.floor(VALUES_PER_STATEMENT / 2);
+    for (let at = 0; at < entries.length; at += per) {
+      const chunk = entries.slice(at, at + per);
+      this.ctx.storage.sql.exec(
+        `INSERT INTO metric (kind, field, num) VALUES ${chunk.map(() => `('${kind}', ?, ?)`).join(",")} ON CONFLICT (kind, field) DO UPDATE SET num = num + excluded.num`,
+        ...chunk.flat(),
+      );
+    }
+  }
+}
