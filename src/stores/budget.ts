@@ -9,29 +9,59 @@ export interface BudgetTimer {
 /** Event-loop lag past which a late timer gives the store back the time it lost. */
 const LAG_SLACK_MS = 20;
 /** Most time a budget is stretched by, in budgets: a busy isolate waits, not forever. */
-const MAX_STRETCH = 3;
+export const MAX_STRETCH = 8;
+/** A budget, stretched to the full, lasts this many budgets (the client's own abort backstop). */
+export const MAX_WAIT_BUDGETS = 1 + MAX_STRETCH;
+/** While its owner says the isolate is busy, a budget is stretched by this share of it at a time. */
+const BUSY_STEP = 4;
+/** When a timer in this isolate last fired late (its event loop was behind). */
+let laggedAt = Number.NEGATIVE_INFINITY;
 
 /**
- * Calls `onExpire` once `ms` of the store's time have passed. A timer that
- * fires late because this isolate was busy (a burst saturating its CPU)
- * re-arms for the time it was late, up to `MAX_STRETCH` budgets in all: the
- * budget bounds how long a slow store may take, not how long this isolate
- * took to look at its answer. With an idle isolate it fires on time.
+ * Records that this isolate's event loop was behind at `atMs` (a timer
+ * fired late); budgets that a burst keeps busy stretch for a budget after.
+ *
+ * @example
+ * noteLag(Date.now());
+ */
+export function noteLag(atMs: number): void {
+  laggedAt = Math.max(laggedAt, atMs);
+}
+
+/**
+ * Calls `onExpire` once `ms` of the store's time have passed. The budget
+ * bounds how long a slow store may take, not how long this isolate took to
+ * look at its answer, so it stretches (up to `MAX_STRETCH` budgets in all)
+ * while this isolate is the slow part: by the time a timer fired late (its
+ * event loop was behind), and by a quarter budget at a time while `busy()`
+ * says a burst is waiting and some timer ran late within the last budget
+ * (replies wait behind the burst's requests longer than timers do; `busy` is
+ * asked about the wait just ended). With an idle isolate it fires on time.
  *
  * @example
  * const timer = budgetTimer(250, () => reject(new StoreError("…", "timeout")));
  * timer.cancel();
  */
-export function budgetTimer(ms: number, onExpire: () => void): BudgetTimer {
+export function budgetTimer(
+  ms: number,
+  onExpire: () => void,
+  busy?: (waitedMs: number) => boolean,
+): BudgetTimer {
   let handle: ReturnType<typeof setTimeout> | undefined;
   let stretched = 0;
   const arm = (wait: number) => {
     const due = Date.now() + wait;
     handle = setTimeout(() => {
-      const late = Date.now() - due;
-      if (late > LAG_SLACK_MS && stretched + late <= MAX_STRETCH * ms) {
-        stretched += late;
-        arm(late);
+      const now = Date.now();
+      const late = now - due;
+      if (late > LAG_SLACK_MS) noteLag(now);
+      // Busy only counts while timers run late too: a dead store under a
+      // flood of cheap requests is not this isolate's doing.
+      const saturated = now - laggedAt <= ms && busy?.(wait) === true;
+      const extra = late > LAG_SLACK_MS ? late : saturated ? Math.ceil(ms / BUSY_STEP) : 0;
+      if (extra > 0 && stretched + extra <= MAX_STRETCH * ms) {
+        stretched += extra;
+        arm(extra);
         return;
       }
       handle = undefined;
@@ -49,17 +79,23 @@ export function budgetTimer(ms: number, onExpire: () => void): BudgetTimer {
 
 /**
  * Settles with `work`, or rejects with a timeout `StoreError` once the budget
- * of `ms` has passed (see `budgetTimer`). Other failures become
+ * of `ms` has passed (see `budgetTimer`, which `busy` may stretch). Other failures become
  * `StoreError("error")` so callers handle one type.
  *
  * @example
  * await withBudget(store.call(), 250);
  */
-export async function withBudget<T>(work: Promise<T>, ms: number): Promise<T> {
+export async function withBudget<T>(
+  work: Promise<T>,
+  ms: number,
+  busy?: (waitedMs: number) => boolean,
+): Promise<T> {
   let timer: BudgetTimer | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = budgetTimer(ms, () =>
-      reject(new StoreError(`store did not answer within ${ms} ms`, "timeout")),
+    timer = budgetTimer(
+      ms,
+      () => reject(new StoreError(`store did not answer within ${ms} ms`, "timeout")),
+      busy,
     );
   });
   try {

@@ -37,6 +37,12 @@ export const GROUP_COMMIT_DEFAULTS: Omit<GroupCommitOptions, "timeoutMs"> = {
   now: Date.now,
 };
 
+/**
+ * One decision waiting per this many ms of the budget means a burst
+ * saturates the isolate (see `#busy`).
+ */
+const BUSY_ARRIVAL_MS = 8;
+
 /** Round trips the in-flight limit looks back over. */
 const RTT_WINDOW = 16;
 
@@ -97,6 +103,8 @@ export class GroupCommit<T, R> {
   #failures = 0;
   #skipUntil = 0;
   #calls = 0;
+  /** Items waiting for their result (queued or in a call). */
+  #waiting = 0;
 
   constructor(send: (items: T[]) => Promise<R[]>, options: GroupCommitOptions) {
     this.#send = send;
@@ -143,12 +151,19 @@ export class GroupCommit<T, R> {
     if (skipped) return Promise.reject(skipped);
     this.#reclaim();
     return new Promise<R>((resolve, reject) => {
+      this.#waiting++;
       const waiter: Waiter<T, R> = {
         item,
         keepAlive,
         settled: false,
-        resolve,
-        reject,
+        resolve: (result) => {
+          this.#waiting--;
+          resolve(result);
+        },
+        reject: (err) => {
+          this.#waiting--;
+          reject(err);
+        },
         timer: undefined,
         batch: undefined,
         lead: () => {},
@@ -170,7 +185,11 @@ export class GroupCommit<T, R> {
       new Promise<Batch<T, R>>((chosen) => {
         waiter.lead = chosen;
       }).then((batch) => this.#dispatch(waiter, batch));
-      waiter.timer = budgetTimer(this.#options.timeoutMs, () => this.#expire(waiter));
+      waiter.timer = budgetTimer(
+        this.#options.timeoutMs,
+        () => this.#expire(waiter),
+        () => this.#busy(),
+      );
       this.#queue.push(waiter);
     });
   }
@@ -200,6 +219,7 @@ export class GroupCommit<T, R> {
     const call = withBudget(
       this.#call(batch.members.map((m) => m.item)),
       this.#options.timeoutMs,
+      () => this.#busy(),
     ).then(
       (results) => {
         // The slot is free before anyone hears back: a caller's next item goes straight out.
@@ -298,6 +318,16 @@ export class GroupCommit<T, R> {
     }
     const at = this.#queue.indexOf(waiter);
     if (at >= 0) this.#queue.splice(at, 1);
+  }
+
+  /**
+   * Whether this isolate is working through a burst: at least one decision
+   * per `BUSY_ARRIVAL_MS` of the budget still waits for the store. Its
+   * replies then wait behind the burst's own requests. A slow store under
+   * light traffic has few waiting, and keeps its budget.
+   */
+  #busy(): boolean {
+    return this.#waiting * BUSY_ARRIVAL_MS >= this.#options.timeoutMs;
   }
 
   #succeeded(rttMs: number): void {

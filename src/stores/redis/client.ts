@@ -1,5 +1,6 @@
 /** @module stores/redis/client — an `@upstash/redis` client configured for the hot path. */
 import { Redis } from "@upstash/redis/cloudflare";
+import { MAX_WAIT_BUDGETS } from "../budget.ts";
 
 /**
  * Builds the client the Redis store expects: no retries (they would outlast
@@ -29,6 +30,6 @@ export function createUpstashClient(
     enableAutoPipelining: false,
     // A backstop: the store's budget timer (stores/budget.ts) ends the wait, and
     // may stretch it while this isolate is too busy to read the answer.
-    signal: () => AbortSignal.timeout(timeoutMs * 4),
+    signal: () => AbortSignal.timeout(timeoutMs * MAX_WAIT_BUDGETS),
   });
 }

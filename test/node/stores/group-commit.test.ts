@@ -1,7 +1,7 @@
 /** @module test/node/stores/group-commit — batching, bounds, budgets and skipping of the group commit. */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { StoreError } from "../../../src/limiter/types.ts";
-import { budgetTimer } from "../../../src/stores/budget.ts";
+import { budgetTimer, noteLag } from "../../../src/stores/budget.ts";
 import {
   GROUP_COMMIT_DEFAULTS,
   GroupCommit,
@@ -31,8 +31,20 @@ const options = (over: Partial<GroupCommitOptions> = {}): GroupCommitOptions => 
 /** Lets pending promise callbacks run. */
 const flush = () => vi.advanceTimersByTimeAsync(0);
 
+/** Moves the clock `ms` on while the isolate's timers keep running late (a saturated isolate). */
+async function saturated(ms: number): Promise<void> {
+  for (let left = ms; left > 0; left -= 10) {
+    noteLag(Date.now());
+    await vi.advanceTimersByTimeAsync(Math.min(10, left));
+  }
+}
+
+/** Each test's fake clock starts a day after the last one's: the isolate's record of lag is behind it. */
+let epoch = Date.UTC(2026, 0, 1);
 beforeEach(() => {
   vi.useFakeTimers();
+  epoch += 86_400_000;
+  vi.setSystemTime(epoch);
   clock = 0;
 });
 afterEach(() => vi.useRealTimers());
@@ -126,6 +138,42 @@ describe("GroupCommit", () => {
     expect(commit.queued).toBe(0);
   });
 
+  it("in a saturated isolate, waits past the budget while a burst's decisions wait, and answers them from the store", async () => {
+    const store = new ManualStore();
+    const commit = new GroupCommit(store.send, options());
+    // 40 waiting: more than one per 8 ms of a 250 ms budget.
+    const outcomes = Array.from({ length: 40 }, (_, i) => commit.run(i).catch((e: unknown) => e));
+    await saturated(600);
+    store.calls[0]?.answer(true);
+    await flush();
+    store.calls[1]?.answer(true);
+    expect(await Promise.all(outcomes)).toEqual(Array.from({ length: 40 }, (_, i) => i * 10));
+  });
+
+  it("in a saturated isolate, keeps the budget when few decisions wait, and gives a burst up after eight more budgets", async () => {
+    const store = new ManualStore();
+    const few = new GroupCommit(store.send, options());
+    const lone = Array.from({ length: 10 }, (_, i) => few.run(i).catch((e: unknown) => e));
+    await saturated(250);
+    for (const e of await Promise.all(lone)) expect(e).toMatchObject({ reason: "timeout" });
+
+    const many = new GroupCommit(store.send, options());
+    let settled = 0;
+    const burst = Array.from({ length: 40 }, (_, i) =>
+      many.run(i).then(
+        () => settled++,
+        (e: unknown) => {
+          settled++;
+          return e;
+        },
+      ),
+    );
+    await saturated(250 * 9 - 70);
+    expect(settled).toBe(0);
+    await saturated(140);
+    for (const e of await Promise.all(burst)) expect(e).toMatchObject({ reason: "timeout" });
+  });
+
   it("refuses at once, as overload, when the queue is full", async () => {
     const store = new ManualStore();
     const commit = new GroupCommit(store.send, options({ maxQueue: 2 }));
@@ -171,6 +219,7 @@ describe("GroupCommit", () => {
       await vi.advanceTimersByTimeAsync(100);
       clock += 100;
     }
+    // Its timers run on time: the isolate is not the slow part, the budgets hold.
     await vi.advanceTimersByTimeAsync(1000);
     const reasons = new Set((await Promise.all(outcomes)).map((e) => (e as StoreError).reason));
     expect(most).toBe(600);
@@ -191,7 +240,7 @@ describe("budgetTimer", () => {
     expect(fired).toBe(1);
   });
 
-  it("gives back the time a busy isolate lost, up to three budgets more", async () => {
+  it("gives back the time a busy isolate lost, up to eight budgets more", async () => {
     let firedAt = 0;
     const start = Date.now();
     budgetTimer(250, () => {
@@ -213,6 +262,52 @@ describe("budgetTimer", () => {
     await vi.advanceTimersByTimeAsync(250);
     // Too late to make up: a stuck isolate still gives up.
     expect(firedAt).toBe(5250);
+  });
+
+  it("stretches a quarter budget at a time while its owner says busy and timers run late, eight budgets at most", async () => {
+    let fired = 0;
+    let busy = true;
+    const asked: number[] = [];
+    budgetTimer(
+      250,
+      () => fired++,
+      (waited) => {
+        asked.push(waited);
+        return busy;
+      },
+    );
+    await saturated(250 + 63 * 4);
+    expect(fired).toBe(0);
+    expect(asked).toEqual([250, 63, 63, 63, 63]);
+    busy = false;
+    await saturated(62);
+    expect(fired).toBe(0);
+    await saturated(1);
+    expect(fired).toBe(1);
+
+    fired = 0;
+    budgetTimer(
+      250,
+      () => fired++,
+      () => true,
+    );
+    // 31 steps of 63 ms fit in eight budgets; the next would not.
+    await saturated(250 + 31 * 63 - 1);
+    expect(fired).toBe(0);
+    await saturated(63);
+    expect(fired).toBe(1);
+  });
+
+  it("keeps its budget when its owner says busy but no timer runs late", async () => {
+    await vi.advanceTimersByTimeAsync(1000);
+    let fired = 0;
+    budgetTimer(
+      250,
+      () => fired++,
+      () => true,
+    );
+    await vi.advanceTimersByTimeAsync(250);
+    expect(fired).toBe(1);
   });
 
   it("does nothing once cancelled", async () => {
