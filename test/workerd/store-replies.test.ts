@@ -18,7 +18,12 @@ function policy(id: string) {
     tenants: { namespace: `dir-${id}` },
     rules: [
       { name: "api", match: { path: "/api/*" }, limits: [{ rate: "plan", by: "tenant" }] },
-      { name: "other", match: { path: "*" }, limits: [{ rate: "100/s", by: "ip" }] },
+      {
+        name: "other",
+        match: { path: "*" },
+        limits: [{ rate: "100/s", by: "ip" }],
+        ban: { after: 3, within: "1m", for: "10m" },
+      },
     ],
   };
 }
@@ -57,6 +62,7 @@ describe("a Redis endpoint that answers garbage", () => {
       "/keys",
       "/audit",
       "/usage?subject=tenant:acme",
+      "/bans",
     ]) {
       const res = await bad.fetch(`/__sluice/admin${path}`, { headers: auth });
       expect(res.status, path).toBe(503);

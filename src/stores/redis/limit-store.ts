@@ -118,13 +118,18 @@ export class RedisStore implements LimitStore {
     const found: BanEntry[] = [];
     let cursor = "0";
     do {
-      const [next, keys] = await withBudget(
+      const page: unknown = await withBudget(
         this.#redis.scan(cursor, { match: `${prefix}*${BAN_KEY_PART}*`, count: 1000 }),
         this.#timeoutMs,
       );
-      cursor = String(next);
+      const [next, keys] = scanPage(page);
+      cursor = next;
       if (keys.length === 0) continue;
-      const values = await withBudget(this.#redis.mget<unknown[]>(...keys), this.#timeoutMs);
+      const values: unknown = await withBudget(
+        this.#redis.mget<unknown[]>(...keys),
+        this.#timeoutMs,
+      );
+      if (!Array.isArray(values) || values.length !== keys.length) throw wrongShape("MGET");
       const rows = keys.map((k, i) => [k, values[i] == null ? null : String(values[i])] as const);
       found.push(...bansAmong(rows, prefix, nowMs));
     } while (cursor !== "0" && found.length < MAX_LISTED_BANS);
@@ -257,4 +262,17 @@ function limitsDecision(allowed: boolean, nums: number[], req: DecideRequest): D
     };
   });
   return { allowed, retryAfterMs, limits };
+}
+
+/** A reply the store should not give: the store-failure path, never a 500 (audit F3). */
+function wrongShape(command: string): StoreError {
+  return new StoreError(`store answered ${command} with a reply of the wrong shape`, "error");
+}
+
+/** A SCAN reply as `[cursor, keys]`, or a store error. */
+function scanPage(page: unknown): [string, string[]] {
+  if (!Array.isArray(page) || page.length !== 2) throw wrongShape("SCAN");
+  const [next, keys] = page as [unknown, unknown];
+  if (!Array.isArray(keys) || !keys.every((k) => typeof k === "string")) throw wrongShape("SCAN");
+  return [String(next), keys];
 }
