@@ -174,7 +174,9 @@ export class Observer {
     const tenant = registry.tenant(event.tenant);
     // `policy` is "" (no label) unless a canary splits the traffic.
     const policy = event.policy ?? "";
-    registry.count("sluice_requests", { rule, outcome: event.outcome, tenant, policy });
+    // A held request is logged as allowed with its `delayedMs`; metrics name it.
+    const outcome = event.outcome === "allowed" && event.delayedMs ? "delayed" : event.outcome;
+    registry.count("sluice_requests", { rule, outcome, tenant, policy });
     for (const l of event.limits) {
       const result = l.allowed ? "allowed" : "denied";
       registry.count("sluice_limit_checks", { rule, limit: l.id, result });

@@ -43,6 +43,26 @@ describe("metrics", () => {
     expect(text).toContain('sluice_adaptive_factor{rule="api"} 1');
   });
 
+  it("count held requests as delayed, apart from those let through at once", async () => {
+    const policy = {
+      rules: [
+        {
+          name: "api",
+          match: { path: "/api/*" },
+          limits: [{ rate: "10/s burst 2", by: "ip" }],
+          action: "delay",
+          maxDelay: "1s",
+        },
+      ],
+    };
+    const hold = async () => true;
+    const gw = gateway("durable-object", policy, { SLUICE_ADMIN_TOKEN: TOKEN }, { hold });
+    expect(await statuses(gw, 5, "/api/held")).toEqual([200, 200, 200, 200, 200]);
+    const text = await (await gw.fetch("/__sluice/admin/metrics", admin)).text();
+    expect(text).toContain('sluice_requests_total{outcome="allowed",rule="api"} 2');
+    expect(text).toContain('sluice_requests_total{outcome="delayed",rule="api"} 3');
+  });
+
   it("need the admin token, and are absent with SLUICE_METRICS_OFF", async () => {
     const gw = gateway("durable-object", POLICY, { SLUICE_ADMIN_TOKEN: TOKEN });
     expect((await gw.fetch("/__sluice/admin/metrics")).status).toBe(401);
