@@ -4,7 +4,6 @@ import { timingSafeEqual } from "hono/utils/buffer";
 import { ipKey } from "../identity/ip.ts";
 import { DEFAULT_AUTH_FAILURES } from "../policy/tenants.ts";
 import { keyAttemptsLocked, unauthorized } from "../respond/problem.ts";
-import { ADMIN_AUTH_RULE } from "../tenants/guard.ts";
 import { type AdminEnv, auditEntry } from "./context.ts";
 
 // RFC 6750 §2.1: `Authorization: Bearer <token>`; the scheme is case-insensitive (RFC 9110 §11.1).
@@ -93,10 +92,10 @@ export const adminAuth = createMiddleware<AdminEnv>(async function adminAuth(c, 
   const nowMs = clock();
   const address = ipKey(entry.ip, policy.identity.ip.ipv6Subnet) ?? "";
   const locked = tokenGuard.lockedForMs(address, nowMs);
-  if (locked > 0) throw keyAttemptsLocked(locked, "admin tokens", ADMIN_AUTH_RULE);
+  if (locked > 0) throw keyAttemptsLocked(locked, "admin tokens");
   // Without the token the caller's own name for itself means nothing.
   log({ ...entry, actor: "unauthenticated" });
   const lockout = await tokenGuard.fail(address, nowMs);
-  if (lockout > 0) throw keyAttemptsLocked(lockout, "admin tokens", ADMIN_AUTH_RULE);
+  if (lockout > 0) throw keyAttemptsLocked(lockout, "admin tokens");
   throw unauthorized("A valid admin token is required.", "sluice-admin");
 });

@@ -129,16 +129,13 @@ export function unauthorized(detail: string, realm = "sluice"): SluiceHttpError 
 
 /**
  * 429 for an address locked out after too many unknown or revoked keys; the
- * lockout ends at `Retry-After` (RFC 9110 §10.2.3).
+ * lockout ends at `Retry-After` (RFC 9110 §10.2.3). No `rule`: the lockout is
+ * Sluice's own counter, not a policy rule a client could look up.
  *
  * @example
  * keyAttemptsLocked(6000); // 429, Retry-After: 6
  */
-export function keyAttemptsLocked(
-  retryAfterMs: number,
-  credential = "API keys",
-  rule = "__auth",
-): SluiceHttpError {
+export function keyAttemptsLocked(retryAfterMs: number, credential = "API keys"): SluiceHttpError {
   const retryAfter = retryAfterSeconds(retryAfterMs);
   return fail(
     429,
@@ -146,7 +143,6 @@ export function keyAttemptsLocked(
       type: ProblemType.keyAttempts,
       title: "Too Many Requests",
       detail: `Too many requests with invalid ${credential} from this address; retry in ${seconds(retryAfter)}.`,
-      rule,
       retryAfter,
     },
     { "retry-after": String(retryAfter) },
