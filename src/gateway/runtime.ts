@@ -189,7 +189,9 @@ export async function buildRuntime(
     onError: logListsUnavailable,
   });
   const health = new HealthProbe(store, options.clock);
-  const observer = buildObserver(env, policy, options.clock, {});
+  const observer = buildObserver(env, policy, options.clock, {
+    metricsStore: backend.metrics(policy.prefix),
+  });
   const limiter = (side: LoadedPolicy, services: TenantServices | undefined, fields: object) =>
     observedLimit(side, { store, screen, tenants: services, observer, options, fields });
   let limit = limiter(loaded, tenants, {});

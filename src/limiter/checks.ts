@@ -1,12 +1,11 @@
 /** @module limiter/checks — a rule and who is asking → the store checks for one decision. */
 
+import { takesBurst } from "../policy/fit.ts";
 import type { Limit, PlanRate, Policy, Rule } from "../policy/types.ts";
 import { sha256Hex } from "../util/encoding.ts";
 import { BAN_KEY_PART } from "./ban.ts";
 import { keySubject, storeKey } from "./store-key.ts";
 import type { BanSpec, LimitCheck } from "./types.ts";
-
-const BUCKETS: readonly string[] = ["gcra", "token-bucket"];
 
 /** Who is asking, as far as store keys go. */
 export interface Requester {
@@ -79,7 +78,7 @@ export async function buildChecks(
         periodMs: rate.periodMs,
         // Only buckets take a burst. A cost above an override's burst could
         // never pass; the admin API refuses such overrides.
-        burst: BUCKETS.includes(limit.algorithm) ? Math.max(rate.burst, limit.cost) : rate.count,
+        burst: takesBurst(limit.algorithm) ? Math.max(rate.burst, limit.cost) : rate.count,
         cost: limit.cost,
       });
     }

@@ -1,35 +1,22 @@
 /** @module observe/setup — env → one isolate's observer: metrics and where they are added up, span export, Analytics Engine, alerts. */
 import type { Policy } from "../policy/types.ts";
-import { createUpstashClient } from "../stores/redis/client.ts";
-import {
-  DurableObjectMetricsStore,
-  Flusher,
-  MemoryMetricsStore,
-  type MetricsStore,
-  RedisMetricsStore,
-} from "./aggregate.ts";
+import { MemoryMetricsStore } from "../stores/memory/metrics-store.ts";
+import { Flusher, type MetricsStore } from "./aggregate.ts";
 import { type Alert, AlertWatch } from "./alerts.ts";
 import { AnalyticsWriter, sampleRate } from "./analytics.ts";
 import { logConfigWarnings } from "./index.ts";
 import { Metrics } from "./metrics.ts";
-import type { SluiceMetrics } from "./metrics-object.ts";
 import { type EventListener, Observer, type RequestListener } from "./observer.ts";
 import { parseOtlpHeaders, SpanExporter } from "./otlp.ts";
 import { Webhook } from "./webhook.ts";
 
 /** How often an isolate sends its metric deltas, at most. */
 export const FLUSH_EVERY_MS = 5_000;
-/** Time budget of one metrics flush or read (it never holds up a decision). */
-const METRICS_TIMEOUT_MS = 1_000;
 
 /** The env an observer reads (see README "Observability"). */
 export interface ObserveEnv {
-  UPSTASH_REDIS_REST_URL?: string;
-  UPSTASH_REDIS_REST_TOKEN?: string;
   /** `"1"` or `"true"`: no metrics (nothing counted, nothing flushed). */
   SLUICE_METRICS_OFF?: string;
-  /** The metrics object's namespace (wrangler.toml binds it). */
-  SLUICE_METRICS?: DurableObjectNamespace<SluiceMetrics>;
   /** OTLP/HTTP traces endpoint, used as is (like `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`). */
   SLUICE_OTLP_ENDPOINT?: string;
   /** `name=value,…` headers for it (like `OTEL_EXPORTER_OTLP_HEADERS`). */
@@ -42,17 +29,18 @@ export interface ObserveEnv {
   SLUICE_ALERT_WEBHOOK_SECRET?: string;
 }
 
-/** Listeners built elsewhere (alerts). */
+/** Listeners built elsewhere (alerts), and where metrics are added up (the runtime's backend). */
 export interface ObserverExtras {
+  /** Defaults to this isolate's memory (the middleware off the gateway). */
+  metricsStore?: MetricsStore;
   listeners?: RequestListener[];
   eventListeners?: EventListener[];
 }
 
 /**
- * Builds the isolate's observer. Metrics are added up where the limits
- * live: in Redis when the Upstash variables are set, else in the
- * `SluiceMetrics` Durable Object, else (no binding: the middleware off the
- * gateway) in this isolate alone.
+ * Builds the isolate's observer. Metrics are added up in `extras.metricsStore`
+ * (the runtime's backend: Redis, or the `SluiceMetrics` Durable Object), else
+ * (the middleware off the gateway) in this isolate alone.
  *
  * @example
  * const observer = buildObserver(env, policy, Date.now, {});
@@ -78,7 +66,7 @@ export function buildObserver(
   let metrics: ConstructorParameters<typeof Observer>[0]["metrics"];
   if (!off) {
     const registry = new Metrics();
-    const store = metricsStore(env, policy.prefix);
+    const store = extras.metricsStore ?? new MemoryMetricsStore();
     metrics = { registry, store, flusher: new Flusher(registry, store, FLUSH_EVERY_MS) };
   }
   return new Observer({
@@ -107,16 +95,6 @@ function spanExporter(env: ObserveEnv): SpanExporter | undefined {
     return undefined;
   }
   return new SpanExporter(url, parseOtlpHeaders(env.SLUICE_OTLP_HEADERS));
-}
-
-function metricsStore(env: ObserveEnv, prefix: string): MetricsStore {
-  const { UPSTASH_REDIS_REST_URL: url, UPSTASH_REDIS_REST_TOKEN: token } = env;
-  if (url && token) {
-    const client = createUpstashClient(url, token, METRICS_TIMEOUT_MS, { raw: true });
-    return new RedisMetricsStore(client, prefix);
-  }
-  if (env.SLUICE_METRICS) return new DurableObjectMetricsStore(env.SLUICE_METRICS, prefix);
-  return new MemoryMetricsStore();
 }
 
 /** The alert webhook, when both its URL and its secret are set; anything else is reported once. */

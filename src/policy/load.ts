@@ -1,4 +1,5 @@
 /** @module policy/load — picks the bundled or SLUICE_POLICY policy, validates it and hashes the result. */
+import { sha256Hex } from "../util/encoding.ts";
 import type { LoadedPolicy, Policy, PolicyIssue } from "./types.ts";
 import { validatePolicy } from "./validate.ts";
 
@@ -108,12 +109,6 @@ export function formatIssues(issues: readonly PolicyIssue[]): string {
   return issues
     .map((i) => `${i.code} at ${i.path === "" ? "(root)" : i.path}: ${i.message}`)
     .join("\n");
-}
-
-/** Hex SHA-256 of UTF-8 text. */
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 function deepFreeze<T>(value: T): T {

@@ -1,5 +1,6 @@
-/** @module stores/backend — one backend holds both the limits and the tenant directory's documents. */
+/** @module stores/backend — one backend holds the limits, the tenant directory's documents and the metrics' sums. */
 import type { LimitStore } from "../limiter/types.ts";
+import type { MetricsStore } from "../observe/aggregate.ts";
 import type { DocumentStore } from "../tenants/document-store.ts";
 
 /**
@@ -9,6 +10,8 @@ import type { DocumentStore } from "../tenants/document-store.ts";
 export interface Backend {
   limits: LimitStore;
   documents: DocumentStore;
+  /** Where isolates add up their metrics, under the policy's `prefix`. */
+  metrics(prefix: string): MetricsStore;
 }
 
 /** What every backend is built with. */

@@ -1,12 +1,15 @@
-/** @module stores/durable-object — the embedded backend: limits and directory documents in Durable Objects. */
+/** @module stores/durable-object — the embedded backend: limits, directory documents and metrics in Durable Objects. */
 import type { Backend, BackendOptions } from "../backend.ts";
+import { MemoryMetricsStore } from "../memory/metrics-store.ts";
 import { DurableObjectDocumentStore, type SluiceDirectory } from "./document-store.ts";
 import { DurableObjectStore, type SluiceStore } from "./limit-store.ts";
+import { DurableObjectMetricsStore, type SluiceMetrics } from "./metrics-object.ts";
 
-/** The two namespaces wrangler.toml binds. */
+/** The namespaces wrangler.toml binds; without `SLUICE_METRICS` each isolate counts alone. */
 export interface DurableObjectBindings {
   SLUICE_STORE: DurableObjectNamespace<SluiceStore>;
   SLUICE_DIRECTORY: DurableObjectNamespace<SluiceDirectory>;
+  SLUICE_METRICS?: DurableObjectNamespace<SluiceMetrics>;
 }
 
 /**
@@ -20,5 +23,9 @@ export function durableObjectBackend(env: DurableObjectBindings, options: Backen
   return {
     limits: new DurableObjectStore(env.SLUICE_STORE, { timeoutMs, shards, groupCommit: { now } }),
     documents: new DurableObjectDocumentStore(env.SLUICE_DIRECTORY, { timeoutMs }),
+    metrics: (prefix) =>
+      env.SLUICE_METRICS
+        ? new DurableObjectMetricsStore(env.SLUICE_METRICS, prefix)
+        : new MemoryMetricsStore(),
   };
 }

@@ -32,8 +32,8 @@ import {
   StoreError,
 } from "../../limiter/types.ts";
 import { BoundedMap } from "../../util/bounded-map.ts";
-import { withBudget } from "../budget.ts";
 import { GROUP_COMMIT_DEFAULTS, GroupCommit, type GroupCommitOptions } from "../group-commit.ts";
+import { budgetedCall, type ObjectCall } from "./stub.ts";
 
 /** How often an object deletes lapsed state. */
 const SWEEP_EVERY_MS = 60_000;
@@ -282,15 +282,17 @@ export interface DurableObjectStoreOptions {
 export class DurableObjectStore implements LimitStore {
   readonly kind = "durable-object";
   readonly #ns: DurableObjectNamespace<SluiceStore>;
+  /** Admin and probe calls: one budgeted RPC each, outside the decision lanes. */
+  readonly #call: ObjectCall<SluiceStore>;
   readonly #options: DurableObjectStoreOptions;
   readonly #shards: number;
   readonly #lanes = new Map<string, GroupCommit<ShardOp, ShardResult>>();
   /** Object ids by name: a name's id never changes, a stub is made per call. */
-  readonly #ids = new Map<string, DurableObjectId>();
 
   constructor(ns: DurableObjectNamespace<SluiceStore>, options: DurableObjectStoreOptions) {
     this.#ns = ns;
     this.#options = options;
+    this.#call = budgetedCall(ns, options.timeoutMs);
     this.#shards = options.shards ?? 1;
   }
 
@@ -401,14 +403,12 @@ export class DurableObjectStore implements LimitStore {
       byShard.set(name, [...(byShard.get(name) ?? []), key]);
     }
     await Promise.all(
-      [...byShard].map(([name, ks]) =>
-        withBudget(this.#stub(name).reset(ks) as Promise<void>, this.#options.timeoutMs),
-      ),
+      [...byShard].map(([name, ks]) => this.#call<void>(name, (stub) => stub.reset(ks))),
     );
   }
 
   async ping(): Promise<void> {
-    await withBudget(this.#stub("__ping").ping() as Promise<string>, this.#options.timeoutMs);
+    await this.#call<string>("__ping", (stub) => stub.ping());
   }
 
   /** Asks each of the rules' objects for its bans (admin only). */
@@ -417,12 +417,7 @@ export class DurableObjectStore implements LimitStore {
       this.#shards <= 1 ? [rule] : Array.from({ length: this.#shards }, (_, i) => `${rule}#${i}`),
     );
     const lists = await Promise.all(
-      names.map((name) =>
-        withBudget(
-          this.#stub(name).bans(prefix, nowMs) as Promise<BanEntry[]>,
-          this.#options.timeoutMs,
-        ),
-      ),
+      names.map((name) => this.#call<BanEntry[]>(name, (stub) => stub.bans(prefix, nowMs))),
     );
     return lists.flat();
   }
@@ -488,16 +483,6 @@ export class DurableObjectStore implements LimitStore {
       ...(op === "decide" && this.#holdsAdaptive(part, req) ? { adaptive: req.adaptive } : {}),
     };
     return this.#lane(part.name).run({ op, req: plain }, req.waitUntil);
-  }
-
-  /** A fresh stub (a stub belongs to the request that made it) from the cached id. */
-  #stub(name: string): DurableObjectStub<SluiceStore> {
-    let id = this.#ids.get(name);
-    if (!id) {
-      id = this.#ns.idFromName(name);
-      this.#ids.set(name, id);
-    }
-    return this.#ns.get(id);
   }
 
   #lane(name: string): GroupCommit<ShardOp, ShardResult> {

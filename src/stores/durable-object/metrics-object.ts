@@ -1,7 +1,8 @@
-/** @module observe/metrics-object — `SluiceMetrics`, the Durable Object that adds up every isolate's metric deltas when no Redis is configured. */
+/** @module stores/durable-object/metrics-object — `SluiceMetrics`, the Durable Object that adds up every isolate's metric deltas, and the store that calls it. */
 import { DurableObject } from "cloudflare:workers";
-import { type MetricsObjectRpc, type PlainDeltas, SUBJECT_WINDOW_MS } from "./aggregate.ts";
-import type { Aggregate } from "./exposition.ts";
+import { type MetricsStore, SUBJECT_WINDOW_MS } from "../../observe/aggregate.ts";
+import type { Aggregate } from "../../observe/exposition.ts";
+import type { Deltas } from "../../observe/metrics.ts";
 
 /** Values bound per statement at most (SQLite in Durable Objects allows 100). */
 const VALUES_PER_STATEMENT = 99;
@@ -71,5 +72,52 @@ export class SluiceMetrics extends DurableObject implements MetricsObjectRpc {
         ...chunk.flat(),
       );
     }
+  }
+}
+
+/** The Durable Object side: what `SluiceMetrics` answers over RPC. */
+export interface MetricsObjectRpc {
+  add(deltas: PlainDeltas, nowMs: number): Promise<void>;
+  read(nowMs: number): Promise<Aggregate>;
+}
+
+/** Deltas as plain arrays, for RPC and storage. */
+export interface PlainDeltas {
+  add: Array<[string, number]>;
+  set: Array<[string, string]>;
+  subjects: Array<[string, number]>;
+}
+
+/**
+ * The aggregate in one `SluiceMetrics` Durable Object (`SLUICE_METRICS`).
+ *
+ * @example
+ * const metrics = new DurableObjectMetricsStore(env.SLUICE_METRICS, "sluice");
+ */
+export class DurableObjectMetricsStore implements MetricsStore {
+  readonly #ns: DurableObjectNamespace<SluiceMetrics>;
+  readonly #name: string;
+
+  constructor(ns: DurableObjectNamespace<SluiceMetrics>, prefix: string) {
+    this.#ns = ns;
+    this.#name = `${prefix}:metrics`;
+  }
+
+  #stub(): MetricsObjectRpc {
+    // A fresh stub per call: a stub belongs to the request that made it.
+    return this.#ns.getByName(this.#name) as unknown as MetricsObjectRpc;
+  }
+
+  add(deltas: Deltas, nowMs: number): Promise<void> {
+    const plain: PlainDeltas = {
+      add: [...deltas.add],
+      set: [...deltas.set],
+      subjects: [...deltas.subjects],
+    };
+    return this.#stub().add(plain, nowMs);
+  }
+
+  read(nowMs: number): Promise<Aggregate> {
+    return this.#stub().read(nowMs);
   }
 }

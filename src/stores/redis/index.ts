@@ -1,8 +1,12 @@
-/** @module stores/redis — the Redis backend (Upstash REST): limits and directory documents. */
+/** @module stores/redis — the Redis backend (Upstash REST): limits, directory documents and metrics. */
 import type { Backend, BackendOptions } from "../backend.ts";
 import { createUpstashClient } from "./client.ts";
 import { RedisDocumentStore } from "./document-store.ts";
 import { RedisStore } from "./limit-store.ts";
+import { RedisMetricsStore } from "./metrics-store.ts";
+
+/** Time budget of one metrics flush or read (it never holds up a decision). */
+const METRICS_TIMEOUT_MS = 1_000;
 
 /**
  * Both stores on one Upstash REST endpoint, each call within `timeoutMs`;
@@ -21,5 +25,10 @@ export function redisBackend(url: string, token: string, options: BackendOptions
     documents: new RedisDocumentStore(createUpstashClient(url, token, timeoutMs, { raw: true }), {
       timeoutMs,
     }),
+    metrics: (prefix) =>
+      new RedisMetricsStore(
+        createUpstashClient(url, token, METRICS_TIMEOUT_MS, { raw: true }),
+        prefix,
+      ),
   };
 }

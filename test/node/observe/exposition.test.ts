@@ -6,9 +6,9 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { MemoryMetricsStore } from "../../../src/observe/aggregate.ts";
 import { OPENMETRICS_TYPE, renderMetrics } from "../../../src/observe/exposition.ts";
 import { Metrics } from "../../../src/observe/metrics.ts";
+import { MemoryMetricsStore } from "../../../src/stores/memory/metrics-store.ts";
 
 const NOW = 1_780_000_000_000;
 
