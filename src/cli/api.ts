@@ -1,95 +1,42 @@
-/** @module cli/api — the admin API's routes as typed methods; the answers are the README's "Admin API" shapes. */
-import type { ListEntry } from "../protect/list-store.ts";
-import type { AuditEntry, KeyRecord, Override, Tenant } from "../tenants/types.ts";
+/** @module cli/api — the admin API's routes as typed methods; the answers are typed where the routes build them (admin/views.ts). */
+import type {
+  AuditBody,
+  BansBody,
+  KeyBody,
+  KeysBody,
+  LiftBody,
+  ListBody,
+  ListEntries,
+  ListsBody,
+  NewKeyBody,
+  ResetBody,
+  TenantBody,
+  TenantsBody,
+  UsageBody,
+} from "../admin/views.ts";
+import type { KeyRecord, Override, Tenant } from "../tenants/types.ts";
 import type { AdminClient } from "./client.ts";
 import { CliError } from "./errors.ts";
 
-export interface TenantBody {
-  tenant: Tenant;
-}
-export interface TenantsBody {
-  tenants: Tenant[];
-}
-export interface KeyBody {
-  key: KeyRecord;
-}
-export interface KeysBody {
-  keys: KeyRecord[];
-}
-/** The only answer that carries a key's secret. */
-export interface NewKeyBody {
-  key: KeyRecord;
-  secret: string;
-}
-/** One limit's counter, read without consuming. */
-export interface UsageLimit {
-  rule: string;
-  limit: string;
-  count: number;
-  periodMs: number;
-  /** Capacity in units: `remaining` is out of this (older gateways omit it: then `count`). */
-  burst?: number;
-  remaining: number;
-  resetMs: number;
-  /** Set on Sluice's own counters (failed keys, failed admin tokens): what they count. */
-  internal?: string;
-}
-/** Other subjects the same requests are counted as, by kind, and the rules that count them. */
-export interface CountedElsewhere {
-  by: string;
-  rules: string[];
-  /** The subject to ask `usage` about, when the gateway knows it (a key's tenant). */
-  subject?: string;
-}
-export interface UsageBody {
-  subject: string;
-  limits: UsageLimit[];
-  elsewhere?: CountedElsewhere[];
-}
-export interface ResetBody {
-  subject: string;
-  cleared: number;
-}
-export interface AuditBody {
-  entries: AuditEntry[];
-}
-
-/** A list as the admin API shows it: the policy's entries and the runtime ones. */
-export interface ListView {
-  name: string;
-  action: "allow" | "deny" | null;
-  policy: { ips: string[]; tenants: string[]; countries: string[] };
-  entries: ListEntry[];
-}
-export interface ListsBody {
-  lists: ListView[];
-}
-export interface ListBody {
-  list: ListView;
-  added?: number;
-  removed?: number;
-}
-/** Entries to add or remove, as the policy spells a list's fields. */
-export interface ListEntries {
-  ips?: string[];
-  tenants?: string[];
-  countries?: string[];
-}
-/** A ban in force. */
-export interface BanView {
-  rule: string;
-  subject: string;
-  level: number;
-  until: string;
-  retryAfter: number;
-}
-export interface BansBody {
-  bans: BanView[];
-}
-export interface LiftBody {
-  subject: string;
-  lifted: BanView[];
-}
+export type {
+  AuditBody,
+  BansBody,
+  BanView,
+  CountedElsewhere,
+  KeyBody,
+  KeysBody,
+  LiftBody,
+  ListBody,
+  ListEntries,
+  ListsBody,
+  ListView,
+  NewKeyBody,
+  ResetBody,
+  TenantBody,
+  TenantsBody,
+  UsageBody,
+  UsageLimit,
+} from "../admin/views.ts";
 
 export type NewTenant = Pick<Tenant, "id" | "plan" | "name">;
 export type TenantChange = Partial<Pick<Tenant, "plan" | "name" | "disabled">>;

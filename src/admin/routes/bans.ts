@@ -6,19 +6,10 @@ import { banSubjectKeys } from "../../limiter/checks.ts";
 import type { BanEntry } from "../../limiter/types.ts";
 import { badRequest, missing } from "../../respond/problem.ts";
 import { type AdminEnv, auditEntry, auditThen } from "../context.ts";
+import type { BansBody, BanView, LiftBody } from "../views.ts";
 
 /** `/bans…` under the admin base. */
 export const banRoutes = new Hono<AdminEnv>();
-
-/** A ban as answers show it; a key's subject by its key id, never its full hash. */
-interface BanView {
-  rule: string;
-  subject: string;
-  level: number;
-  until: string;
-  /** Seconds until it ends, rounded up. */
-  retryAfter: number;
-}
 
 /** A ban in force with where it lives. */
 interface Found extends BanEntry {
@@ -31,7 +22,7 @@ banRoutes.get("/", async (c) => {
   const { clock } = c.var.admin;
   const nowMs = clock();
   const bans = await bansInForce(c, nowMs);
-  return c.json({ bans: bans.map((b) => view(b, nowMs)) });
+  return c.json<BansBody>({ bans: bans.map((b) => view(b, nowMs)) });
 });
 
 banRoutes.delete("/:subject", async (c) => {
@@ -57,7 +48,7 @@ banRoutes.delete("/:subject", async (c) => {
       await store.reset(rule.name, banSubjectKeys(policy, rule, ban.subject));
     }
   });
-  return c.json({ subject: text, lifted: lifted.map((b) => view(b, nowMs)) });
+  return c.json<LiftBody>({ subject: text, lifted: lifted.map((b) => view(b, nowMs)) });
 });
 
 /** Every ban in force of the rules with bans, `?rule=` keeping one rule's. */

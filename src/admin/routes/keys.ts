@@ -5,6 +5,7 @@ import { mintKey } from "../../tenants/api-keys.ts";
 import type { KeyRecord } from "../../tenants/types.ts";
 import { type AdminEnv, auditEntry, commit, jsonBody, tenantOr404 } from "../context.ts";
 import { object, optionalFutureTime, optionalString, requiredString } from "../input.ts";
+import type { KeyBody, KeysBody, NewKeyBody } from "../views.ts";
 
 const KEY_ID = /^[0-9a-f]{16}$/;
 
@@ -38,13 +39,13 @@ keyRoutes.post("/", async (c) => {
     () => directory.saveKey(minted.hash, key, entry),
     () => resolver?.forget({ hash: minted.hash }),
   );
-  return c.json({ key, secret: minted.secret }, 201);
+  return c.json<NewKeyBody, 201>({ key, secret: minted.secret }, 201);
 });
 
 keyRoutes.get("/", async (c) => {
   const tenant = c.req.query("tenant");
   if (tenant !== undefined) await tenantOr404(c, tenant);
-  return c.json({ keys: await c.var.admin.directory.listKeys(tenant) });
+  return c.json<KeysBody>({ keys: await c.var.admin.directory.listKeys(tenant) });
 });
 
 keyRoutes.post("/:id/revoke", async (c) => {
@@ -62,5 +63,5 @@ keyRoutes.post("/:id/revoke", async (c) => {
     () => directory.saveKey(found.hash, key, entry, found.key),
     () => resolver?.forget({ hash: found.hash }),
   );
-  return c.json({ key });
+  return c.json<KeyBody>({ key });
 });

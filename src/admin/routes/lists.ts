@@ -8,17 +8,10 @@ import type { EntryRef, ListChange, ListEntry } from "../../protect/list-store.t
 import { badRequest, missing } from "../../respond/problem.ts";
 import { type AdminEnv, auditEntry, commit, jsonBody } from "../context.ts";
 import { type Json, object, optionalFutureTime, requiredString } from "../input.ts";
+import type { ListBody, ListsBody, ListView } from "../views.ts";
 
 /** `/lists…` under the admin base. */
 export const listRoutes = new Hono<AdminEnv>();
-
-/** How a list reads in answers: the policy's entries and the runtime ones. */
-interface ListView {
-  name: string;
-  action: ListSpec["action"];
-  policy: { ips: string[]; tenants: string[]; countries: string[] };
-  entries: ListEntry[];
-}
 
 /** Entry fields, singular and plural, as the policy spells them. */
 const ENTRY_FIELDS = [
@@ -33,14 +26,14 @@ listRoutes.get("/", async (c) => {
   const views = Object.entries(policy.lists).map(([name, spec]) =>
     view(name, spec, snapshot.entries[name] ?? []),
   );
-  return c.json({ lists: views });
+  return c.json<ListsBody>({ lists: views });
 });
 
 listRoutes.get("/:name", async (c) => {
   const { lists, clock } = c.var.admin;
   const [name, spec] = declared(c);
   const snapshot = await lists.store.load(clock());
-  return c.json({ list: view(name, spec, snapshot.entries[name] ?? []) });
+  return c.json<ListBody>({ list: view(name, spec, snapshot.entries[name] ?? []) });
 });
 
 listRoutes.post("/:name", async (c) => {
@@ -65,7 +58,7 @@ listRoutes.post("/:name", async (c) => {
     ...(expiresAt ? { expiresAt } : {}),
   }));
   const done = await change(c, name, { add, remove: [] }, entry);
-  return c.json({ list: view(name, spec, done.entries), added: add.length });
+  return c.json<ListBody>({ list: view(name, spec, done.entries), added: add.length });
 });
 
 listRoutes.delete("/:name", async (c) => {
@@ -79,7 +72,7 @@ listRoutes.delete("/:name", async (c) => {
   const refs = entryRefs(c, input);
   const entry = auditEntry(c, "list.remove", `list:${name}`, { entries: refs.map(label) });
   const done = await change(c, name, { add: [], remove: refs }, entry);
-  return c.json({ list: view(name, spec, done.entries), removed: done.removed });
+  return c.json<ListBody>({ list: view(name, spec, done.entries), removed: done.removed });
 });
 
 /**

@@ -9,6 +9,7 @@ import { badRequest, missing } from "../../respond/problem.ts";
 import { planRatesOf } from "../../tenants/plan.ts";
 import { type AdminEnv, auditEntry, auditThen, jsonBody, tenantOr404 } from "../context.ts";
 import { object, parseSubject, type SubjectRef } from "../input.ts";
+import type { AuditBody, ResetBody, UsageBody, UsageLimit } from "../views.ts";
 
 /** `/usage`, `/reset` and `/audit` under the admin base. */
 export const subjectRoutes = new Hono<AdminEnv>();
@@ -18,7 +19,7 @@ subjectRoutes.get("/usage", async (c) => {
   const subject = parseSubject(c.req.query("subject"));
   const nowMs = clock();
   const { targets, related } = await resolve(c, subject);
-  const limits = [];
+  const limits: UsageLimit[] = [];
   for (const target of targets) {
     const decision = await store.peek({
       rule: target.rule,
@@ -43,7 +44,7 @@ subjectRoutes.get("/usage", async (c) => {
   const { policy } = c.var.admin;
   const rules = [...policy.rules, applicationRule(policy.limits)];
   const elsewhere = countedElsewhere(rules, subject, related);
-  return c.json({ subject: c.req.query("subject"), limits, elsewhere });
+  return c.json<UsageBody>({ subject: c.req.query("subject") ?? "", limits, elsewhere });
 });
 
 subjectRoutes.post("/reset", async (c) => {
@@ -66,14 +67,14 @@ subjectRoutes.post("/reset", async (c) => {
       tokenGuard.clear(address);
     }
   });
-  return c.json({ subject: input.subject, cleared });
+  return c.json<ResetBody>({ subject: String(input.subject), cleared });
 });
 
 subjectRoutes.get("/audit", async (c) => {
   const raw = c.req.query("limit") ?? "100";
   const n = /^\d{1,5}$/.test(raw) ? Number(raw) : Number.NaN;
   if (!(n >= 1 && n <= 10_000)) throw badRequest("limit", "expected an integer from 1 to 10000");
-  return c.json({ entries: await c.var.admin.directory.audit(n) });
+  return c.json<AuditBody>({ entries: await c.var.admin.directory.audit(n) });
 });
 
 interface Target {

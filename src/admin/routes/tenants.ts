@@ -15,11 +15,14 @@ import {
   optionalString,
   requiredString,
 } from "../input.ts";
+import type { TenantBody, TenantsBody } from "../views.ts";
 
 /** `/tenants…` under the admin base. */
 export const tenantRoutes = new Hono<AdminEnv>();
 
-tenantRoutes.get("/", async (c) => c.json({ tenants: await c.var.admin.directory.listTenants() }));
+tenantRoutes.get("/", async (c) =>
+  c.json<TenantsBody>({ tenants: await c.var.admin.directory.listTenants() }),
+);
 
 tenantRoutes.post("/", async (c) => {
   const { directory, policy, clock } = c.var.admin;
@@ -42,10 +45,12 @@ tenantRoutes.post("/", async (c) => {
   };
   const entry = auditEntry(c, "tenant.create", `tenant:${id}`, { plan, ...(name ? { name } : {}) });
   await commit(c, entry, () => directory.saveTenant(tenant, entry));
-  return c.json({ tenant }, 201);
+  return c.json<TenantBody, 201>({ tenant }, 201);
 });
 
-tenantRoutes.get("/:id", async (c) => c.json({ tenant: await tenantOr404(c, c.req.param("id")) }));
+tenantRoutes.get("/:id", async (c) =>
+  c.json<TenantBody>({ tenant: await tenantOr404(c, c.req.param("id")) }),
+);
 
 tenantRoutes.patch("/:id", async (c) => {
   const { directory, policy, resolver } = c.var.admin;
@@ -78,7 +83,7 @@ tenantRoutes.patch("/:id", async (c) => {
     () => directory.saveTenant(updated, entry, tenant),
     () => resolver?.forget({ tenant: tenant.id }),
   );
-  return c.json({ tenant: updated });
+  return c.json<TenantBody>({ tenant: updated });
 });
 
 tenantRoutes.put("/:id/overrides/:limit", async (c) => {
@@ -107,7 +112,7 @@ tenantRoutes.put("/:id/overrides/:limit", async (c) => {
     () => directory.saveTenant(updated, entry, tenant),
     () => resolver?.forget({ tenant: tenant.id }),
   );
-  return c.json({ tenant: updated });
+  return c.json<TenantBody>({ tenant: updated });
 });
 
 tenantRoutes.delete("/:id/overrides/:limit", async (c) => {
@@ -128,7 +133,7 @@ tenantRoutes.delete("/:id/overrides/:limit", async (c) => {
     () => directory.saveTenant(updated, entry, tenant),
     () => resolver?.forget({ tenant: tenant.id }),
   );
-  return c.json({ tenant: updated });
+  return c.json<TenantBody>({ tenant: updated });
 });
 
 /** @throws {SluiceHttpError} 400 naming `field` when the policy offers no such plan. */
