@@ -18,25 +18,8 @@ import type { KeyRecord, Override, Tenant } from "../tenants/types.ts";
 import type { AdminClient } from "./client.ts";
 import { CliError } from "./errors.ts";
 
-export type {
-  AuditBody,
-  BansBody,
-  BanView,
-  CountedElsewhere,
-  KeyBody,
-  KeysBody,
-  LiftBody,
-  ListBody,
-  ListEntries,
-  ListsBody,
-  ListView,
-  NewKeyBody,
-  ResetBody,
-  TenantBody,
-  TenantsBody,
-  UsageBody,
-  UsageLimit,
-} from "../admin/views.ts";
+/** The answers' types, as the admin routes build them. */
+export type * from "../admin/views.ts";
 
 export type NewTenant = Pick<Tenant, "id" | "plan" | "name">;
 export type TenantChange = Partial<Pick<Tenant, "plan" | "name" | "disabled">>;
