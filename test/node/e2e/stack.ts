@@ -80,8 +80,22 @@ export async function startStack(
   store: "redis" | "durable-object",
   policy: Record<string, unknown>,
 ): Promise<Stack> {
-  const lines: string[] = [];
   const children: ChildProcess[] = [];
+  try {
+    return await startChildren(store, policy, children);
+  } catch (err) {
+    // What started before the failure is stopped too, newest first.
+    for (const child of children.reverse()) await stop(child);
+    throw err;
+  }
+}
+
+async function startChildren(
+  store: "redis" | "durable-object",
+  policy: Record<string, unknown>,
+  children: ChildProcess[],
+): Promise<Stack> {
+  const lines: string[] = [];
   const env: Record<string, string> = { SLUICE_POLICY: JSON.stringify(policy) };
   let restUrl: string | undefined;
   if (store === "redis") {
