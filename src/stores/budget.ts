@@ -7,7 +7,7 @@ export interface BudgetTimer {
 }
 
 /** Event-loop lag past which a late timer gives the store back the time it lost. */
-export const LAG_SLACK_MS = 20;
+const LAG_SLACK_MS = 20;
 /** Most time a budget is stretched by, in budgets: a busy isolate waits, not forever. */
 export const MAX_STRETCH = 8;
 /** A budget, stretched to the full, lasts this many budgets (the client's own abort backstop). */

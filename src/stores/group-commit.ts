@@ -1,6 +1,6 @@
 /** @module stores/group-commit — decisions that arrive while a store call is in flight go out together in the next call. */
 import { StoreError } from "../limiter/types.ts";
-import { type BudgetTimer, budgetTimer, LAG_SLACK_MS, noteLag, withBudget } from "./budget.ts";
+import { type BudgetTimer, budgetTimer, withBudget } from "./budget.ts";
 
 export interface GroupCommitOptions {
   /** Most items one call carries. */
@@ -43,22 +43,6 @@ export const GROUP_COMMIT_DEFAULTS: Omit<GroupCommitOptions, "timeoutMs"> = {
  */
 const BUSY_ARRIVAL_MS = 8;
 
-/**
- * How often a waiting request looks for what other requests left it: while
- * its batch is out and the answer is due, and (`QUEUED_POLL_MS`) while it
- * waits for a slot, when only a call to lead can come, and the member that
- * looks soonest is the one chosen.
- */
-export const POLL_MS = 1;
-export const QUEUED_POLL_MS = 4;
-const MAX_POLL_MS = 16;
-
-/**
- * Calls one request sends in a row for others before a member's own
- * request takes over (Workers bound the subrequests of one request).
- */
-export const MAX_CHAIN = 32;
-
 /** Round trips the in-flight limit looks back over. */
 const RTT_WINDOW = 16;
 
@@ -73,32 +57,15 @@ interface Waiter<T, R> {
   reject(err: StoreError): void;
   timer: BudgetTimer | undefined;
   batch: Batch<T, R> | undefined;
-  /** A batch this waiter is to send, set by whichever request freed the slot. */
-  toLead: Batch<T, R> | undefined;
-  /** Its outcome, set by another request, for its own request to hand over. */
-  delivered: { outcome: R | StoreError } | undefined;
-  /** Its own request's timer that looks for `toLead` and `delivered`. */
-  poll: ReturnType<typeof setTimeout> | undefined;
-  /** When that timer looks next (the clock of `GroupCommitOptions.now`). */
-  pollAt: number;
-}
-
-/** The request a call is sent from: its keep-alive, its own waiter in the batch, calls it sent in a row. */
-interface Sender<T, R> {
-  keepAlive: KeepAlive | undefined;
-  own: Waiter<T, R> | undefined;
-  chain: number;
+  /** Called in the waiter's own request when it is chosen to send a batch. */
+  lead(batch: Batch<T, R>): void;
 }
 
 interface Batch<T, R> {
   members: Waiter<T, R>[];
-  /** The member that sends it. */
-  leader: Waiter<T, R>;
   /** When its slot was taken. */
   reservedAt: number;
   sent: boolean;
-  /** When it was sent. */
-  sentAt: number;
   /** Its slot was given back before it was sent (its members gave up waiting, or its leader's request is gone). */
   abandoned: boolean;
 }
@@ -109,15 +76,11 @@ interface Batch<T, R> {
  * - A lone item goes out at once, in its caller's request; items that arrive
  *   while calls are in flight wait and go together in the next call, in
  *   arrival order, at most `maxBatch` per call.
- * - Workers rules on I/O across requests: a call is one request's I/O, kept
- *   alive with its `keepAlive` so it is not cancelled when that request
- *   ends. The request that hears the store sends the next batch at once, up
- *   to `MAX_CHAIN` calls in a row; then a member sends it from its own
- *   request. No request resolves another's promise: one that did would run
- *   the other's continuation, and its origin fetch, as its own I/O (workerd
- *   then cancels the other as hung, or refuses its response body as I/O of
- *   another request). Outcomes and leadership are left on the waiter, and
- *   the waiter's own timer (`#watch`) hands them over in its own request.
+ * - Workers rules on I/O across requests: a batch is sent by one of its own
+ *   members (the newest, whose budget ends last), from its own request, and
+ *   kept alive with `keepAlive` so it is not cancelled when that request
+ *   ends; results are handed to the others. Every waiter keeps its own
+ *   budget timer pending, so the runtime never takes it for hung.
  * - Bounded: at most `maxQueue` items wait, each at most its budget; past
  *   that, callers get a `StoreError` at once and fall back.
  * - A dead store is skipped after `failuresToSkip` failed calls in a row:
@@ -203,18 +166,12 @@ export class GroupCommit<T, R> {
         },
         timer: undefined,
         batch: undefined,
-        toLead: undefined,
-        delivered: undefined,
-        poll: undefined,
-        pollAt: 0,
+        lead: () => {},
       };
       if (this.#inFlight < this.limit && this.#queue.length === 0) {
         // A lone item goes out at once; the call's own budget is its budget.
         this.#inFlight++;
-        this.#dispatch(
-          { keepAlive: waiter.keepAlive, own: waiter, chain: 0 },
-          this.#reserve([waiter], waiter),
-        );
+        this.#dispatch(waiter, this.#reserve([waiter]));
         return;
       }
       if (this.#queue.length >= this.#options.maxQueue) {
@@ -223,7 +180,11 @@ export class GroupCommit<T, R> {
         );
         return;
       }
-      this.#watch(waiter);
+      // Resolved from whichever request frees a slot, but continued here, in
+      // this caller's own request: the batch is sent with this request's I/O.
+      new Promise<Batch<T, R>>((chosen) => {
+        waiter.lead = chosen;
+      }).then((batch) => this.#dispatch(waiter, batch));
       waiter.timer = budgetTimer(
         this.#options.timeoutMs,
         () => this.#expire(waiter),
@@ -247,16 +208,11 @@ export class GroupCommit<T, R> {
     );
   }
 
-  /**
-   * Sends `batch` as `sender`'s I/O (the request it runs in), then settles
-   * the member of that request at once, leaves the others their outcomes
-   * (see `#watch`), and sends the next batch from the same request.
-   */
-  #dispatch(sender: Sender<T, R>, batch: Batch<T, R>): void {
+  /** Sends `batch` from `leader`'s request, then hands every member its result. */
+  #dispatch(leader: Waiter<T, R>, batch: Batch<T, R>): void {
     // The slot was given back meanwhile; its members are queued again.
     if (batch.abandoned) return;
     batch.sent = true;
-    batch.sentAt = this.#options.now();
     this.#unsent.delete(batch);
     this.#calls++;
     const started = this.#options.now();
@@ -271,67 +227,43 @@ export class GroupCommit<T, R> {
         this.#succeeded(this.#options.now() - started);
         batch.members.forEach((m, i) => {
           const result = results[i];
-          const outcome =
-            result === undefined
-              ? new StoreError("store reply is missing an item", "error")
-              : result;
-          // The sender's own member hears now; the others in their requests.
-          if (m === sender.own) settle(m, outcome);
-          else deliver(m, outcome);
+          if (result === undefined)
+            settle(m, new StoreError("store reply is missing an item", "error"));
+          else settle(m, result);
         });
-        this.#pump(sender);
+        this.#pump();
       },
       (err: unknown) => {
         this.#inFlight--;
         this.#failed();
         const error = err instanceof StoreError ? err : new StoreError(String(err), "error");
-        for (const m of batch.members) {
-          if (m === sender.own) settle(m, error);
-          else deliver(m, error);
-        }
-        this.#pump(sender);
+        for (const m of batch.members) settle(m, error);
+        this.#pump();
       },
     );
-    sender.keepAlive?.(call);
+    leader.keepAlive?.(call);
   }
 
-  /**
-   * Starts as many queued batches as free slots allow: from the request
-   * that heard the store (`after`), up to `MAX_CHAIN` calls in a row, else
-   * from the request of a member, when its timer next looks.
-   */
-  #pump(after?: Sender<T, R>): void {
+  /** Starts as many queued batches as free slots allow. */
+  #pump(): void {
     while (this.#inFlight < this.limit) {
       const members: Waiter<T, R>[] = [];
       while (members.length < this.#options.maxBatch && this.#queue.length > 0) {
         const next = this.#queue.shift() as Waiter<T, R>;
-        if (!done(next)) members.push(next);
+        if (!next.settled) members.push(next);
       }
       if (members.length === 0) return;
       this.#inFlight++;
-      // The member that looks soonest (the newest among equals, whose
-      // budget ends last) would send it from its own request.
-      let leader = members.at(-1) as Waiter<T, R>;
-      for (const m of members) if (m.pollAt < leader.pollAt) leader = m;
-      const batch = this.#reserve(members, leader);
-      if (after?.keepAlive && after.chain < MAX_CHAIN) {
-        this.#dispatch(
-          { keepAlive: after.keepAlive, own: undefined, chain: after.chain + 1 },
-          batch,
-        );
-      } else {
-        leader.toLead = batch;
-      }
+      // The newest member's budget ends last: it can wait for the call longest.
+      (members.at(-1) as Waiter<T, R>).lead(this.#reserve(members));
     }
   }
 
-  #reserve(members: Waiter<T, R>[], leader: Waiter<T, R>): Batch<T, R> {
+  #reserve(members: Waiter<T, R>[]): Batch<T, R> {
     const batch: Batch<T, R> = {
       members,
-      leader,
       reservedAt: this.#options.now(),
       sent: false,
-      sentAt: 0,
       abandoned: false,
     };
     for (const m of members) m.batch = batch;
@@ -356,7 +288,7 @@ export class GroupCommit<T, R> {
   #reclaim(): void {
     const tooOld = this.#options.now() - this.#options.timeoutMs;
     for (const batch of this.#unsent) {
-      if (batch.reservedAt > tooOld && !batch.members.every(done)) continue;
+      if (batch.reservedAt > tooOld && !batch.members.every((m) => m.settled)) continue;
       this.#abandon(batch);
     }
   }
@@ -366,32 +298,22 @@ export class GroupCommit<T, R> {
     batch.abandoned = true;
     this.#unsent.delete(batch);
     this.#inFlight--;
-    const leader = batch.leader;
+    const leader = batch.members.at(-1) as Waiter<T, R>;
     // A leader that never sent is gone or stuck: it leads nothing again.
-    leader.toLead = undefined;
-    deliver(leader, new StoreError("batch was never sent", "error"));
+    settle(leader, new StoreError("batch was never sent", "error"));
     for (const m of batch.members.toReversed()) {
       m.batch = undefined;
-      if (!done(m)) this.#queue.unshift(m);
+      if (!m.settled) this.#queue.unshift(m);
     }
     this.#pump();
   }
 
   #expire(waiter: Waiter<T, R>): void {
     const { timeoutMs } = this.#options;
+    settle(waiter, new StoreError(`store did not answer within ${timeoutMs} ms`, "timeout"));
     const batch = waiter.batch;
-    // Its batch is out: the store's time began when it was sent, and the
-    // call's own budget ends the wait (its outcome is left for this waiter,
-    // whose own timer keeps looking). Time spent queued here is this
-    // isolate's, not the store's.
-    if (batch?.sent && !waiter.delivered) return;
-    // An answer left for it before its budget ended is its answer.
-    const outcome = waiter.delivered
-      ? waiter.delivered.outcome
-      : new StoreError(`store did not answer within ${timeoutMs} ms`, "timeout");
-    settle(waiter, outcome);
     if (batch) {
-      if (batch.members.every(done)) this.#abandon(batch);
+      if (batch.members.every((m) => m.settled)) this.#abandon(batch);
       return;
     }
     const at = this.#queue.indexOf(waiter);
@@ -408,49 +330,6 @@ export class GroupCommit<T, R> {
     return this.#waiting * BUSY_ARRIVAL_MS >= this.#options.timeoutMs;
   }
 
-  /**
-   * Arms `waiter`'s own timer (this runs in its request): it sends the batch
-   * it was chosen to lead, hands over an outcome another request left, or
-   * looks again: every `QUEUED_POLL_MS` per `maxBatch` queued while it waits for a slot, and once
-   * its batch is out, when the store's answer is due (its quickest recent
-   * round trip), then after a quarter of the time waited so far.
-   */
-  #watch(waiter: Waiter<T, R>): void {
-    const batch = waiter.batch;
-    const now = this.#options.now();
-    // Deep in a long queue, no batch can come before several have gone.
-    let wait = QUEUED_POLL_MS * Math.max(1, Math.ceil(this.#queue.length / this.#options.maxBatch));
-    if (batch?.sent) {
-      const rtt = this.#rtts.length > 0 ? Math.min(...this.#rtts) : 0;
-      const due = batch.sentAt + rtt - now;
-      // Past due, a quarter of the time waited so far, at most
-      // `MAX_POLL_MS`: an answer is handed over soon after it came, in few looks.
-      const late = Math.min(MAX_POLL_MS, Math.floor((now - batch.sentAt) / 4));
-      wait = due > 0 ? due : Math.max(POLL_MS, late);
-    }
-    waiter.pollAt = now + wait;
-    const dueAt = Date.now() + wait;
-    waiter.poll = setTimeout(() => {
-      waiter.poll = undefined;
-      // A look that comes late says this isolate is behind (see budget.ts).
-      const now = Date.now();
-      if (now - dueAt > LAG_SLACK_MS) noteLag(now);
-      if (waiter.delivered) {
-        settle(waiter, waiter.delivered.outcome);
-        return;
-      }
-      if (waiter.settled) return;
-      const lead = waiter.toLead;
-      if (lead) {
-        waiter.toLead = undefined;
-        this.#dispatch({ keepAlive: waiter.keepAlive, own: waiter, chain: 0 }, lead);
-        // Its own result comes back in its own request; no more looking.
-        if (!lead.abandoned) return;
-      }
-      this.#watch(waiter);
-    }, wait);
-  }
-
   #succeeded(rttMs: number): void {
     this.#failures = 0;
     this.#rtts.push(rttMs);
@@ -465,23 +344,10 @@ export class GroupCommit<T, R> {
   }
 }
 
-/** Hands `waiter` its outcome; only ever called in the waiter's own request. */
 function settle<R>(waiter: Waiter<unknown, R>, outcome: R | StoreError): void {
   if (waiter.settled) return;
   waiter.settled = true;
   waiter.timer?.cancel();
-  if (waiter.poll !== undefined) clearTimeout(waiter.poll);
-  waiter.poll = undefined;
   if (outcome instanceof StoreError) waiter.reject(outcome);
   else waiter.resolve(outcome);
-}
-
-/** Settled, or its outcome left for its own request to hand over. */
-function done<R>(waiter: Waiter<unknown, R>): boolean {
-  return waiter.settled || waiter.delivered !== undefined;
-}
-
-/** Leaves `waiter`'s outcome for its own timer to hand over (see `#watch`). */
-function deliver<R>(waiter: Waiter<unknown, R>, outcome: R | StoreError): void {
-  if (!waiter.settled && !waiter.delivered) waiter.delivered = { outcome };
 }

@@ -6,8 +6,6 @@ import {
   GROUP_COMMIT_DEFAULTS,
   GroupCommit,
   type GroupCommitOptions,
-  MAX_CHAIN,
-  QUEUED_POLL_MS,
 } from "../../../src/stores/group-commit.ts";
 
 /** A store whose calls the test answers by hand. */
@@ -30,8 +28,8 @@ const options = (over: Partial<GroupCommitOptions> = {}): GroupCommitOptions => 
   ...over,
 });
 
-/** Lets pending callbacks run, and each waiting request's own timer look (QUEUED_POLL_MS). */
-const flush = () => vi.advanceTimersByTimeAsync(QUEUED_POLL_MS);
+/** Lets pending promise callbacks run. */
+const flush = () => vi.advanceTimersByTimeAsync(0);
 
 /** Moves the clock `ms` on while the isolate's timers keep running late (a saturated isolate). */
 async function saturated(ms: number): Promise<void> {
@@ -71,27 +69,8 @@ describe("GroupCommit", () => {
     await flush();
     expect(store.calls.map((c) => c.items)).toEqual([[1], [2, 3, 4]]);
     store.calls[1]?.answer(true);
-    await flush();
     expect(await Promise.all(results)).toEqual([10, 20, 30, 40]);
     expect(commit.calls).toBe(2);
-  });
-
-  it("hands the others their outcomes from their own timers, never from the request that heard the store", async () => {
-    const store = new ManualStore();
-    const commit = new GroupCommit(store.send, options());
-    const heard: number[] = [];
-    const results = [1, 2, 3, 4].map((i) => commit.run(i).then((r) => heard.push(r)));
-    store.calls[0]?.answer(true);
-    await flush();
-    expect(store.calls.map((c) => c.items)).toEqual([[1], [2, 3, 4]]);
-    // The leader (the newest, its timer looking first among equals) sent it.
-    store.calls[1]?.answer(true);
-    await vi.advanceTimersByTimeAsync(0);
-    expect(heard).toEqual([10, 40]);
-    // Their own timers look within QUEUED_POLL_MS.
-    await vi.advanceTimersByTimeAsync(QUEUED_POLL_MS);
-    await Promise.all(results);
-    expect(heard).toEqual([10, 40, 20, 30]);
   });
 
   it("carries at most maxBatch items per call", async () => {
@@ -105,11 +84,10 @@ describe("GroupCommit", () => {
     await flush();
     expect(store.calls.map((c) => c.items)).toEqual([[1], [2, 3], [4, 5]]);
     store.calls[2]?.answer(true);
-    await flush();
     expect(await Promise.all(results)).toEqual([10, 20, 30, 40, 50]);
   });
 
-  it("the request that heard the store sends the next batch and keeps itself alive until that call settles", async () => {
+  it("the newest member sends the batch and keeps its request alive until the call settles", async () => {
     const store = new ManualStore();
     const commit = new GroupCommit(store.send, options());
     const kept: string[] = [];
@@ -120,27 +98,9 @@ describe("GroupCommit", () => {
     store.calls[0]?.answer(true);
     await flush();
     store.calls[1]?.answer(true);
+    await Promise.all(results);
     await flush();
-    await Promise.all(results);
-    expect(kept).toEqual(["a", "a"]);
-  });
-
-  it("sends at most MAX_CHAIN calls in a row from one request, then from a member's own", async () => {
-    const store = new ManualStore();
-    const commit = new GroupCommit(store.send, options({ maxBatch: 1, timeoutMs: 60_000 }));
-    const senders: string[] = [];
-    const keep = (name: string) => () => senders.push(name);
-    const n = MAX_CHAIN + 4;
-    const results = Array.from({ length: n }, (_, i) => commit.run(i, keep(`r${i}`)));
-    for (let call = 0; call < n; call++) {
-      store.calls[call]?.answer(true);
-      // Long enough for the deepest waiter's timer to look.
-      await vi.advanceTimersByTimeAsync(200);
-    }
-    await Promise.all(results);
-    // r0 sent its own call and MAX_CHAIN more; then the first member left took over.
-    const next = `r${MAX_CHAIN + 1}`;
-    expect(senders).toEqual([...Array(MAX_CHAIN + 1).fill("r0"), next, next, next]);
+    expect(kept).toEqual(["a", "c"]);
   });
 
   it("allows more calls in flight when the store is far, one when it is near", async () => {
@@ -187,7 +147,6 @@ describe("GroupCommit", () => {
     store.calls[0]?.answer(true);
     await flush();
     store.calls[1]?.answer(true);
-    await flush();
     expect(await Promise.all(outcomes)).toEqual(Array.from({ length: 40 }, (_, i) => i * 10));
   });
 
@@ -250,8 +209,7 @@ describe("GroupCommit", () => {
     // The store never answers: every call runs out its budget.
     const commit = new GroupCommit<number, number>(
       () => new Promise(() => {}),
-      // The real (fake-timer) clock: waiters look at the pace time passes.
-      options({ maxQueue: 600, now: () => Date.now() }),
+      options({ maxQueue: 600 }),
     );
     const outcomes: Promise<unknown>[] = [];
     let most = 0;
