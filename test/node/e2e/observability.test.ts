@@ -1,15 +1,13 @@
 /** @module test/node/e2e/observability — the gateway under `wrangler dev` (tools/dev.ts): spans to a local OTLP/HTTP receiver, and the dashboard in a real headless Chromium. */
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage } from "node:http";
-import { type AddressInfo, createServer as createNetServer } from "node:net";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Stack, startStack } from "./stack.ts";
 
-const ROOT = path.resolve(import.meta.dirname, "../../..");
-const NODE = path.join(ROOT, "node_modules/node/bin/node");
 const TOKEN = "observability-e2e-token-0123456789abcdef";
 const POLICY = {
   plans: { free: "5/min; 8/day", pro: "100/min" },
@@ -43,20 +41,10 @@ interface Span {
 
 const received: Array<{ contentType: string; key: string; body: ExportRequest }> = [];
 let receiver: ReturnType<typeof createServer>;
-let dev: ChildProcess | undefined;
+let stack: Stack | undefined;
+/** Where the dashboard's screenshot goes unless SLUICE_SCREENSHOT says. */
 let state: string;
 let url: string;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createNetServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
@@ -80,38 +68,16 @@ beforeAll(async () => {
   await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
   const otlp = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/v1/traces`;
   state = mkdtempSync(path.join(tmpdir(), "sluice-observe-"));
-  const port = await freePort();
-  url = `http://127.0.0.1:${port}`;
-  dev = spawn(NODE, ["tools/dev.ts", "--port", String(port), "--persist-to", state], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      SLUICE_ADMIN_TOKEN: TOKEN,
-      SLUICE_POLICY: JSON.stringify(POLICY),
-      SLUICE_OTLP_ENDPOINT: otlp,
-      SLUICE_OTLP_HEADERS: "x-collector-key=abc%20def",
-      WRANGLER_SEND_METRICS: "false",
-    },
-    stdio: "ignore",
+  stack = await startStack("durable-object", POLICY, {
+    SLUICE_ADMIN_TOKEN: TOKEN,
+    SLUICE_OTLP_ENDPOINT: otlp,
+    SLUICE_OTLP_HEADERS: "x-collector-key=abc%20def",
   });
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    const ok = await fetch(`${url}/__sluice/health`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error("the dev gateway did not start within 60 s");
+  url = stack.url;
 }, 70_000);
 
 afterAll(async () => {
-  if (dev?.pid !== undefined && dev.exitCode === null) {
-    const exited = new Promise((r) => dev?.once("exit", r));
-    dev.kill("SIGTERM");
-    await exited;
-  }
+  await stack?.stop();
   receiver?.close();
   rmSync(state, { recursive: true, force: true });
 }, 20_000);

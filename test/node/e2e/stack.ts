@@ -74,15 +74,17 @@ async function waitFor(what: string, check: () => Promise<boolean>, ms = 60_000)
 /**
  * Starts `wrangler dev` with `policy`, on a Redis endpoint of its own (a
  * redis-server and tools/upstash-rest.ts, both separate processes) or, with
- * `store: "durable-object"`, on the gateway's Durable Objects.
+ * `store: "durable-object"`, on the gateway's Durable Objects; `vars` are
+ * more of the gateway's variables (an admin token, an OTLP endpoint).
  */
 export async function startStack(
   store: "redis" | "durable-object",
   policy: Record<string, unknown>,
+  vars: Record<string, string> = {},
 ): Promise<Stack> {
   const children: ChildProcess[] = [];
   try {
-    return await startChildren(store, policy, children);
+    return await startChildren(store, policy, vars, children);
   } catch (err) {
     // What started before the failure is stopped too, newest first.
     for (const child of children.reverse()) await stop(child);
@@ -93,10 +95,11 @@ export async function startStack(
 async function startChildren(
   store: "redis" | "durable-object",
   policy: Record<string, unknown>,
+  vars: Record<string, string>,
   children: ChildProcess[],
 ): Promise<Stack> {
   const lines: string[] = [];
-  const env: Record<string, string> = { SLUICE_POLICY: JSON.stringify(policy) };
+  const env: Record<string, string> = { ...vars, SLUICE_POLICY: JSON.stringify(policy) };
   let restUrl: string | undefined;
   if (store === "redis") {
     const token = randomBytes(16).toString("hex");
