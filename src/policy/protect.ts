@@ -82,27 +82,32 @@ export const APP_RULE = "*";
  * applicationRule(policy.limits).name; // "*"
  */
 export function applicationRule(limits: Limit[]): Rule {
-  return {
-    name: APP_RULE,
-    match: { methods: null, path: "*" },
-    limits,
-    onStoreError: "local",
-    mode: "enforce",
-    countRejected: false,
-    countStatus: null,
-    action: "reject",
-    maxDelayMs: 0,
-    concurrency: null,
-    adaptive: null,
-    exempt: [],
-    ban: null,
-    response: DEFAULT_RESPONSE,
-    rateLimitHeaders: true,
-  };
+  return { name: APP_RULE, match: { methods: null, path: "*" }, limits, ...RULE_DEFAULTS };
 }
 
 /** What a rule has when it leaves its protection fields out. */
 export const DEFAULT_RESPONSE: RefusalSpec = { status: 429, headers: {}, body: null };
+
+/**
+ * Every rule setting at its default, as a policy that leaves them out reads.
+ *
+ * @example
+ * const rule: Rule = { name: "api", match: { path: "/api/*", methods: null }, limits: [], ...RULE_DEFAULTS };
+ */
+export const RULE_DEFAULTS: Omit<Rule, "name" | "match" | "limits"> = {
+  onStoreError: "local",
+  mode: "enforce",
+  countRejected: false,
+  countStatus: null,
+  action: "reject",
+  maxDelayMs: 0,
+  concurrency: null,
+  adaptive: null,
+  exempt: [],
+  ban: null,
+  response: DEFAULT_RESPONSE,
+  rateLimitHeaders: true,
+};
 const BAN_DEFAULT_MAX = "24h";
 
 /**

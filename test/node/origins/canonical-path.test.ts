@@ -15,6 +15,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { canonicalPath } from "../../../src/identity/canonical.ts";
 import { compileMatcher } from "../../../src/policy/match.ts";
+import { RULE_DEFAULTS } from "../../../src/policy/protect.ts";
 import type { Rule } from "../../../src/policy/types.ts";
 import { nodeOrigin, type Origin, wsgiOrigin } from "./origins.ts";
 
@@ -25,18 +26,7 @@ function rule(name: string, path: string): Rule {
     name,
     match: { path, methods: null },
     limits: [],
-    onStoreError: "local",
-    mode: "enforce",
-    countRejected: false,
-    countStatus: null,
-    action: "reject",
-    maxDelayMs: 0,
-    concurrency: null,
-    adaptive: null,
-    exempt: [],
-    ban: null,
-    response: { status: 429, headers: {}, body: null },
-    rateLimitHeaders: true,
+    ...RULE_DEFAULTS,
   };
 }
 

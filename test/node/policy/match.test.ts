@@ -6,6 +6,7 @@ import {
   pathSegments,
   shadows,
 } from "../../../src/policy/match.ts";
+import { RULE_DEFAULTS } from "../../../src/policy/protect.ts";
 import type { Rule } from "../../../src/policy/types.ts";
 
 function rule(name: string, path: string, methods: string[] | null = null): Rule {
@@ -13,18 +14,7 @@ function rule(name: string, path: string, methods: string[] | null = null): Rule
     name,
     match: { path, methods },
     limits: [],
-    onStoreError: "local",
-    mode: "enforce",
-    countRejected: false,
-    countStatus: null,
-    action: "reject",
-    maxDelayMs: 0,
-    concurrency: null,
-    adaptive: null,
-    exempt: [],
-    ban: null,
-    response: { status: 429, headers: {}, body: null },
-    rateLimitHeaders: true,
+    ...RULE_DEFAULTS,
   };
 }
 
