@@ -144,18 +144,25 @@ export function combine(
     const check = checks[i] as LimitCheck;
     if (!allowed) retryAfterMs = Math.max(retryAfterMs, commit ? r.consumed.retryMs : r.retryMs);
     return {
-      id: check.id,
-      count: check.count,
-      periodMs: check.periodMs,
-      burst: check.burst,
-      cost: check.cost,
-      algorithm: check.algorithm,
+      ...stated(check),
       allowed: r.allowed,
       remaining: commit ? r.consumed.remaining : r.remaining,
       resetMs: commit ? (r.allowed ? r.consumed.resetMs : r.consumed.retryMs) : r.resetMs,
     };
   });
   return { decision: { allowed, retryAfterMs, limits }, commit };
+}
+
+/**
+ * A check's limit as a decision states it (the RateLimit fields need each
+ * of these); the decision adds what is left and when.
+ *
+ * @example
+ * stated(check); // { id: "ip-1m", count: 10, periodMs: 60000, burst: 10, cost: 1, algorithm: "gcra" }
+ */
+export function stated(check: LimitCheck): Omit<LimitState, "remaining" | "resetMs" | "allowed"> {
+  const { id, count, periodMs, burst, cost, algorithm } = check;
+  return { id, count, periodMs, burst, cost, algorithm };
 }
 
 /** The writes that give each check's cost back; keys with nothing to give back are left alone. */

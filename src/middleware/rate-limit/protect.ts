@@ -1,6 +1,7 @@
 /** @module middleware/rate-limit/protect — the protection steps: screen (lists), exemptions, application-wide limits, bans. */
 import type { Context, Next } from "hono";
 import { banOf, buildChecks, type Requester } from "../../limiter/checks.ts";
+import { stated } from "../../limiter/model.ts";
 import type { DecideRequest, Decision, LimitCheck } from "../../limiter/types.ts";
 import type { Screening } from "../../protect/screen.ts";
 import { denyListed } from "../../respond/problem.ts";
@@ -167,12 +168,7 @@ function bannedLimits(config: RateLimitConfig, request: DecideRequest, decision:
   return request.checks
     .filter((check) => !config.appIds.has(check.id))
     .map((check) => ({
-      id: check.id,
-      count: check.count,
-      periodMs: check.periodMs,
-      burst: check.burst,
-      cost: check.cost,
-      algorithm: check.algorithm,
+      ...stated(check),
       remaining: 0,
       resetMs: decision.retryAfterMs,
       allowed: false,

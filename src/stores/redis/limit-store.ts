@@ -3,6 +3,7 @@
 import { adaptiveArgs, reportArgs, scaledRequest } from "../../limiter/adaptive.ts";
 import { BAN_KEY_PART, bannedDecision, bansAmong } from "../../limiter/ban.ts";
 import { CONCURRENCY_RETRY_MS } from "../../limiter/lease.ts";
+import { stated } from "../../limiter/model.ts";
 import {
   type BanEntry,
   type DecideRequest,
@@ -250,12 +251,7 @@ function limitsDecision(allowed: boolean, nums: number[], req: DecideRequest): D
     ];
     if (!allowed) retryAfterMs = Math.max(retryAfterMs, wait);
     return {
-      id: c.id,
-      count: c.count,
-      periodMs: c.periodMs,
-      burst: c.burst,
-      cost: c.cost,
-      algorithm: c.algorithm,
+      ...stated(c),
       allowed: ok === 1,
       remaining,
       resetMs,
