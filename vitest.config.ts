@@ -25,6 +25,9 @@ export default defineConfig({
           testTimeout: 60_000,
           hookTimeout: 90_000,
           sequence: { groupOrder: 1 },
+          // One file at a time: a browser test beside a 500-request burst
+          // would measure the machine, not the gateway.
+          fileParallelism: false,
         },
       },
       {
