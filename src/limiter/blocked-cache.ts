@@ -13,10 +13,76 @@ const DEFAULT_MAX_HOLD_MS = 30_000;
 interface Entry {
   /** When the subject may pass again (the store's answer). */
   untilMs: number;
-  /** When this isolate asks the store again: `untilMs`, at most `maxHoldMs` away. */
+  /** When this memory stops answering for the store: `untilMs`, at most `maxHoldMs` away. */
   holdUntilMs: number;
   atMs: number;
   decision: Decision;
+}
+
+/**
+ * Denials a store gave, by request shape, each answered again until its
+ * retry time (at most `maxHoldMs`): the memory behind the blocked-subject
+ * cache and the store-away fallback.
+ *
+ * @example
+ * const denials = new Denials();
+ * denials.remember(req, decision); // decision.allowed === false
+ * denials.answer(req); // the same denial, its wait shortened by the time passed
+ */
+export class Denials {
+  readonly #maxHoldMs: number;
+  readonly #entries: BoundedMap<string, Entry>;
+
+  constructor(options: { maxEntries?: number; maxHoldMs?: number } = {}) {
+    this.#entries = new BoundedMap(options.maxEntries ?? DEFAULT_MAX_ENTRIES);
+    this.#maxHoldMs = options.maxHoldMs ?? DEFAULT_MAX_HOLD_MS;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Holds `decision` for `req`'s shape, when it is a denial with a wait. */
+  remember(req: DecideRequest, decision: Decision): void {
+    if (decision.allowed || decision.retryAfterMs <= 0) return;
+    this.#entries.set(cacheKey(req), {
+      untilMs: req.nowMs + decision.retryAfterMs,
+      holdUntilMs: req.nowMs + Math.min(decision.retryAfterMs, this.#maxHoldMs),
+      atMs: req.nowMs,
+      decision,
+    });
+  }
+
+  /** The denial held for `req`'s shape at `req.nowMs`, if any. */
+  answer(req: DecideRequest): Decision | undefined {
+    const id = cacheKey(req);
+    const entry = this.#entries.get(id);
+    if (!entry) return undefined;
+    const { nowMs } = req;
+    if (nowMs >= entry.holdUntilMs) {
+      this.#entries.delete(id);
+      return undefined;
+    }
+    const elapsed = Math.max(0, nowMs - entry.atMs);
+    return {
+      allowed: false,
+      retryAfterMs: entry.untilMs - nowMs,
+      limits: entry.decision.limits.map((l) => ({
+        ...l,
+        resetMs: Math.max(0, l.resetMs - elapsed),
+      })),
+      ...(entry.decision.banned ? { banned: { ...entry.decision.banned, started: false } } : {}),
+    };
+  }
+
+  /** Drops every denial that names one of `keys`. */
+  forget(keys: readonly string[]): void {
+    const touched = new Set(keys);
+    for (const id of this.#entries.keys()) {
+      const keys = id.split("\n").map((line) => line.slice(0, line.lastIndexOf("\t")));
+      if (keys.some((k) => touched.has(k))) this.#entries.delete(id);
+    }
+  }
 }
 
 /**
@@ -34,13 +100,11 @@ interface Entry {
  */
 export class BlockedCache implements LimitStore {
   readonly #inner: LimitStore;
-  readonly #maxHoldMs: number;
-  readonly #entries: BoundedMap<string, Entry>;
+  readonly #denials: Denials;
 
   constructor(inner: LimitStore, options: { maxEntries?: number; maxHoldMs?: number } = {}) {
     this.#inner = inner;
-    this.#entries = new BoundedMap(options.maxEntries ?? DEFAULT_MAX_ENTRIES);
-    this.#maxHoldMs = options.maxHoldMs ?? DEFAULT_MAX_HOLD_MS;
+    this.#denials = new Denials(options);
   }
 
   get kind(): LimitStore["kind"] {
@@ -49,13 +113,12 @@ export class BlockedCache implements LimitStore {
 
   /** Entries currently held (for tests and metrics). */
   get size(): number {
-    return this.#entries.size;
+    return this.#denials.size;
   }
 
   async decide(req: DecideRequest): Promise<Decision> {
     if (req.countRejected && !req.ban) return this.#inner.decide(req);
-    const id = cacheKey(req);
-    const hit = this.#lookup(id, req.nowMs);
+    const hit = this.#denials.answer(req);
     if (hit) return hit;
     const decision = await this.#inner.decide(req);
     // With a ban (or countRejected) every denial must reach the store as a
@@ -64,14 +127,7 @@ export class BlockedCache implements LimitStore {
     const remember =
       !decision.concurrency &&
       (req.ban || req.countRejected ? decision.banned !== undefined : true);
-    if (remember && !decision.allowed && decision.retryAfterMs > 0) {
-      this.#entries.set(id, {
-        untilMs: req.nowMs + decision.retryAfterMs,
-        holdUntilMs: req.nowMs + Math.min(decision.retryAfterMs, this.#maxHoldMs),
-        atMs: req.nowMs,
-        decision,
-      });
-    }
+    if (remember) this.#denials.remember(req, decision);
     return decision;
   }
 
@@ -80,12 +136,12 @@ export class BlockedCache implements LimitStore {
   }
 
   async refund(req: DecideRequest): Promise<void> {
-    this.#forget(req.checks.map((c) => c.key));
+    this.#denials.forget(req.checks.map((c) => c.key));
     await this.#inner.refund(req);
   }
 
   async reset(rule: string, keys: readonly string[]): Promise<void> {
-    this.#forget(keys);
+    this.#denials.forget(keys);
     await this.#inner.reset(rule, keys);
   }
 
@@ -99,33 +155,6 @@ export class BlockedCache implements LimitStore {
 
   listBans(prefix: string, rules: readonly string[], nowMs: number) {
     return this.#inner.listBans(prefix, rules, nowMs);
-  }
-
-  #lookup(id: string, nowMs: number): Decision | undefined {
-    const entry = this.#entries.get(id);
-    if (!entry) return undefined;
-    if (nowMs >= entry.holdUntilMs) {
-      this.#entries.delete(id);
-      return undefined;
-    }
-    const elapsed = Math.max(0, nowMs - entry.atMs);
-    return {
-      allowed: false,
-      retryAfterMs: entry.untilMs - nowMs,
-      limits: entry.decision.limits.map((l) => ({
-        ...l,
-        resetMs: Math.max(0, l.resetMs - elapsed),
-      })),
-      ...(entry.decision.banned ? { banned: { ...entry.decision.banned, started: false } } : {}),
-    };
-  }
-
-  #forget(keys: readonly string[]): void {
-    const touched = new Set(keys);
-    for (const id of this.#entries.keys()) {
-      const keys = id.split("\n").map((line) => line.slice(0, line.lastIndexOf("\t")));
-      if (keys.some((k) => touched.has(k))) this.#entries.delete(id);
-    }
   }
 }
 

@@ -1,6 +1,7 @@
 /** @module middleware/rate-limit/config — `rateLimit()` options → one fully defaulted configuration, checked once. */
 import type { Context } from "hono";
 import type { Identity } from "../../identity/types.ts";
+import { LocalFallback } from "../../limiter/fallback.ts";
 import type { Decision, LimitStore } from "../../limiter/types.ts";
 import { consoleSink, type DecisionSink } from "../../observe/index.ts";
 import { formatIssues, hashPolicy } from "../../policy/load.ts";
@@ -96,8 +97,8 @@ export interface RateLimitConfig {
   clock: () => number;
   sink: DecisionSink;
   store: (c: Context) => LimitStore;
-  /** Where `onStoreError: "local"` decides while the store cannot: this middleware's memory. */
-  fallback: LimitStore;
+  /** Where `onStoreError: "local"` decides while the store cannot: the store's recent denials, then this middleware's memory. */
+  fallback: LocalFallback;
   tenants: (c: Context) => TenantServices | undefined;
   getIP: ((c: Context) => string | undefined) | undefined;
   getKey: ((c: Context) => string | undefined) | undefined;
@@ -155,7 +156,7 @@ export function configure(options: RateLimitOptions): RateLimitConfig {
     clock: options.clock ?? Date.now,
     sink: options.sink ?? consoleSink,
     store: typeof store === "function" ? store : () => store,
-    fallback: new MemoryStore(),
+    fallback: new LocalFallback(new MemoryStore()),
     tenants: typeof tenants === "function" ? tenants : () => tenants,
     getIP: options.getIP,
     getKey: options.getKey,

@@ -202,10 +202,14 @@ async function decide(
       ...(waitUntil ? { waitUntil } : {}),
     };
     const decision = await store.decide(sent);
-    if (!decision.adaptive) return { request, store, decision };
-    health?.heard(decision.adaptive);
+    if (decision.adaptive) health?.heard(decision.adaptive);
     // Refunds and releases must name the limits as the store counted them.
-    return { request: scaledRequest(request, decision.adaptive.factorPpm), store, decision };
+    const counted = decision.adaptive
+      ? scaledRequest(request, decision.adaptive.factorPpm)
+      : request;
+    // Should the store slow down next, its denials still stand.
+    config.fallback.heard(counted, decision);
+    return { request: counted, store, decision };
   } catch (err) {
     // Not sent, or refused: the tally waits for the next decision. A call that
     // timed out most likely arrived; its tally is not counted twice.
