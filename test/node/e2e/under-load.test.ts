@@ -21,12 +21,20 @@ const POLICY = {
 const count = (answers: { status: number }[], status: number) =>
   answers.filter((a) => a.status === status).length;
 
+/**
+ * Exactness is asserted with a budget the store keeps on this machine: the
+ * burst's client, wrangler, workerd and the REST endpoint share two cores,
+ * and a batch's round trip reaches 170 ms there. What a store past its
+ * budget gets is the next describe's subject.
+ */
+const UNHURRIED = { ...POLICY, store: { timeoutMs: 1000 } };
+
 describe.each(["redis", "durable-object"] as const)(
   "under load through wrangler dev, %s store",
   (kind) => {
     let stack: Stack;
     beforeAll(async () => {
-      stack = await startStack(kind, POLICY);
+      stack = await startStack(kind, UNHURRIED);
     }, 90_000);
     afterAll(() => stack?.stop(), 30_000);
 
