@@ -1,6 +1,6 @@
 /** @module admin — the admin API under /__sluice/admin/: tenants, keys, overrides, lists, bans, usage, reset, audit. */
 import { Hono } from "hono";
-import { missing } from "../respond/problem.ts";
+import { missing, notAllowed } from "../respond/problem.ts";
 import { adminAuth } from "./auth.ts";
 import type { AdminEnv } from "./context.ts";
 import { banRoutes } from "./routes/bans.ts";
@@ -39,6 +39,31 @@ export const adminApi = new Hono<AdminEnv>()
   .route("/health", healthRoutes)
   .route("/metrics", metricsRoutes)
   .route("/", subjectRoutes)
-  .all("*", () => {
+  .all("*", (c) => {
+    const path = c.req.path.startsWith(ADMIN_BASE)
+      ? c.req.path.slice(ADMIN_BASE.length)
+      : c.req.path;
+    const allow = allowedMethods(path);
+    if (allow.length > 0) throw notAllowed(c.req.method, allow);
     throw missing("This admin resource");
   });
+
+/**
+ * The methods the admin API takes at `path` (relative to its base), HEAD
+ * with GET as Hono answers it; empty when no route has that shape.
+ */
+function allowedMethods(path: string): string[] {
+  const segments = path.split("/");
+  const allow = new Set<string>();
+  for (const route of adminApi.routes) {
+    if (route.method === "ALL") continue;
+    const pattern = route.path.split("/");
+    const fits =
+      pattern.length === segments.length &&
+      pattern.every((p, i) => p === segments[i] || (p.startsWith(":") && segments[i] !== ""));
+    if (!fits) continue;
+    allow.add(route.method);
+    if (route.method === "GET") allow.add("HEAD");
+  }
+  return [...allow].sort();
+}

@@ -360,6 +360,25 @@ export function missing(what: string): SluiceHttpError {
 }
 
 /**
+ * 405 (RFC 9110 §15.5.6) from the admin API: the resource exists, not with
+ * this method. `Allow` (§10.2.1) is required on a 405 and lists the methods it takes.
+ *
+ * @example
+ * throw notAllowed("DELETE", ["GET", "HEAD", "POST"]);
+ */
+export function notAllowed(method: string, allow: readonly string[]): SluiceHttpError {
+  return fail(
+    405,
+    {
+      type: ProblemType.blank,
+      title: "Method Not Allowed",
+      detail: `This admin resource does not take ${method}; it takes ${allow.join(", ")}.`,
+    },
+    { allow: allow.join(", ") },
+  );
+}
+
+/**
  * 409 (RFC 9110 §15.5.10): creating something that exists, or a write that lost a race.
  *
  * @example

@@ -463,6 +463,30 @@ describe.each(STORES)("the admin API, %s store", (kind) => {
     expect((await api.call("GET", "/usage?subject=user:1")).status).toBe(400);
   });
 
+  it("answers a wrong method with 405 and Allow, an unknown path with 404", async () => {
+    const gw = gateway(kind, tenantPolicy(), { SLUICE_ADMIN_TOKEN: TOKEN });
+    const wrong = await gw.fetch("/__sluice/admin/tenants", {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    // RFC 9110 §15.5.6: a 405 carries Allow.
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get("allow")).toBe("GET, HEAD, POST");
+    expect(wrong.headers.get("content-type")).toBe("application/problem+json");
+    expect(((await wrong.json()) as Body).detail).toBe(
+      "This admin resource does not take DELETE; it takes GET, HEAD, POST.",
+    );
+    const api = admin(gw);
+    const override = await api.call("POST", "/tenants/acme/overrides/1m");
+    expect(override.status).toBe(405);
+    expect((await api.call("GET", "/tenants/acme/overrides")).status).toBe(404);
+    expect((await api.call("PUT", "/keys")).status).toBe(405);
+    expect((await api.call("GET", "/nothing-here")).status).toBe(404);
+    // Without the token, nothing about the API's shape is told.
+    const anonymous = await gw.fetch("/__sluice/admin/tenants", { method: "DELETE" });
+    expect(anonymous.status).toBe(401);
+  });
+
   it("reads a subject's usage without consuming, resets it, and audits every change", async () => {
     const gw = gateway(
       kind,
