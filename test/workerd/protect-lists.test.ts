@@ -165,6 +165,48 @@ describe.each(STORES)("lists, %s store", (kind: StoreKind) => {
     expect(await status(gw, "/api/x")).toBe(401);
   });
 
+  it("refuse a deny-listed tenant's keys with 403, and name other tenants in a rule's refusal", async () => {
+    const id = uniquePrefix();
+    const banned = `banned-${id}`;
+    const gw = gateway(
+      kind,
+      {
+        prefix: id,
+        plans: { tiny: "1/min" },
+        tenants: { namespace: `dir-${id}` },
+        lists: { [banned]: { action: "deny", tenants: ["mallory"] } },
+        rules: [
+          {
+            name: "api",
+            match: { path: "/api/*" },
+            limits: [{ rate: "plan", by: "tenant" }],
+            response: { body: { error: "{tenant} is over {limit} on {rule}" } },
+          },
+        ],
+      },
+      { SLUICE_ADMIN_TOKEN: TOKEN },
+    );
+    const api = admin(gw);
+    const keyFor = async (tenant: string) => {
+      expect((await api("POST", "/tenants", { id: tenant, plan: "tiny" })).status).toBe(201);
+      return (await api("POST", "/keys", { tenant })).body.secret as string;
+    };
+    const mallory = await keyFor("mallory");
+    const acme = await keyFor("acme");
+    const refused = await gw.fetch("/api/x", { headers: { "x-api-key": mallory } });
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get("content-type")).toBe("application/problem+json");
+    expect(gw.events.at(-1)).toMatchObject({
+      outcome: "deny-listed",
+      tenant: "mallory",
+      list: banned,
+    });
+    expect(await status(gw, "/api/x", { headers: { "x-api-key": acme } })).toBe(200);
+    const over = await gw.fetch("/api/x", { headers: { "x-api-key": acme } });
+    expect(over.status).toBe(429);
+    expect(await over.json()).toEqual({ error: "acme is over tenant-1m on api" });
+  });
+
   it("take runtime entries from the admin API: at once here, within the refresh interval elsewhere, audited", async () => {
     const blocked = `blocked-${uniquePrefix()}`;
     // A generous budget: a slow machine must not turn a background read into a retry.

@@ -77,6 +77,38 @@ describe.each(STORES)("throttling on the %s store", (kind) => {
     expect(delayOf(next)).toBe(100);
   });
 
+  it("gives a lease back when its client stops reading the body halfway", async () => {
+    const gw = gateway(kind, {
+      // The lease's deadline is the origin timeout + margin: far past this test.
+      origin: { timeoutMs: 30_000 },
+      rules: [
+        {
+          name: "download",
+          match: { path: "/__big" },
+          limits: [{ rate: "100000/min", by: "ip" }],
+          concurrency: { max: 1, by: "ip" },
+        },
+      ],
+    });
+    const first = await gw.fetch("/__big?bytes=10000000");
+    expect(first.status).toBe(200);
+    const reader = first.body?.getReader();
+    expect((await reader?.read())?.done).toBe(false);
+    // Its body is still being sent: the one slot is taken.
+    const meanwhile = await gw.fetch("/__big?bytes=10");
+    expect(meanwhile.status).toBe(429);
+    await meanwhile.body?.cancel();
+    await reader?.cancel();
+    await vi.waitFor(
+      async () => {
+        const next = await gw.fetch("/__big?bytes=10");
+        await next.body?.cancel();
+        expect(next.status).toBe(200);
+      },
+      { timeout: 5_000, interval: 50 },
+    );
+  });
+
   it("keeps at most 10 requests of a subject in flight at the origin, and gets all capacity back", async () => {
     const tag = `cap-${kind}-${Date.now()}`;
     const gw = gateway(kind, {
