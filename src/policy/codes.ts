@@ -16,6 +16,7 @@ export const ISSUE_CODES = {
   ERR_SLUICE_RANGE: "a number is outside its allowed range",
   ERR_SLUICE_PREFIX_SYNTAX: "the store key prefix has characters other than a-z, 0-9, _ and -",
   ERR_SLUICE_HEADER_SYNTAX: "a header name is not a valid HTTP field name",
+  ERR_SLUICE_TENANT_HEADER_RESERVED: "tenants.header names a field Sluice reads or writes itself",
   ERR_SLUICE_RULE_NAME_SYNTAX: "a rule name is not [a-z0-9][a-z0-9_-]*",
   ERR_SLUICE_STATUS_SYNTAX:
     'a countStatus entry is not a status class like "4xx" or a code like "401"',

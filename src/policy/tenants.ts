@@ -1,4 +1,6 @@
 /** @module policy/tenants — reads named plans and the tenants section, and checks the limits that use them. */
+
+import { reservedHeaderReason } from "../util/header-name.ts";
 import { capacity, planRateProblem } from "./fit.ts";
 import { formatPeriod, parseRate, type RateError } from "./rate.ts";
 import type { RawTenants } from "./raw.ts";
@@ -121,6 +123,15 @@ export function readTenants(report: Report, root: Obj): TenantsConfig {
   if (!TOKEN.test(header)) {
     add(report.issues, "ERR_SLUICE_HEADER_SYNTAX", "tenants.header", headerMessage(header));
     header = TENANTS_DEFAULTS.header;
+  }
+  const reserved = reservedHeaderReason(header);
+  if (reserved) {
+    add(
+      report.issues,
+      "ERR_SLUICE_TENANT_HEADER_RESERVED",
+      "tenants.header",
+      `"${header}" cannot carry the tenant id to the origin: ${reserved}; keep the default "${TENANTS_DEFAULTS.header}" or pick a name of your own`,
+    );
   }
   // 30 s at most: the README promises revocation within that.
   const ttl = readInt(

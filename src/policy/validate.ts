@@ -1,5 +1,6 @@
 /** @module policy/validate — turns user JSON into a fully defaulted Policy, reporting every problem with its path. */
 
+import { headerKey } from "../util/header-name.ts";
 import { readAdaptive } from "./adaptive.ts";
 import { readAlerts } from "./alerts.ts";
 import { readLimits } from "./limits.ts";
@@ -162,6 +163,14 @@ export function validatePolicy(raw: unknown): ValidationResult {
 
   const plans = readPlans(report, root);
   const tenants = readTenants(report, root);
+  if (headerKey(tenants.header) === headerKey(identity.apiKey.header)) {
+    add(
+      report.issues,
+      "ERR_SLUICE_TENANT_HEADER_RESERVED",
+      "tenants.header",
+      `"${tenants.header}" is the API-key header (identity.apiKey.header): the origin would read the tenant id as the client's key`,
+    );
+  }
   const lists = readLists(report, root);
   const limits = readAppLimits(report, root);
   const rules = readRules(report, root);

@@ -1,43 +1,6 @@
 /** @module proxy — forwards a permitted request to the origin, streaming both ways. */
 import { BoundedMap } from "../util/bounded-map.ts";
-import { headerKey } from "../util/header-name.ts";
-
-/**
- * Hop-by-hop fields (RFC 9110 §7.6.1; HTTP2-Settings, RFC 7540 §3.2.1) never
- * travel past a proxy.
- */
-const HOP_BY_HOP = [
-  "connection",
-  "keep-alive",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "proxy-connection",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "http2-settings",
-];
-
-/**
- * Client-address and routing fields an origin framework may trust (RFC 7239
- * `Forwarded`, and the de-facto ones): a client's copy never reaches the
- * origin; Sluice sets X-Forwarded-For/-Proto/-Host itself. Every `x-forwarded*`
- * name is dropped too.
- */
-const MANAGED = [
-  "forwarded",
-  "x-real-ip",
-  "true-client-ip",
-  "x-client-ip",
-  "client-ip",
-  "x-cluster-client-ip",
-  "x-original-url",
-  "x-rewrite-url",
-];
-
-const HOP_BY_HOP_KEYS = new Set(HOP_BY_HOP.map(headerKey));
-const MANAGED_KEYS = new Set(MANAGED.map(headerKey));
+import { HOP_BY_HOP_KEYS, headerKey, isManagedHeader } from "../util/header-name.ts";
 
 export interface ForwardOptions {
   /** Validated absolute http(s) origin; its path is a base prefix. */
@@ -166,7 +129,7 @@ function requestHeaders(src: Headers, incoming: URL, options: ForwardOptions): H
 /** A client-address or routing field in any spelling; the edge's own CF-Connecting-IP stays. */
 function managed(name: string, key: string): boolean {
   if (key === "cf-connecting-ip") return name !== "cf-connecting-ip";
-  return MANAGED_KEYS.has(key) || key.startsWith("x-forwarded");
+  return isManagedHeader(key);
 }
 
 /**
