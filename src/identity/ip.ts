@@ -141,12 +141,35 @@ export function formatIp(ip: ParsedIp): string {
 
 /** Unwraps IPv4-mapped IPv6 so one host has one identity whichever stack it came over. */
 function unmap(ip: ParsedIp): ParsedIp {
-  return ip.version === 6 && isV4Mapped(ip.bytes) ? { version: 4, bytes: ip.bytes.slice(12) } : ip;
+  const v4 = ip.version === 6 ? embeddedV4(ip.bytes) : undefined;
+  return v4 ? { version: 4, bytes: v4 } : ip;
 }
 
 /**
- * Normalises an address for display and logs: IPv4 dotted, IPv4-mapped IPv6 as
- * IPv4, other IPv6 in RFC 5952 form. `undefined` when it does not parse.
+ * The IPv4 address an IPv6 one stands for, if any: IPv4-mapped
+ * (`::ffff:a.b.c.d`, RFC 4291 §2.5.5.2), IPv4-translated (`::ffff:0:a.b.c.d`,
+ * RFC 2765 §2.1) and the deprecated IPv4-compatible (`::a.b.c.d`, RFC 4291
+ * §2.5.5.1; `::` and `::1` excepted). Keyed as the IPv4 address, so none of
+ * them share one IPv6 /56 with the others.
+ *
+ * @example
+ * embeddedV4(parseIp("::ffff:0:192.0.2.1")!.bytes); // Uint8Array [192, 0, 2, 1]
+ */
+export function embeddedV4(bytes: Uint8Array): Uint8Array | undefined {
+  for (let i = 0; i < 8; i++) if (bytes[i] !== 0) return undefined;
+  const [b8, b9, b10, b11, b12, b13, b14, b15] = bytes.subarray(8);
+  const tail = bytes.slice(12);
+  if (b8 === 0 && b9 === 0 && b10 === 0xff && b11 === 0xff) return tail; // mapped
+  if (b8 === 0xff && b9 === 0xff && b10 === 0 && b11 === 0) return tail; // translated
+  const compatible = b8 === 0 && b9 === 0 && b10 === 0 && b11 === 0;
+  // `::` and `::1` are IPv6's own unspecified and loopback addresses.
+  if (compatible && (b12 !== 0 || b13 !== 0 || b14 !== 0 || (b15 ?? 0) > 1)) return tail;
+  return undefined;
+}
+
+/**
+ * Normalises an address for display and logs: IPv4 dotted, IPv6 that stands for an
+ * IPv4 address (see `embeddedV4`) as that address, other IPv6 in RFC 5952 form. `undefined` when it does not parse.
  *
  * @example
  * normalizeIp("::FFFF:192.0.2.1"); // "192.0.2.1"

@@ -1,5 +1,5 @@
 /** @module protect/cidr — IPv4 and IPv6 addresses and CIDR ranges as sorted, merged intervals: exact, O(log n) per lookup. */
-import { formatIp, parseIp } from "../identity/ip.ts";
+import { embeddedV4, formatIp, parseIp } from "../identity/ip.ts";
 
 /**
  * An address ready for lookups: IPv4 (and IPv4-mapped IPv6) as one 32-bit
@@ -140,8 +140,8 @@ function compare(a: Uint32Array, b: Uint32Array): number {
 }
 
 /**
- * An address for lookups, or undefined when `text` is not one. IPv4-mapped
- * IPv6 becomes IPv4.
+ * An address for lookups, or undefined when `text` is not one. IPv6 that
+ * stands for an IPv4 address (mapped, translated, compatible) becomes IPv4.
  *
  * @example
  * addressOf("::ffff:192.0.2.1"); // { v4: 3221225985 }
@@ -149,10 +149,9 @@ function compare(a: Uint32Array, b: Uint32Array): number {
 export function addressOf(text: string): Address | undefined {
   const ip = parseIp(text);
   if (!ip) return undefined;
-  const words = wordsOf(ip.bytes);
-  if (ip.version === 4) return { v4: words[0] ?? 0 };
-  if (words[0] === 0 && words[1] === 0 && words[2] === 0xffff) return { v4: words[3] ?? 0 };
-  return { v6: words };
+  const v4 = ip.version === 4 ? ip.bytes : embeddedV4(ip.bytes);
+  if (v4) return { v4: wordsOf(v4)[0] ?? 0 };
+  return { v6: wordsOf(ip.bytes) };
 }
 
 /**

@@ -108,7 +108,7 @@ describe("normalizeIp", () => {
     ["::ffff:1.2.3.4", "1.2.3.4"],
     ["::FFFF:c000:201", "192.0.2.1"],
     ["[2001:DB8:0::1]", "2001:db8::1"],
-    ["::1.2.3.4", "::102:304"], // deprecated IPv4-compatible form is not unwrapped
+    ["::1.2.3.4", "1.2.3.4"], // deprecated IPv4-compatible form stands for its IPv4 address
     ["bogus", undefined],
   ])("%s → %s", (input, expected) => {
     expect(normalizeIp(input)).toBe(expected);
@@ -120,6 +120,13 @@ describe("ipKey", () => {
     ["203.0.113.9", 56, "203.0.113.9"],
     ["::ffff:1.2.3.4", 56, "1.2.3.4"],
     ["[::ffff:1.2.3.4]", 64, "1.2.3.4"],
+    // IPv4-translated (RFC 2765) and IPv4-compatible (RFC 4291 §2.5.5.1): their IPv4 address, not all of ::/56.
+    ["::ffff:0:1.2.3.4", 56, "1.2.3.4"],
+    ["::1.2.3.4", 56, "1.2.3.4"],
+    ["::5.6.7.8", 56, "5.6.7.8"],
+    // IPv6's own loopback and unspecified addresses stay IPv6.
+    ["::1", 56, "::/56"],
+    ["::", 56, "::/56"],
     ["2001:db8:1200:ff:1:2:3:4", 56, "2001:db8:1200::/56"],
     ["2001:db8:1234:5678:9abc:def0:1234:5678", 56, "2001:db8:1234:5600::/56"],
     ["2001:db8:1234:5678:9abc:def0:1234:5678", 64, "2001:db8:1234:5678::/64"],

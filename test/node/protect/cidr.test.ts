@@ -9,6 +9,17 @@ const at = (text: string): Address => {
   return a;
 };
 
+describe("addressOf", () => {
+  it("reads IPv6 that stands for an IPv4 address as that address: mapped, translated, compatible", () => {
+    const v4 = at("192.0.2.1");
+    expect(at("::ffff:192.0.2.1")).toEqual(v4);
+    expect(at("::ffff:0:192.0.2.1")).toEqual(v4);
+    expect(at("::192.0.2.1")).toEqual(v4);
+    expect(CidrSet.from(["192.0.2.0/24"]).has(at("::ffff:0:192.0.2.77"))).toBe(true);
+    expect(at("::1")).toHaveProperty("v6");
+  });
+});
+
 describe("parseCidr", () => {
   it("reads addresses and ranges in canonical form", () => {
     expect(parseCidr("198.51.100.0/24")).toMatchObject({ text: "198.51.100.0/24" });
