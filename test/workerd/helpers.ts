@@ -136,3 +136,51 @@ export function randomKey(): string {
   const b64 = btoa(String.fromCharCode(...bytes));
   return `sk_live_${b64.replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "")}`;
 }
+
+/** Requests the counting REST endpoint (TEST_COUNT_REDIS_URL) has answered so far. */
+export async function countingEndpointRequests(): Promise<number> {
+  const res = await fetch(`${env.TEST_COUNT_REDIS_URL}/__control/stats`);
+  return ((await res.json()) as { requests: number }).requests;
+}
+
+/** A Durable Object namespace that counts the stubs it hands out: one per RPC in both stores. */
+function countingNamespace(ns: DurableObjectNamespace): {
+  binding: DurableObjectNamespace;
+  calls: () => number;
+} {
+  let calls = 0;
+  const binding = {
+    idFromName: (name: string) => ns.idFromName(name),
+    get: (id: DurableObjectId) => {
+      calls += 1;
+      return ns.get(id);
+    },
+    getByName: (name: string) => {
+      calls += 1;
+      return ns.getByName(name);
+    },
+  };
+  return { binding: binding as unknown as DurableObjectNamespace, calls: () => calls };
+}
+
+/**
+ * The store under `kind` with a counter of its calls: HTTP requests at the
+ * counting REST endpoint, or RPCs to the limit and directory objects.
+ */
+export function countedStore(kind: StoreKind): {
+  env: Partial<SluiceEnv>;
+  calls: () => Promise<number>;
+} {
+  if (kind === "redis") {
+    return {
+      env: { UPSTASH_REDIS_REST_URL: env.TEST_COUNT_REDIS_URL },
+      calls: countingEndpointRequests,
+    };
+  }
+  const limits = countingNamespace(env.SLUICE_STORE as unknown as DurableObjectNamespace);
+  const directory = countingNamespace(env.SLUICE_DIRECTORY as unknown as DurableObjectNamespace);
+  return {
+    env: { SLUICE_STORE: limits.binding as never, SLUICE_DIRECTORY: directory.binding as never },
+    calls: async () => limits.calls() + directory.calls(),
+  };
+}

@@ -1,9 +1,15 @@
 /** @module test/workerd/protect-lists — allow, deny and exemption lists end to end: policy entries, runtime entries through the admin API, propagation, store calls. */
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { LIST_REFRESH_MS } from "../../src/protect/screen.ts";
 import type { EchoReply } from "../../tools/echo-origin.ts";
-import { gateway, STORES, type StoreKind, type TestGateway, uniquePrefix } from "./helpers.ts";
+import {
+  countedStore,
+  gateway,
+  STORES,
+  type StoreKind,
+  type TestGateway,
+  uniquePrefix,
+} from "./helpers.ts";
 
 const TOKEN = "admin-token-for-tests-0123456789";
 
@@ -301,27 +307,24 @@ describe.each(STORES)("lists, %s store", (kind: StoreKind) => {
   });
 });
 
-describe("lists and store calls", () => {
+describe.each(STORES)("lists and store calls, %s store", (kind: StoreKind) => {
   it("cost no store call per request in steady state, and one small read per refresh interval", async () => {
-    const countUrl = env.TEST_COUNT_REDIS_URL;
-    const requests = async () =>
-      ((await (await fetch(`${countUrl}/__control/stats`)).json()) as { requests: number })
-        .requests;
+    const store = countedStore(kind);
     const gw = gateway(
-      "redis",
+      kind,
       {
         lists: { [`blocked-${uniquePrefix()}`]: { action: "deny", ips: ["198.51.100.0/24"] } },
         rules: [LOGIN],
       },
-      { UPSTASH_REDIS_REST_URL: countUrl },
+      { ...store.env, SLUICE_METRICS_OFF: "1" },
     );
     expect(await status(gw, "/unmatched")).toBe(200); // the first request loads the entries
-    const before = await requests();
+    const before = await store.calls();
     for (let i = 0; i < 20; i++) expect(await status(gw, "/unmatched")).toBe(200);
     expect(await status(gw, "/unmatched", { ip: "198.51.100.1" })).toBe(403);
-    expect((await requests()) - before).toBe(0);
+    expect((await store.calls()) - before).toBe(0);
     gw.clock.advance(LIST_REFRESH_MS);
     expect(await status(gw, "/unmatched")).toBe(200);
-    expect((await requests()) - before).toBe(1);
+    expect((await store.calls()) - before).toBe(1);
   });
 });

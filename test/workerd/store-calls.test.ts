@@ -1,8 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { SluiceEnv } from "../../src/gateway/env.ts";
 import { objectFor, type SluiceStore } from "../../src/stores/durable-object/limit-store.ts";
-import { gateway, randomKey, STORES, type StoreKind, statuses, uniquePrefix } from "./helpers.ts";
+import { countedStore, gateway, randomKey, STORES, statuses, uniquePrefix } from "./helpers.ts";
 
 async function storeRequests(): Promise<number> {
   const res = await fetch(`${env.TEST_COUNT_REDIS_URL}/__control/stats`);
@@ -104,45 +103,6 @@ describe("Durable Object state hygiene", () => {
 });
 
 const ADMIN_TOKEN = "admin-token-for-store-call-tests-0123";
-
-/** A Durable Object namespace that counts the stubs it hands out: one per RPC in both stores. */
-function countingNamespace(ns: DurableObjectNamespace): {
-  binding: DurableObjectNamespace;
-  calls: () => number;
-} {
-  let calls = 0;
-  const binding = {
-    idFromName: (name: string) => ns.idFromName(name),
-    get: (id: DurableObjectId) => {
-      calls += 1;
-      return ns.get(id);
-    },
-    getByName: (name: string) => {
-      calls += 1;
-      return ns.getByName(name);
-    },
-  };
-  return { binding: binding as unknown as DurableObjectNamespace, calls: () => calls };
-}
-
-/**
- * The store under `kind` with a counter of its calls: HTTP requests at the
- * counting REST endpoint, or RPCs to the limit and directory objects.
- */
-function countedStore(kind: StoreKind): {
-  env: Partial<SluiceEnv>;
-  calls: () => Promise<number>;
-} {
-  if (kind === "redis") {
-    return { env: { UPSTASH_REDIS_REST_URL: env.TEST_COUNT_REDIS_URL }, calls: storeRequests };
-  }
-  const limits = countingNamespace(env.SLUICE_STORE as unknown as DurableObjectNamespace);
-  const directory = countingNamespace(env.SLUICE_DIRECTORY as unknown as DurableObjectNamespace);
-  return {
-    env: { SLUICE_STORE: limits.binding as never, SLUICE_DIRECTORY: directory.binding as never },
-    calls: async () => limits.calls() + directory.calls(),
-  };
-}
 
 describe.each(STORES)("store calls per request with issued keys, %s store", (kind) => {
   it("is one call for a known key in steady state, and none for a locked-out guesser", async () => {
