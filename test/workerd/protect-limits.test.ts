@@ -7,6 +7,7 @@ import {
   type StoreKind,
   statuses,
   type TestGateway,
+  uniquePrefix,
 } from "./helpers.ts";
 
 const TOKEN = "admin-token-for-tests-0123456789";
@@ -94,6 +95,25 @@ describe.each(STORES)("bans, %s store", (kind: StoreKind) => {
       target: "ip:203.0.113.7",
       actor: "bob",
     });
+  });
+
+  it("lift a ban in another isolate within 30 s: its memory of the ban holds no longer", async () => {
+    const policy = { ...BANNED_LOGIN, prefix: uniquePrefix() };
+    const here = gateway(kind, policy, { SLUICE_ADMIN_TOKEN: TOKEN });
+    const elsewhere = gateway(kind, policy);
+    await statuses(here, 8, "/login", post); // banned by the eighth
+    // The other isolate learns the ban from the store once, then holds it.
+    expect(await statuses(elsewhere, 2, "/login", post)).toEqual([429, 429]);
+    expect(elsewhere.events.at(-1)).toMatchObject({ outcome: "banned" });
+
+    const lifted = await admin(here)("DELETE", "/bans/ip:203.0.113.7");
+    expect(lifted.status).toBe(200);
+    expect(await statuses(here, 1, "/login", post)).toEqual([200]);
+    // Elsewhere the ban's memory lasts until its hold ends, at most 30 s.
+    elsewhere.clock.advance(29_000);
+    expect(await statuses(elsewhere, 1, "/login", post)).toEqual([429]);
+    elsewhere.clock.advance(1_000);
+    expect(await statuses(elsewhere, 1, "/login", post)).toEqual([200]);
   });
 
   it("list an IPv6 client's ban by its /56, and lift it by any address in that subnet", async () => {
