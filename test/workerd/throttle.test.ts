@@ -1,7 +1,7 @@
 /** @module test/workerd/throttle — delay instead of refusing, and concurrency caps, through the gateway on both stores. */
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import { gateway, STORES } from "./helpers.ts";
+import { gateway, STORES, type TestGateway } from "./helpers.ts";
 
 const delaying = (maxDelay: string) => ({
   rules: [
@@ -75,6 +75,52 @@ describe.each(STORES)("throttling on the %s store", (kind) => {
     const next = await gw.fetch("/api/x");
     expect(next.status).toBe(200);
     expect(delayOf(next)).toBe(100);
+  });
+
+  it("holds a delaying rule's request while its concurrency cap is full, until a slot frees or maxDelay is spent", async () => {
+    const capped = (maxDelay: string) =>
+      gateway(kind, {
+        origin: { timeoutMs: 5000 },
+        rules: [
+          {
+            name: "one-at-a-time",
+            match: { path: "/__slow" },
+            limits: [{ rate: "100000/min", by: "ip" }],
+            concurrency: { max: 1, by: "ip" },
+            action: "delay",
+            maxDelay,
+          },
+        ],
+      });
+    const send = async (gw: TestGateway, tag: string) => {
+      const res = await gw.fetch(`/__slow?ms=150&tag=${tag}`);
+      await res.text();
+      return res;
+    };
+    // The default hold, in real time: a slot frees when the origin has answered.
+    const tag = `held-${kind}-${Date.now()}`;
+    const patient = capped("3s");
+    const answers = await Promise.all([1, 2, 3].map(() => send(patient, tag)));
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200]);
+    const delays = answers.map(delayOf).sort((a, b) => a - b);
+    // One at once; each other one waited for the one before it (the origin takes 150 ms).
+    expect(delays[0]).toBe(0);
+    expect(delays[1]).toBeGreaterThanOrEqual(100);
+    expect(delays[2]).toBeGreaterThanOrEqual((delays[1] ?? 0) + 100);
+    expect(patient.events.map((e) => e.delayedMs ?? 0).sort((a, b) => a - b)).toEqual(delays);
+    const origin = (await (await fetch(`${env.ORIGIN_URL}/__inflight?tag=${tag}`)).json()) as {
+      peak: number;
+    };
+    expect(origin.peak).toBe(1);
+
+    // With less patience than the origin takes, the second is refused once maxDelay is spent.
+    const hasty = capped("60ms");
+    const both = await Promise.all([1, 2].map(() => send(hasty, `hasty-${tag}`)));
+    expect(both.map((r) => r.status).sort()).toEqual([200, 429]);
+    expect(both.find((r) => r.status === 429)?.headers.get("retry-after")).toBe("1");
+    expect(hasty.events.find((e) => e.outcome === "concurrency-denied")).toMatchObject({
+      delayedMs: 60,
+    });
   });
 
   it("gives a lease back when its client stops reading the body halfway", async () => {

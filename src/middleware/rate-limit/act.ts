@@ -148,7 +148,9 @@ export async function act(
     log(config, trace, refusedOutcome(decision), decision, degraded);
     throw await denial(c, config, trace, decision, headers);
   }
-  if (decision.delayMs) await holdTurn(c, config, trace, verdict, decision.delayMs, headers);
+  if (decision.delayMs) await holdTurn(c, config, trace, verdict, decision.delayMs);
+  // W3C Server Timing: how long the request waited, for its turn or for a free slot.
+  if (trace.delayedMs) headers.push(["Server-Timing", `sluice-delay;dur=${trace.delayedMs}`]);
   const admitted = degraded ? "degraded-local" : "allowed";
   const event = log(config, trace, admitted, decision, degraded);
   await forward(c, next, config.health(rule), config.clock);
@@ -172,11 +174,9 @@ async function holdTurn(
   trace: Trace,
   verdict: Verdict,
   delayMs: number,
-  headers: Header[],
 ): Promise<void> {
-  trace.delayedMs = delayMs;
-  // W3C Server Timing: how long the request waited for its turn.
-  headers.push(["Server-Timing", `sluice-delay;dur=${delayMs}`]);
+  // After any wait for a free slot.
+  trace.delayedMs = (trace.delayedMs ?? 0) + delayMs;
   if (await config.hold(delayMs, c.req.raw.signal)) return;
   giveBack(c, verdict.store, verdict.request);
   log(config, trace, "abandoned", verdict.decision);

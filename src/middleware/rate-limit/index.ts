@@ -89,7 +89,7 @@ export function rateLimit<E extends Env = Env>(options: RateLimitOptions): Middl
     const request: DecideRequest = { ...limited, ...(await throttleOf(config, trace.rule, who)) };
     const ask = (at: number) =>
       decideProtected(c, config, trace, { ...request, nowMs: at }, decide);
-    const verdict = await waitForSlot(c, config, trace.rule, ask, await ask(nowMs));
+    const verdict = await waitForSlot(c, config, trace, ask, await ask(nowMs));
     return act(c, next, config, trace, verdict);
   };
 }

@@ -4,6 +4,7 @@ import { type Requester, subjectOf } from "../../limiter/checks.ts";
 import { storeKey } from "../../limiter/store-key.ts";
 import type { DecideRequest, Decision, LeaseSpec, LimitStore } from "../../limiter/types.ts";
 import type { Rule } from "../../policy/types.ts";
+import type { Trace } from "./act.ts";
 import { waitUntilOf } from "./background.ts";
 import type { RateLimitConfig } from "./config.ts";
 
@@ -50,15 +51,17 @@ async function leaseOf(
 /**
  * Holds a delaying rule's request while its concurrency cap is full, asking
  * again every 50 ms until a slot frees or `maxDelayMs` is spent (a slot
- * frees when a response ends, which no reservation can foresee).
+ * frees when a response ends, which no reservation can foresee). The time
+ * held goes in `trace.delayedMs`, like a reserved turn's.
  */
 export async function waitForSlot<T extends { decision?: Decision | undefined }>(
   c: Context,
   config: RateLimitConfig,
-  rule: Rule,
+  trace: Pick<Trace, "rule" | "delayedMs">,
   ask: (nowMs: number) => Promise<T>,
   first: T,
 ): Promise<T> {
+  const { rule } = trace;
   let verdict = first;
   let waited = 0;
   while (rule.action === "delay" && verdict.decision?.concurrency && waited < rule.maxDelayMs) {
@@ -67,6 +70,7 @@ export async function waitForSlot<T extends { decision?: Decision | undefined }>
     waited += wait;
     verdict = await ask(config.clock());
   }
+  if (waited > 0) trace.delayedMs = waited;
   return verdict;
 }
 
