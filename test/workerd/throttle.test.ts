@@ -1,7 +1,7 @@
 /** @module test/workerd/throttle — delay instead of refusing, and concurrency caps, through the gateway on both stores. */
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import { gateway, STORES, type TestGateway } from "./helpers.ts";
+import { gateway, STORES, type TestGateway, uniquePrefix } from "./helpers.ts";
 
 const delaying = (maxDelay: string) => ({
   rules: [
@@ -155,22 +155,48 @@ describe.each(STORES)("throttling on the %s store", (kind) => {
     );
   });
 
-  it("keeps at most 10 requests of a subject in flight at the origin, and gets all capacity back", async () => {
+  it("keeps at most 10 requests of one tenant in flight at the origin, from any address, and gets all capacity back", async () => {
     const tag = `cap-${kind}-${Date.now()}`;
-    const gw = gateway(kind, {
-      origin: { timeoutMs: 5000 },
-      rules: [
-        {
-          name: "api",
-          match: { path: "/__slow" },
-          limits: [{ rate: "100000/min", by: "ip" }],
-          concurrency: { max: 10, by: "ip" },
-        },
-      ],
-    });
+    const token = "admin-token-for-throttle-tests-0123";
+    const gw = gateway(
+      kind,
+      {
+        origin: { timeoutMs: 5000 },
+        plans: { pro: "100000/min" },
+        tenants: { namespace: `dir-${uniquePrefix()}` },
+        rules: [
+          {
+            name: "api",
+            match: { path: "/__slow" },
+            limits: [{ rate: "plan", by: "tenant" }],
+            concurrency: { max: 10, by: "tenant" },
+          },
+        ],
+      },
+      { SLUICE_ADMIN_TOKEN: token },
+    );
+    const admin = (path: string, body: unknown) =>
+      gw.fetch(`/__sluice/admin${path}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    expect((await admin("/tenants", { id: "acme", plan: "pro" })).status).toBe(201);
+    const { secret } = (await (await admin("/keys", { tenant: "acme" })).json()) as {
+      secret: string;
+    };
+    // The key is known to this isolate before the burst (its steady state).
+    const warm = await gw.fetch("/__slow?ms=1", { headers: { "x-api-key": secret } });
+    expect(warm.status).toBe(200);
+    await warm.text(); // its lease comes back
+
     const answers = await Promise.all(
-      Array.from({ length: 200 }, async () => {
-        const res = await gw.fetch(`/__slow?ms=200&tag=${tag}`);
+      Array.from({ length: 200 }, async (_, i) => {
+        // Many addresses, one tenant: the cap follows the tenant.
+        const res = await gw.fetch(`/__slow?ms=200&tag=${tag}`, {
+          ip: `198.51.100.${i % 200}`,
+          headers: { "x-api-key": secret },
+        });
         await res.text();
         return res;
       }),
@@ -191,7 +217,9 @@ describe.each(STORES)("throttling on the %s store", (kind) => {
     await vi.waitFor(async () => {
       const again = await Promise.all(
         Array.from({ length: 10 }, async () => {
-          const res = await gw.fetch(`/__slow?ms=1&tag=${tag}-again`);
+          const res = await gw.fetch(`/__slow?ms=1&tag=${tag}-again`, {
+            headers: { "x-api-key": secret },
+          });
           await res.text();
           return res.status;
         }),
