@@ -77,6 +77,18 @@ describe.each(STORES)("throttling on the %s store", (kind) => {
     expect(delayOf(next)).toBe(100);
   });
 
+  it("notices through the request's own abort signal that a held client went away", async () => {
+    // The default hold, in real time: it ends when the request's signal aborts.
+    const gw = gateway(kind, delaying("2s"));
+    for (let i = 0; i < 5; i++) await (await gw.fetch("/api/x")).body?.cancel();
+    const client = new AbortController();
+    setTimeout(() => client.abort(), 20);
+    const gone = await gw.fetch("/api/x", { signal: client.signal });
+    // Held in full, it would have been forwarded (200) after its 100 ms turn.
+    expect(gone.status).toBe(503);
+    expect(gw.events.at(-1)).toMatchObject({ outcome: "abandoned", delayedMs: 100 });
+  });
+
   it("holds a delaying rule's request while its concurrency cap is full, until a slot frees or maxDelay is spent", async () => {
     const capped = (maxDelay: string) =>
       gateway(kind, {
