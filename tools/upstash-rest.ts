@@ -410,15 +410,29 @@ export async function startUpstashRest(opts: UpstashRestOptions): Promise<Upstas
   const runBatch = async (
     commands: Arg[][],
     transaction: boolean,
+    res: http.ServerResponse,
   ): Promise<{ replies: RespValue[]; exec?: RespValue }> => {
     const fixers = commands.map(prepare);
     const wire = transaction ? [["MULTI"], ...commands, ["EXEC"]] : commands;
     stats.commands += commands.length;
     const conn = await pool.acquire();
+    // A client gone mid-command (an aborted BLPOP 0) takes its connection
+    // with it: Redis drops the blocked command, and the pool is not wedged.
+    const gone = () => {
+      if (!res.writableFinished) conn.close();
+    };
+    // Gone while it waited for a connection: nothing is sent.
+    if (res.closed || res.destroyed) {
+      pool.release(conn);
+      // 499: nginx's "client closed request"; nobody reads it.
+      throw new HttpError(499, "client went away");
+    }
+    res.once("close", gone);
     let replies: RespValue[];
     try {
       replies = await conn.sendMany(wire);
     } finally {
+      res.off("close", gone);
       pool.release(conn);
     }
     if (!transaction) {
@@ -451,7 +465,7 @@ export async function startUpstashRest(opts: UpstashRestOptions): Promise<Upstas
       if (req.method !== "POST") throw new HttpError(405, "ERR use POST");
       const commands = normalizeBatch(parseJson(body));
       const transaction = path === "/multi-exec";
-      const { replies, exec } = await runBatch(commands, transaction);
+      const { replies, exec } = await runBatch(commands, transaction, res);
       if (transaction && !Array.isArray(exec)) {
         // Queue-time failure (EXECABORT): nothing ran; report it like a failed command.
         const cause = replies.find((r): r is RespError => r instanceof RespError);
@@ -484,7 +498,7 @@ export async function startUpstashRest(opts: UpstashRestOptions): Promise<Upstas
         if (v !== "") command.push(v);
       }
     }
-    const { replies } = await runBatch([command], false);
+    const { replies } = await runBatch([command], false, res);
     const reply = replies[0] ?? null;
     if (reply instanceof RespError) {
       sendJson(res, 400, { error: reply.message });

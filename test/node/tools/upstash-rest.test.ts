@@ -128,6 +128,29 @@ describe("commands", () => {
 });
 
 describe("pipelines and transactions", () => {
+  it("gives a blocked command's connection back when its client goes away", async () => {
+    const blocked = async () => {
+      const info = String(await redisCommand(redis.port, "INFO", "clients"));
+      return Number(/blocked_clients:(\d+)/.exec(info)?.[1]);
+    };
+    // More aborted BLPOP 0s than the pool has connections (16).
+    const clients = Array.from({ length: 20 }, () => new AbortController());
+    const sent = clients.map((gone) =>
+      fetch(rest.url, {
+        method: "POST",
+        headers: { authorization: `Bearer ${rest.token}` },
+        body: JSON.stringify(["BLPOP", key("empty"), "0"]),
+        signal: gone.signal,
+      }).catch(() => undefined),
+    );
+    await expect.poll(blocked, { timeout: 5000 }).toBe(16);
+    for (const gone of clients) gone.abort();
+    await Promise.all(sent);
+    // The four that never got a connection never reach Redis either.
+    await expect.poll(blocked, { timeout: 5000 }).toBe(0);
+    expect(await single.ping()).toBe("PONG");
+  });
+
   it("runs a pipeline and returns one result per command", async () => {
     const k = key("p");
     const out = await client.pipeline().set(k, 1).incr(k).get(k).exec();
