@@ -6,6 +6,11 @@ import type { OptionSpecs, Values } from "./options.ts";
 export interface Io {
   out(text: string): void;
   err(text: string): void;
+  /**
+   * Asks a yes/no question at a terminal; absent when stdin or stdout is not
+   * one (scripts, pipes, CI), where nothing is ever asked.
+   */
+  confirm?(question: string): Promise<boolean>;
 }
 
 /** A positional argument: `<id>` is required, `[file]` optional. */
@@ -95,6 +100,19 @@ export class Context {
   /** The admin API; only commands that talk to a gateway call it, so others need no token. */
   api(): AdminApi {
     return this.#api();
+  }
+
+  /**
+   * Before an action that cannot be undone: at a terminal, asks first (as gh
+   * does) unless `--yes` was given; in a script, goes ahead.
+   *
+   * @throws {CliError} when the answer is no (exit 1, nothing sent).
+   */
+  async confirm(question: string): Promise<void> {
+    if (this.flag("yes") || this.json || !this.io.confirm) return;
+    if (!(await this.io.confirm(question))) {
+      throw new CliError("api", "cancelled: nothing was changed");
+    }
   }
 
   /** Prints `value` as JSON with `--json`, else the text; returns exit code 0. */

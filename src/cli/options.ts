@@ -42,6 +42,11 @@ export const GLOBAL_OPTIONS = {
     help: "allow sending the token over plain http:// to another host (or SLUICE_INSECURE=1)",
   },
   json: { type: "boolean", help: 'print JSON; errors go to stderr as {"error": {…}}' },
+  yes: {
+    type: "boolean",
+    short: "y",
+    help: "do not ask before revoking or resetting (asked only at a terminal)",
+  },
   help: { type: "boolean", short: "h", help: "show help" },
   version: { type: "boolean", short: "v", help: "print the version" },
 } as const satisfies OptionSpecs;

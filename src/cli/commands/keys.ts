@@ -86,6 +86,7 @@ export const keysRevoke: Command = {
   options: {},
   examples: ["sluice keys revoke 89ae7cba3acb7578"],
   async run(ctx) {
+    await ctx.confirm(`Revoke key ${ctx.arg(0)}? It stops working everywhere within 30 s.`);
     const body = await ctx.api().revokeKey(ctx.arg(0));
     return ctx.print(body, () => `revoked key ${body.key.id} (tenant ${body.key.tenant})`);
   },

@@ -31,6 +31,7 @@ export const reset: Command = {
   fields: { subject: "<subject>" },
   async run(ctx) {
     const subject = ctx.arg(0);
+    await ctx.confirm(`Reset every counter of ${subject}?`);
     const body = await ctx.api().reset(subject);
     return ctx.print(body, () => `reset ${subject}: ${body.cleared} counter(s) cleared`);
   },

@@ -112,7 +112,11 @@ export interface Run {
 export async function sluice(
   argv: string[],
   env: Record<string, string> = {},
-  extra: { fetch?: typeof fetch; now?: () => number } = {},
+  extra: {
+    fetch?: typeof fetch;
+    now?: () => number;
+    confirm?: (question: string) => Promise<boolean>;
+  } = {},
 ): Promise<Run> {
   const out: string[] = [];
   const err: string[] = [];

@@ -280,6 +280,48 @@ describe("exit codes: 1 for refused or failed", () => {
   });
 });
 
+describe("asking before revoking or resetting, at a terminal only", () => {
+  const REVOKED = {
+    key: { id: "89ae7cba3acb7578", tenant: "acme", prefix: "sk_live_dGr-", disabled: true },
+  };
+
+  it("asks, and sends nothing when the answer is no", async () => {
+    answers = { "POST /keys/89ae7cba3acb7578/revoke": { json: REVOKED } };
+    const asked: string[] = [];
+    const no = await sluice(["keys", "revoke", "89ae7cba3acb7578"], env(), {
+      confirm: async (q) => {
+        asked.push(q);
+        return false;
+      },
+    });
+    expect(no).toEqual({ code: 1, out: "", err: "sluice: cancelled: nothing was changed" });
+    expect(asked).toEqual([
+      "Revoke key 89ae7cba3acb7578? It stops working everywhere within 30 s.",
+    ]);
+    expect(admin.seen).toEqual([]);
+
+    answers = { "POST /reset": { json: { subject: "ip:203.0.113.7", cleared: 2 } } };
+    const yes = await sluice(["reset", "ip:203.0.113.7"], env(), { confirm: async () => true });
+    expect(yes.code).toBe(0);
+    expect(admin.seen.map((r) => `${r.method} ${r.path}`)).toEqual([`POST ${ADMIN}/reset`]);
+  });
+
+  it("does not ask with --yes or --json, nor in a script (no terminal)", async () => {
+    answers = { "POST /keys/89ae7cba3acb7578/revoke": { json: REVOKED } };
+    const never = async (): Promise<boolean> => {
+      throw new Error("asked");
+    };
+    for (const extra of [["--yes"], ["-y"], ["--json"]]) {
+      const run = await sluice(["keys", "revoke", "89ae7cba3acb7578", ...extra], env(), {
+        confirm: never,
+      });
+      expect(run.code).toBe(0);
+    }
+    expect((await sluice(["keys", "revoke", "89ae7cba3acb7578"], env())).code).toBe(0);
+    expect(admin.seen).toHaveLength(4);
+  });
+});
+
 describe("--json", () => {
   it("prints the admin API's answer as it came", async () => {
     const body = { tenants: [ACME] };
