@@ -43,6 +43,18 @@ export const GROUP_COMMIT_DEFAULTS: Omit<GroupCommitOptions, "timeoutMs"> = {
  */
 const BUSY_ARRIVAL_MS = 8;
 
+/**
+ * How often a waiting request looks for an outcome another request left it:
+ * every ms once its batch is out, every 4 while it is still queued; and at
+ * most every eighth of the time it has waited so far, up to 16 ms apart, so
+ * a long wait (a slow store, a flood) costs a few dozen looks, not hundreds,
+ * and adds at most an eighth to it.
+ */
+const POLL_MS = 1;
+export const QUEUED_POLL_MS = 4;
+export const MAX_POLL_MS = 16;
+const POLL_SHARE = 8;
+
 /** Round trips the in-flight limit looks back over. */
 const RTT_WINDOW = 16;
 
@@ -59,6 +71,12 @@ interface Waiter<T, R> {
   batch: Batch<T, R> | undefined;
   /** Called in the waiter's own request when it is chosen to send a batch. */
   lead(batch: Batch<T, R>): void;
+  /**
+   * An outcome left by another request, handed over by this waiter's own
+   * timer (`poll`), so the caller's code goes on in its own request.
+   */
+  left: { outcome: R | StoreError } | undefined;
+  poll: ReturnType<typeof setTimeout> | undefined;
 }
 
 interface Batch<T, R> {
@@ -79,8 +97,11 @@ interface Batch<T, R> {
  * - Workers rules on I/O across requests: a batch is sent by one of its own
  *   members (the newest, whose budget ends last), from its own request, and
  *   kept alive with `keepAlive` so it is not cancelled when that request
- *   ends; results are handed to the others. Every waiter keeps its own
- *   budget timer pending, so the runtime never takes it for hung.
+ *   ends. Its results are left on the other members, and each member's own
+ *   timer hands its result over, in its own request: under load workerd may
+ *   run a promise's reactions in the request that resolved it, and the
+ *   member's origin fetch would then be that request's I/O. Every waiter
+ *   keeps its own budget timer pending, so the runtime never takes it for hung.
  * - Bounded: at most `maxQueue` items wait, each at most its budget; past
  *   that, callers get a `StoreError` at once and fall back.
  * - A dead store is skipped after `failuresToSkip` failed calls in a row:
@@ -167,6 +188,8 @@ export class GroupCommit<T, R> {
         timer: undefined,
         batch: undefined,
         lead: () => {},
+        left: undefined,
+        poll: undefined,
       };
       if (this.#inFlight < this.limit && this.#queue.length === 0) {
         // A lone item goes out at once; the call's own budget is its budget.
@@ -185,6 +208,24 @@ export class GroupCommit<T, R> {
       new Promise<Batch<T, R>>((chosen) => {
         waiter.lead = chosen;
       }).then((batch) => this.#dispatch(waiter, batch));
+      // A promise resolved from another request may go on in that request
+      // (workerd does not always run its reactions in the request that made
+      // it): the outcome is left on the waiter and this request's own timer,
+      // which always fires in this request, hands it over.
+      const look = () => {
+        waiter.poll = undefined;
+        if (waiter.settled) return;
+        if (waiter.left) {
+          settle(waiter, waiter.left.outcome);
+          return;
+        }
+        const step = waiter.batch?.sent ? POLL_MS : QUEUED_POLL_MS;
+        const waited = Date.now() - since;
+        const interval = Math.min(MAX_POLL_MS, Math.max(step, Math.floor(waited / POLL_SHARE)));
+        waiter.poll = setTimeout(look, interval);
+      };
+      const since = Date.now();
+      waiter.poll = setTimeout(look, QUEUED_POLL_MS);
       waiter.timer = budgetTimer(
         this.#options.timeoutMs,
         () => this.#expire(waiter),
@@ -228,8 +269,8 @@ export class GroupCommit<T, R> {
         batch.members.forEach((m, i) => {
           const result = results[i];
           if (result === undefined)
-            settle(m, new StoreError("store reply is missing an item", "error"));
-          else settle(m, result);
+            leave(m, new StoreError("store reply is missing an item", "error"));
+          else leave(m, result);
         });
         this.#pump();
       },
@@ -237,7 +278,7 @@ export class GroupCommit<T, R> {
         this.#inFlight--;
         this.#failed();
         const error = err instanceof StoreError ? err : new StoreError(String(err), "error");
-        for (const m of batch.members) settle(m, error);
+        for (const m of batch.members) leave(m, error);
         this.#pump();
       },
     );
@@ -250,7 +291,7 @@ export class GroupCommit<T, R> {
       const members: Waiter<T, R>[] = [];
       while (members.length < this.#options.maxBatch && this.#queue.length > 0) {
         const next = this.#queue.shift() as Waiter<T, R>;
-        if (!next.settled) members.push(next);
+        if (!done(next)) members.push(next);
       }
       if (members.length === 0) return;
       this.#inFlight++;
@@ -288,7 +329,7 @@ export class GroupCommit<T, R> {
   #reclaim(): void {
     const tooOld = this.#options.now() - this.#options.timeoutMs;
     for (const batch of this.#unsent) {
-      if (batch.reservedAt > tooOld && !batch.members.every((m) => m.settled)) continue;
+      if (batch.reservedAt > tooOld && !batch.members.every(done)) continue;
       this.#abandon(batch);
     }
   }
@@ -300,20 +341,24 @@ export class GroupCommit<T, R> {
     this.#inFlight--;
     const leader = batch.members.at(-1) as Waiter<T, R>;
     // A leader that never sent is gone or stuck: it leads nothing again.
-    settle(leader, new StoreError("batch was never sent", "error"));
+    leave(leader, new StoreError("batch was never sent", "error"));
     for (const m of batch.members.toReversed()) {
       m.batch = undefined;
-      if (!m.settled) this.#queue.unshift(m);
+      if (!done(m)) this.#queue.unshift(m);
     }
     this.#pump();
   }
 
   #expire(waiter: Waiter<T, R>): void {
     const { timeoutMs } = this.#options;
-    settle(waiter, new StoreError(`store did not answer within ${timeoutMs} ms`, "timeout"));
+    // An answer left for it before its budget ended is its answer.
+    const outcome =
+      waiter.left?.outcome ??
+      new StoreError(`store did not answer within ${timeoutMs} ms`, "timeout");
+    settle(waiter, outcome);
     const batch = waiter.batch;
     if (batch) {
-      if (batch.members.every((m) => m.settled)) this.#abandon(batch);
+      if (batch.members.every(done)) this.#abandon(batch);
       return;
     }
     const at = this.#queue.indexOf(waiter);
@@ -344,10 +389,27 @@ export class GroupCommit<T, R> {
   }
 }
 
+/** Settled, or its outcome is left for it. */
+function done(waiter: { settled: boolean; left?: unknown }): boolean {
+  return waiter.settled || waiter.left !== undefined;
+}
+
+/**
+ * Settles a lone waiter at once (its call was sent from its own request, so
+ * this runs there); leaves a queued waiter's outcome for its own timer.
+ */
+function leave<R>(waiter: Waiter<unknown, R>, outcome: R | StoreError): void {
+  if (waiter.settled) return;
+  if (waiter.timer === undefined) settle(waiter, outcome);
+  else waiter.left ??= { outcome };
+}
+
 function settle<R>(waiter: Waiter<unknown, R>, outcome: R | StoreError): void {
   if (waiter.settled) return;
   waiter.settled = true;
   waiter.timer?.cancel();
+  if (waiter.poll !== undefined) clearTimeout(waiter.poll);
+  waiter.poll = undefined;
   if (outcome instanceof StoreError) waiter.reject(outcome);
   else waiter.resolve(outcome);
 }

@@ -6,6 +6,7 @@ import {
   GROUP_COMMIT_DEFAULTS,
   GroupCommit,
   type GroupCommitOptions,
+  MAX_POLL_MS,
 } from "../../../src/stores/group-commit.ts";
 
 /** A store whose calls the test answers by hand. */
@@ -28,8 +29,8 @@ const options = (over: Partial<GroupCommitOptions> = {}): GroupCommitOptions => 
   ...over,
 });
 
-/** Lets pending promise callbacks run. */
-const flush = () => vi.advanceTimersByTimeAsync(0);
+/** Lets pending callbacks run, and each waiting request's own timer look (at most MAX_POLL_MS apart). */
+const flush = () => vi.advanceTimersByTimeAsync(MAX_POLL_MS);
 
 /** Moves the clock `ms` on while the isolate's timers keep running late (a saturated isolate). */
 async function saturated(ms: number): Promise<void> {
@@ -69,8 +70,29 @@ describe("GroupCommit", () => {
     await flush();
     expect(store.calls.map((c) => c.items)).toEqual([[1], [2, 3, 4]]);
     store.calls[1]?.answer(true);
+    await flush();
     expect(await Promise.all(results)).toEqual([10, 20, 30, 40]);
     expect(commit.calls).toBe(2);
+  });
+
+  it("hands queued members their outcomes from their own timers, never from the request that heard the store", async () => {
+    const store = new ManualStore();
+    const commit = new GroupCommit(store.send, options());
+    const heard: number[] = [];
+    const results = [1, 2, 3, 4].map((i) => commit.run(i).then((r) => heard.push(r)));
+    store.calls[0]?.answer(true);
+    await vi.advanceTimersByTimeAsync(0);
+    // The lone first call was sent from its own request: answered at once.
+    expect(heard).toEqual([10]);
+    await flush();
+    expect(store.calls.map((c) => c.items)).toEqual([[1], [2, 3, 4]]);
+    store.calls[1]?.answer(true);
+    await vi.advanceTimersByTimeAsync(0);
+    // Nothing runs in the request that heard the store on the others' behalf.
+    expect(heard).toEqual([10]);
+    await flush();
+    await Promise.all(results);
+    expect(heard.toSorted()).toEqual([10, 20, 30, 40]);
   });
 
   it("carries at most maxBatch items per call", async () => {
@@ -84,6 +106,7 @@ describe("GroupCommit", () => {
     await flush();
     expect(store.calls.map((c) => c.items)).toEqual([[1], [2, 3], [4, 5]]);
     store.calls[2]?.answer(true);
+    await flush();
     expect(await Promise.all(results)).toEqual([10, 20, 30, 40, 50]);
   });
 
@@ -98,8 +121,8 @@ describe("GroupCommit", () => {
     store.calls[0]?.answer(true);
     await flush();
     store.calls[1]?.answer(true);
-    await Promise.all(results);
     await flush();
+    await Promise.all(results);
     expect(kept).toEqual(["a", "c"]);
   });
 
@@ -147,6 +170,7 @@ describe("GroupCommit", () => {
     store.calls[0]?.answer(true);
     await flush();
     store.calls[1]?.answer(true);
+    await flush();
     expect(await Promise.all(outcomes)).toEqual(Array.from({ length: 40 }, (_, i) => i * 10));
   });
 
@@ -209,12 +233,12 @@ describe("GroupCommit", () => {
     // The store never answers: every call runs out its budget.
     const commit = new GroupCommit<number, number>(
       () => new Promise(() => {}),
-      options({ maxQueue: 600 }),
+      options({ maxQueue: 100 }),
     );
     const outcomes: Promise<unknown>[] = [];
     let most = 0;
     for (let round = 0; round < 20; round++) {
-      for (let i = 0; i < 500; i++) outcomes.push(commit.run(i).catch((e: unknown) => e));
+      for (let i = 0; i < 150; i++) outcomes.push(commit.run(i).catch((e: unknown) => e));
       most = Math.max(most, commit.queued);
       await vi.advanceTimersByTimeAsync(100);
       clock += 100;
@@ -222,7 +246,7 @@ describe("GroupCommit", () => {
     // Its timers run on time: the isolate is not the slow part, the budgets hold.
     await vi.advanceTimersByTimeAsync(1000);
     const reasons = new Set((await Promise.all(outcomes)).map((e) => (e as StoreError).reason));
-    expect(most).toBe(600);
+    expect(most).toBe(100);
     expect(commit.queued).toBe(0);
     expect(commit.inFlight).toBe(0);
     // Every caller got an answer it can fall back on, and most were not even queued.
