@@ -222,7 +222,7 @@ async function decide(
     // Per-isolate limits while the store is away, scaled as last heard: never a flood let through.
     const local = health ? scaledRequest(request, health.factorPpm) : request;
     const decision = await config.fallback.decide(local);
-    return { request: local, store: config.fallback, decision, degraded: "local" };
+    return { request: local, store: config.fallback.store, decision, degraded: "local" };
   } finally {
     trace.storeMs = Date.now() - started;
   }
