@@ -106,6 +106,8 @@ export async function startEchoOrigin(opts?: { port?: number }): Promise<EchoOri
   const timers = new Set<NodeJS.Timeout>();
   // Requests in flight per `tag` (and the most at once), for concurrency-cap tests.
   const inFlight = new Map<string, { now: number; peak: number }>();
+  /** Webhook deliveries by `?tag=`: what a receiver got, to read back with GET. */
+  const hooks = new Map<string, { signature: string; body: string }[]>();
 
   const server = http.createServer((req, res) => {
     const rawUrl = req.url ?? "/";
@@ -134,6 +136,27 @@ export async function startEchoOrigin(opts?: { port?: number }): Promise<EchoOri
     if (path === "/__ratelimit") {
       req.resume();
       return sendJson(res, 200, { ratelimit: "origin" }, ORIGIN_RATELIMIT);
+    }
+
+    // A webhook receiver: POST records the body and signature, GET lists them.
+    if (path === "/__hook") {
+      const tag = params.get("tag") ?? "";
+      if (req.method === "GET") {
+        req.resume();
+        return sendJson(res, 200, hooks.get(tag) ?? []);
+      }
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        const got = hooks.get(tag) ?? [];
+        got.push({
+          signature: String(req.headers["sluice-signature"] ?? ""),
+          body: Buffer.concat(chunks).toString("utf8"),
+        });
+        hooks.set(tag, got);
+        sendJson(res, 200, { received: got.length });
+      });
+      return;
     }
 
     if (path === "/__inflight") {

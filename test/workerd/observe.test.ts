@@ -1,4 +1,5 @@
 /** @module test/workerd/observe — metrics added up in the store and read as OpenMetrics, W3C trace context to the origin and into the log, Server-Timing. */
+import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { gateway, STORES, statuses } from "./helpers.ts";
 
@@ -175,6 +176,67 @@ describe("alerts through the gateway", () => {
       expect(alerts).toEqual([
         expect.objectContaining({ alert: "denials", rule: "api", denied: 3, total: 6 }),
       ]);
+    } finally {
+      log.mockRestore();
+    }
+  });
+});
+
+describe("alerts to a webhook", () => {
+  const SECRET = "webhook-secret-for-tests-0123";
+
+  /** What README tells receivers to do: the HMAC-SHA256 of "<t>.<body>", compared in full. */
+  async function signed(signature: string, body: string): Promise<boolean> {
+    const parts = Object.fromEntries(signature.split(",").map((p) => p.split("=")));
+    const key = await crypto.subtle.importKey(
+      "raw",
+      new TextEncoder().encode(SECRET),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign"],
+    );
+    const mac = await crypto.subtle.sign(
+      "HMAC",
+      key,
+      new TextEncoder().encode(`${parts.t}.${body}`),
+    );
+    const hex = [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, "0")).join("");
+    return hex === parts.v1;
+  }
+
+  it("POST one signed alert per episode from the gateway, off the request's path", async () => {
+    const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
+    try {
+      const tag = `hook-${Date.now()}`;
+      const gw = gateway(
+        "durable-object",
+        { ...POLICY, alerts: { denials: { above: 0.5, within: "1m", minRequests: 6 } } },
+        {
+          SLUICE_ALERT_WEBHOOK_URL: `${env.ORIGIN_URL}/__hook?tag=${tag}`,
+          SLUICE_ALERT_WEBHOOK_SECRET: SECRET,
+        },
+      );
+      expect(await statuses(gw, 12, "/api/hook")).toEqual([
+        ...Array(3).fill(200),
+        ...Array(9).fill(429),
+      ]);
+      const received = async () =>
+        (await (await fetch(`${env.ORIGIN_URL}/__hook?tag=${tag}`)).json()) as {
+          signature: string;
+          body: string;
+        }[];
+      await vi.waitFor(async () => expect(await received()).toHaveLength(1));
+      const [hook] = await received();
+      expect(JSON.parse(hook?.body ?? "")).toMatchObject({
+        msg: "sluice.alert",
+        alert: "denials",
+        rule: "api",
+      });
+      expect(hook?.signature).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
+      expect(await signed(hook?.signature ?? "", hook?.body ?? "")).toBe(true);
+      expect(await signed(hook?.signature ?? "", (hook?.body ?? "").replace("api", "apj"))).toBe(
+        false,
+      );
     } finally {
       log.mockRestore();
     }
