@@ -147,7 +147,8 @@ export class Observer {
     if (!background) return;
     const finished = { status: c.res.status, endedMs };
     for (const l of this.parts.listeners) l.finished(obs, c, finished, background);
-    metrics?.flusher.maybeFlush(endedMs, background);
+    // On the gateway's clock, like its decisions (tests inject one).
+    metrics?.flusher.maybeFlush(this.parts.clock(), background);
   }
 
   /**

@@ -1,7 +1,7 @@
 /** @module test/workerd/observe — metrics added up in the store and read as OpenMetrics, W3C trace context to the origin and into the log, Server-Timing. */
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import { gateway, STORES, statuses } from "./helpers.ts";
+import { gateway, STORES, statuses, uniquePrefix } from "./helpers.ts";
 
 const TOKEN = "observe-test-token-0123456789abcdef";
 const POLICY = {
@@ -63,6 +63,22 @@ describe("metrics", () => {
     expect(text).toContain('sluice_requests_total{outcome="allowed",rule="api"} 2');
     expect(text).toContain('sluice_requests_total{outcome="delayed",rule="api"} 3');
   });
+
+  it.each(STORES)(
+    "add up every isolate's flushed counts on %s, read from any isolate",
+    async (store) => {
+      const policy = { ...POLICY, prefix: uniquePrefix() };
+      const here = gateway(store, policy, { SLUICE_ADMIN_TOKEN: TOKEN });
+      const there = gateway(store, policy, { SLUICE_ADMIN_TOKEN: TOKEN });
+      expect(await statuses(here, 2, "/api/a")).toEqual([200, 200]);
+      expect(await statuses(there, 2, "/api/b", { ip: "203.0.113.8" })).toEqual([200, 200]);
+      // The other isolate flushes with its first request past the 5 s interval.
+      there.clock.advance(5_000);
+      expect(await statuses(there, 1, "/api/b", { ip: "203.0.113.8" })).toEqual([200]);
+      const text = await (await here.fetch("/__sluice/admin/metrics", admin)).text();
+      expect(text).toContain('sluice_requests_total{outcome="allowed",rule="api"} 5');
+    },
+  );
 
   it("need the admin token, and are absent with SLUICE_METRICS_OFF", async () => {
     const gw = gateway("durable-object", POLICY, { SLUICE_ADMIN_TOKEN: TOKEN });
