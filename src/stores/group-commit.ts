@@ -51,7 +51,7 @@ const BUSY_ARRIVAL_MS = 8;
  * and adds at most an eighth to it.
  */
 const POLL_MS = 1;
-export const QUEUED_POLL_MS = 4;
+const QUEUED_POLL_MS = 4;
 export const MAX_POLL_MS = 16;
 const POLL_SHARE = 8;
 

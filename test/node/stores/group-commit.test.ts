@@ -161,6 +161,19 @@ describe("GroupCommit", () => {
     expect(commit.queued).toBe(0);
   });
 
+  it("answers with the store's outcome when it was left for the waiter before its budget ended", async () => {
+    const store = new ManualStore();
+    const commit = new GroupCommit(store.send, options());
+    void commit.run(1);
+    const outcome = commit.run(2).catch((e: unknown) => e);
+    store.calls[0]?.answer(true);
+    await vi.advanceTimersByTimeAsync(249);
+    // Its answer arrives with a millisecond of budget left, between two looks.
+    store.calls[1]?.answer(true);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await outcome).toBe(20);
+  });
+
   it("in a saturated isolate, waits past the budget while a burst's decisions wait, and answers them from the store", async () => {
     const store = new ManualStore();
     const commit = new GroupCommit(store.send, options());
