@@ -1,5 +1,5 @@
 /** @module bench/report — per-slot measurements → one row per point of the sweep (medians over rounds, ratios paired within a round), the over-limit results and the feature costs → the printed tables. */
-import { median } from "./harness.ts";
+import { median, medianInterval } from "./harness.ts";
 
 /** Everything measured for one contender at one point (store latency, connections) in one round. */
 export interface SlotResult {
@@ -158,6 +158,8 @@ export interface FeatureRow extends Point {
   cpuUs: number;
   /** Throughput with the feature over without. */
   rpsRatio: number;
+  /** A 95 % bootstrap interval of `rpsRatio` over the rounds (`medianInterval`). */
+  rpsInterval: [number, number];
   rounds: number;
 }
 
@@ -188,6 +190,17 @@ export function paired(
   at: Point,
   pick: (a: SlotResult, b: SlotResult) => number,
 ): number {
+  return median(pairedValues(results, a, b, at, pick));
+}
+
+/** `pick(a's slot, b's slot)` for each round where both ran at `at`, in round order. */
+export function pairedValues(
+  results: readonly SlotResult[],
+  a: string,
+  b: string,
+  at: Point,
+  pick: (a: SlotResult, b: SlotResult) => number,
+): number[] {
   const bySlot = new Map(results.map((r) => [slotKey(r), r] as const));
   const values: number[] = [];
   for (const s of results) {
@@ -199,7 +212,7 @@ export function paired(
     const other = bySlot.get(slotKey({ ...s, contender: b }));
     if (other) values.push(pick(s, other));
   }
-  return median(values);
+  return values;
 }
 
 /** Slots grouped by `key`, groups in first-seen order. */
@@ -239,13 +252,14 @@ export function summarize(
   const featureRows: FeatureRow[] = [];
   for (const f of features) {
     for (const at of uniquePoints(results.filter((r) => r.contender === f.on))) {
-      const rpsRatio = paired(
+      const ratios = pairedValues(
         results,
         f.on,
         f.off,
         at,
         (on, off) => on.throughput.rps / off.throughput.rps,
       );
+      const rpsRatio = median(ratios);
       if (Number.isNaN(rpsRatio)) continue;
       featureRows.push({
         ...at,
@@ -258,6 +272,7 @@ export function summarize(
           (on, off) => on.throughput.cpuUs - off.throughput.cpuUs,
         ),
         rpsRatio,
+        rpsInterval: medianInterval(ratios),
         rounds: results.filter(
           (r) =>
             r.contender === f.off &&
@@ -434,6 +449,7 @@ export const FEATURE_COLUMNS = [
   "off",
   "CPU µs/req",
   "req/s on ÷ off",
+  "95% interval",
 ] as const;
 
 /** The cells of one feature row, in `FEATURE_COLUMNS` order. */
@@ -446,6 +462,7 @@ export function formatFeatureRow(row: FeatureRow): string[] {
     row.off,
     signed(row.cpuUs, 0),
     percent(row.rpsRatio),
+    `${percent(row.rpsInterval[0])}–${percent(row.rpsInterval[1])}`,
   ];
 }
 

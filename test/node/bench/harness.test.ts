@@ -6,6 +6,7 @@ import {
   estimateSeconds,
   expectedAdmitted,
   median,
+  medianInterval,
   parseCommandstats,
   parseNumberList,
   parseUploadSize,
@@ -40,6 +41,35 @@ describe("median", () => {
     const values = [3, 1, 2];
     median(values);
     expect(values).toEqual([3, 1, 2]);
+  });
+});
+
+describe("medianInterval", () => {
+  const rounds = [0.98, 1.01, 0.97, 1.03, 1.0, 0.99, 1.02, 0.96, 1.04, 1.0, 0.95];
+
+  it("brackets the median with values the rounds took", () => {
+    const [low, high] = medianInterval(rounds);
+    expect(low).toBeLessThanOrEqual(median(rounds));
+    expect(high).toBeGreaterThanOrEqual(median(rounds));
+    expect(rounds).toContain(low);
+    expect(rounds).toContain(high);
+    expect(low).toBeLessThan(high);
+  });
+
+  it("is the same from the same results and seed", () => {
+    expect(medianInterval(rounds)).toEqual(medianInterval(rounds));
+    expect(medianInterval(rounds, 2000, 7)).toEqual(medianInterval(rounds, 2000, 7));
+  });
+
+  it("is one point when every round agrees, and narrows as rounds agree more", () => {
+    expect(medianInterval([1.1, 1.1, 1.1])).toEqual([1.1, 1.1]);
+    const wide = medianInterval([0.7, 1.3, 0.8, 1.2, 1.0]);
+    const narrow = medianInterval([0.97, 1.03, 0.98, 1.02, 1.0]);
+    expect(narrow[1] - narrow[0]).toBeLessThan(wide[1] - wide[0]);
+  });
+
+  it("is NaN with nothing to go on", () => {
+    expect(medianInterval([])).toEqual([Number.NaN, Number.NaN]);
   });
 });
 

@@ -181,6 +181,9 @@ describe("summarize", () => {
     // 200 and 300 µs → 250; 500/550 and 400/500 → (0.909 + 0.8) / 2.
     expect(features[0]?.cpuUs).toBe(250);
     expect(features[0]?.rpsRatio).toBeCloseTo((500 / 550 + 0.8) / 2);
+    // Two rounds: the bootstrap's medians range from both at 0.8 to both at 0.909.
+    expect(features[0]?.rpsInterval[0]).toBeCloseTo(0.8);
+    expect(features[0]?.rpsInterval[1]).toBeCloseTo(500 / 550);
   });
 });
 
