@@ -17,6 +17,12 @@ export const SUBJECT_WINDOW_MS = 3_600_000;
 export interface MetricsStore {
   add(deltas: Deltas, nowMs: number): Promise<void>;
   read(nowMs: number): Promise<Aggregate>;
+  /**
+   * Claims an alert episode for `holdMs`: true for the first isolate to ask,
+   * false for every other until the hold ends, so an episode seen by many
+   * isolates is told once (see observe/alerts.ts). One store call.
+   */
+  claimAlert(episode: string, holdMs: number, nowMs: number): Promise<boolean>;
 }
 
 /**

@@ -1,4 +1,4 @@
-/** @module observe/alerts — thresholds from the policy's `alerts` watched per isolate: one `sluice.alert` line (and webhook POST) per episode, never per request. */
+/** @module observe/alerts — thresholds from the policy's `alerts`, watched in each isolate and told once across isolates: one `sluice.alert` line (and webhook POST) per episode, never per request. */
 import type { AlertsConfig } from "../policy/types.ts";
 import { BoundedMap } from "../util/bounded-map.ts";
 import type { DecisionEvent } from "./index.ts";
@@ -25,6 +25,14 @@ const NOT_DECISIONS = new Set([
 const DENIED = new Set(["denied", "concurrency-denied", "banned"]);
 /** Slices of a denial window: the rate is measured over the last `within`, give or take a slice. */
 const SLICES = 10;
+/** Longest a quota episode is held across isolates: a daily quota may alert again after an hour. */
+const MAX_QUOTA_HOLD_MS = 3_600_000;
+const MIN_HOLD_MS = 1_000;
+
+/** Where isolates claim an episode, so only the first tells it (the metrics store). */
+export interface AlertClaims {
+  claimAlert(episode: string, holdMs: number, nowMs: number): Promise<boolean>;
+}
 
 interface Window {
   /** Start of each slice's time, and its counts. */
@@ -35,28 +43,42 @@ interface Window {
 }
 
 /**
- * Watches decisions for the policy's thresholds. Episodes are per isolate:
- * an alert fires when its condition starts to hold, and fires again only
- * after the condition has cleared (a tenant's limit refilled below the share,
- * the denial rate fallen to half the threshold, the store answering again).
+ * Watches decisions for the policy's thresholds. Each isolate sees an
+ * episode start when its condition starts to hold, and again only after the
+ * condition has cleared (a tenant's limit refilled below the share, the
+ * denial rate fallen to half the threshold, the store answering again).
+ *
+ * With `claims`, an isolate that sees an episode start claims it in the
+ * store first, in the request's background: only the first claim within the
+ * episode's hold (a denial window, the degraded time, a quota's window up to
+ * an hour) is logged and POSTed, so many isolates tell one episode once. A
+ * claim that fails (the store is down, which is what a store-degraded alert
+ * is about) tells it anyway: a repeat is better than silence.
  *
  * @example
- * const alerts = new AlertWatch(policy.alerts, webhook, (a) => console.log(JSON.stringify(a)));
+ * const alerts = new AlertWatch(policy.alerts, webhook, (a) => console.log(JSON.stringify(a)), metricsStore);
  */
 export class AlertWatch implements EventListener {
   readonly #config: AlertsConfig;
   readonly #webhook: Webhook | undefined;
   readonly #log: (alert: Alert) => void;
+  readonly #claims: AlertClaims | undefined;
   /** Tenant limits over the share now, until when (their reset). */
   readonly #quota = new BoundedMap<string, number>(10_000);
   readonly #windows = new Map<string, Window>();
   #degradedSince: number | undefined;
   #degradedFired = false;
 
-  constructor(config: AlertsConfig, webhook: Webhook | undefined, log: (alert: Alert) => void) {
+  constructor(
+    config: AlertsConfig,
+    webhook: Webhook | undefined,
+    log: (alert: Alert) => void,
+    claims?: AlertClaims,
+  ) {
     this.#config = config;
     this.#webhook = webhook;
     this.#log = log;
+    this.#claims = claims;
   }
 
   decided(event: DecisionEvent, nowMs: number, background: Background): void {
@@ -83,7 +105,11 @@ export class AlertWatch implements EventListener {
     this.#quota.set(key, nowMs + usage.resetMs);
     if (until !== undefined && until > nowMs) return;
     const { tenant, rule, limit, used } = usage;
-    this.#fire({ alert: "quota", tenant, rule, limit, used, above }, nowMs, background);
+    const episode = {
+      key: `quota|${tenant}|${rule}|${limit}`,
+      holdMs: Math.min(usage.resetMs, MAX_QUOTA_HOLD_MS),
+    };
+    this.#fire({ alert: "quota", tenant, rule, limit, used, above }, episode, nowMs, background);
   }
 
   #denials(
@@ -117,6 +143,7 @@ export class AlertWatch implements EventListener {
       const detail = { rule: event.rule, rate: Math.round(rate * 1000) / 1000, denied, total };
       this.#fire(
         { alert: "denials", ...detail, withinMs: cfg.withinMs, above: cfg.above },
+        { key: `denials|${event.rule}`, holdMs: cfg.withinMs },
         nowMs,
         background,
       );
@@ -141,7 +168,8 @@ export class AlertWatch implements EventListener {
       sinceMs: nowMs - this.#degradedSince,
       error: event.storeError,
     };
-    this.#fire({ alert: "store-degraded", ...detail, forMs }, nowMs, background);
+    const episode = { key: `store-degraded|${event.store}`, holdMs: forMs };
+    this.#fire({ alert: "store-degraded", ...detail, forMs }, episode, nowMs, background);
   }
 
   #window(rule: string): Window {
@@ -153,9 +181,30 @@ export class AlertWatch implements EventListener {
     return w;
   }
 
-  #fire(detail: Omit<Alert, "msg" | "at">, nowMs: number, background: Background): void {
+  #fire(
+    detail: Omit<Alert, "msg" | "at">,
+    episode: { key: string; holdMs: number },
+    nowMs: number,
+    background: Background,
+  ): void {
     const alert = { msg: "sluice.alert", at: new Date(nowMs).toISOString(), ...detail } as Alert;
+    if (!this.#claims) {
+      const delivery = this.#tell(alert);
+      if (delivery) background(delivery);
+      return;
+    }
+    const holdMs = Math.max(MIN_HOLD_MS, episode.holdMs);
+    background(
+      this.#claims
+        .claimAlert(episode.key, holdMs, nowMs)
+        .catch(() => true)
+        .then((first) => (first ? this.#tell(alert) : undefined)),
+    );
+  }
+
+  /** Logs the alert; its webhook delivery, if any, to be awaited in the background. */
+  #tell(alert: Alert): Promise<unknown> | undefined {
     this.#log(alert);
-    if (this.#webhook) background(this.#webhook.deliver(alert));
+    return this.#webhook?.deliver(alert);
   }
 }

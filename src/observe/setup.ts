@@ -54,7 +54,10 @@ export function buildObserver(
   const off = env.SLUICE_METRICS_OFF === "1" || env.SLUICE_METRICS_OFF === "true";
   const listeners = [...(extras.listeners ?? [])];
   const eventListeners = [...(extras.eventListeners ?? [])];
-  const alerts = policy.alerts ? new AlertWatch(policy.alerts, webhook(env), logAlert) : undefined;
+  // Alerts are claimed where metrics are added up, so isolates tell an episode once.
+  const alerts = policy.alerts
+    ? new AlertWatch(policy.alerts, webhook(env), logAlert, extras.metricsStore)
+    : undefined;
   if (alerts) eventListeners.push(alerts);
   const spans = spanExporter(env);
   if (spans) listeners.push(spans);

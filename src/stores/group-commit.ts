@@ -251,7 +251,8 @@ export class GroupCommit<T, R> {
     if (rtt === undefined) return backoff;
     let earliest: number;
     if (batch?.sent) earliest = batch.sentAt + rtt;
-    else if (batch) earliest = now + rtt; // its leader sends it within this turn
+    else if (batch)
+      earliest = now + rtt; // its leader sends it within this turn
     else {
       const oldest = this.#flying.values().next().value;
       earliest = Math.max(oldest ? oldest.sentAt + rtt : now, now) + rtt;

@@ -198,6 +198,30 @@ describe("alerts through the gateway", () => {
   });
 });
 
+describe.each(STORES)("alerts across isolates on %s", (store) => {
+  it("tell a denial spike that two isolates see once", async () => {
+    const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
+    try {
+      const policy = {
+        ...POLICY,
+        prefix: uniquePrefix(),
+        alerts: { denials: { above: 0.5, within: "1m", minRequests: 6 } },
+      };
+      const here = gateway(store, policy);
+      const there = gateway(store, policy);
+      const spike = [...Array(3).fill(200), ...Array(9).fill(429)];
+      expect(await statuses(here, 12, "/api/spike")).toEqual(spike);
+      expect(await statuses(there, 12, "/api/spike", { ip: "203.0.113.9" })).toEqual(spike);
+      const alerts = log.mock.calls
+        .map(([line]) => JSON.parse(String(line)) as { msg: string })
+        .filter((l) => l.msg === "sluice.alert");
+      expect(alerts).toEqual([expect.objectContaining({ alert: "denials", rule: "api" })]);
+    } finally {
+      log.mockRestore();
+    }
+  });
+});
+
 describe("alerts to a webhook", () => {
   const SECRET = "webhook-secret-for-tests-0123";
 

@@ -45,6 +45,16 @@ export class SluiceMetrics extends DurableObject implements MetricsObjectRpc {
     }
   }
 
+  /** The object's single thread makes the check and the claim one step. */
+  async claimAlert(episode: string, holdMs: number, nowMs: number): Promise<boolean> {
+    const kv = this.ctx.storage.kv;
+    const key = `alert:${episode}`;
+    const until = kv.get<number>(key);
+    if (until !== undefined && until > nowMs) return false;
+    kv.put(key, nowMs + holdMs);
+    return true;
+  }
+
   async read(nowMs: number): Promise<Aggregate> {
     const since = this.ctx.storage.kv.get<number>("subjects-since") ?? nowMs;
     const fresh = nowMs - since < SUBJECT_WINDOW_MS;
@@ -79,6 +89,7 @@ export class SluiceMetrics extends DurableObject implements MetricsObjectRpc {
 export interface MetricsObjectRpc {
   add(deltas: PlainDeltas, nowMs: number): Promise<void>;
   read(nowMs: number): Promise<Aggregate>;
+  claimAlert(episode: string, holdMs: number, nowMs: number): Promise<boolean>;
 }
 
 /** Deltas as plain arrays, for RPC and storage. */
@@ -119,5 +130,9 @@ export class DurableObjectMetricsStore implements MetricsStore {
 
   read(nowMs: number): Promise<Aggregate> {
     return this.#stub().read(nowMs);
+  }
+
+  claimAlert(episode: string, holdMs: number, nowMs: number): Promise<boolean> {
+    return this.#stub().claimAlert(episode, holdMs, nowMs);
   }
 }

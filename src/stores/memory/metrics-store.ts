@@ -2,6 +2,7 @@
 import { type MetricsStore, SUBJECT_WINDOW_MS } from "../../observe/aggregate.ts";
 import type { Aggregate } from "../../observe/exposition.ts";
 import type { Deltas } from "../../observe/metrics.ts";
+import { BoundedMap } from "../../util/bounded-map.ts";
 
 /**
  * The aggregate in this isolate's memory: for the middleware off the
@@ -13,6 +14,15 @@ import type { Deltas } from "../../observe/metrics.ts";
 export class MemoryMetricsStore implements MetricsStore {
   readonly #agg: Aggregate = { add: {}, set: {}, subjects: {} };
   #since: number | undefined;
+  /** Alert episodes claimed, until when. */
+  readonly #claims = new BoundedMap<string, number>(10_000);
+
+  async claimAlert(episode: string, holdMs: number, nowMs: number): Promise<boolean> {
+    const until = this.#claims.get(episode);
+    if (until !== undefined && until > nowMs) return false;
+    this.#claims.set(episode, nowMs + holdMs);
+    return true;
+  }
 
   async add(deltas: Deltas, nowMs: number): Promise<void> {
     if (this.#since === undefined || nowMs - this.#since >= SUBJECT_WINDOW_MS) {

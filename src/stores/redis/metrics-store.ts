@@ -15,12 +15,23 @@ import type { Deltas } from "../../observe/metrics.ts";
 export class RedisMetricsStore implements MetricsStore {
   readonly #redis: Redis;
   readonly #keys: { add: string; set: string; subjects: string };
+  readonly #alerts: string;
 
   constructor(redis: Redis, prefix: string) {
     this.#redis = redis;
     // `~` never appears in a rule name, so these never meet a limit's key.
     const base = `${prefix}:~metrics`;
     this.#keys = { add: `${base}:add`, set: `${base}:set`, subjects: `${base}:subjects` };
+    this.#alerts = `${prefix}:~alert:`;
+  }
+
+  /** `SET NX PX`: the first isolate's claim stands until the hold ends (Redis expires it). */
+  async claimAlert(episode: string, holdMs: number): Promise<boolean> {
+    const reply = await this.#redis.set(`${this.#alerts}${episode}`, 1, {
+      nx: true,
+      px: Math.max(1, Math.ceil(holdMs)),
+    });
+    return reply === "OK";
   }
 
   async add(deltas: Deltas): Promise<void> {

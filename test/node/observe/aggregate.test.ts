@@ -15,6 +15,9 @@ class ManualStore implements MetricsStore {
   read(): Promise<Aggregate> {
     throw new Error("not read here");
   }
+  claimAlert(): Promise<boolean> {
+    throw new Error("not claimed here");
+  }
 }
 
 const requests = (d: Deltas | undefined) =>

@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { type Alert, AlertWatch } from "../../../src/observe/alerts.ts";
 import type { DecisionEvent } from "../../../src/observe/index.ts";
 import { Webhook } from "../../../src/observe/webhook.ts";
+import { MemoryMetricsStore } from "../../../src/stores/memory/metrics-store.ts";
 
 const SECRET = "whsec-0123456789abcdef";
 
@@ -110,6 +111,78 @@ describe("alert episodes", () => {
     use(0.1, 5); // refilled (or reset by an admin)
     use(0.85, 6);
     expect(alerts).toHaveLength(2);
+  });
+});
+
+describe("alert episodes across isolates", () => {
+  const config = {
+    quota: { above: 0.8 },
+    denials: { above: 0.5, withinMs: 60_000, minRequests: 10 },
+    storeDegraded: { forMs: 30_000 },
+  };
+
+  /** Background work collected, as a request's `waitUntil` would hold it. */
+  function requestScope() {
+    const work: Promise<unknown>[] = [];
+    return { background: (p: Promise<unknown>) => work.push(p), settled: () => Promise.all(work) };
+  }
+
+  it("tells an episode once when several isolates see it, and again once its hold has passed", async () => {
+    const shared = new MemoryMetricsStore();
+    const alerts: Alert[] = [];
+    const isolates = [1, 2, 3].map(
+      () => new AlertWatch(config, undefined, (a) => alerts.push(a), shared),
+    );
+    const scope = requestScope();
+    const spike = (at: number, denied: number) => {
+      for (const watch of isolates) {
+        for (let i = 0; i < 10; i++) watch.decided(event("allowed"), at + i, scope.background);
+        for (let i = 0; i < denied; i++)
+          watch.decided(event("denied"), at + 10 + i, scope.background);
+      }
+    };
+    spike(0, 20);
+    await scope.settled();
+    expect(alerts).toEqual([expect.objectContaining({ alert: "denials", rule: "api" })]);
+    // Each isolate's spike ends (a quiet window), then starts again past the 60 s hold.
+    for (const watch of isolates) {
+      for (let t = 0; t < 70; t++)
+        watch.decided(event("allowed"), 1_000 + t * 1000, scope.background);
+    }
+    // The quiet minute is still in the window: it takes more denials to pass half.
+    spike(75_000, 100);
+    await scope.settled();
+    expect(alerts).toHaveLength(2);
+  });
+
+  it("keeps episodes of different rules and tenants apart", async () => {
+    const shared = new MemoryMetricsStore();
+    const alerts: Alert[] = [];
+    const here = new AlertWatch(config, undefined, (a) => alerts.push(a), shared);
+    const there = new AlertWatch(config, undefined, (a) => alerts.push(a), shared);
+    const scope = requestScope();
+    const use = (watch: AlertWatch, tenant: string) =>
+      watch.quota(
+        { tenant, rule: "api", limit: "tenant-1d", used: 0.9, resetMs: 86_400_000 },
+        1,
+        scope.background,
+      );
+    use(here, "acme");
+    use(there, "acme");
+    use(there, "globex");
+    await scope.settled();
+    expect(alerts.map((a) => a.tenant)).toEqual(["acme", "globex"]);
+  });
+
+  it("tells the episode anyway when the claim fails", async () => {
+    const alerts: Alert[] = [];
+    const down = { claimAlert: () => Promise.reject(new Error("store unreachable")) };
+    const watch = new AlertWatch(config, undefined, (a) => alerts.push(a), down);
+    const scope = requestScope();
+    const failed = event("degraded-local", { storeError: "timeout: no answer in 250 ms" });
+    for (let t = 0; t <= 31_000; t += 1000) watch.decided(failed, t, scope.background);
+    await scope.settled();
+    expect(alerts).toEqual([expect.objectContaining({ alert: "store-degraded" })]);
   });
 });
 
