@@ -1,5 +1,6 @@
 /** @module observe/alerts — thresholds from the policy's `alerts`, watched in each isolate and told once across isolates: one `sluice.alert` line (and webhook POST) per episode, never per request. */
 import type { AlertsConfig } from "../policy/types.ts";
+import { withBudget } from "../stores/budget.ts";
 import { BoundedMap } from "../util/bounded-map.ts";
 import type { DecisionEvent } from "./index.ts";
 import type { Background, EventListener } from "./observer.ts";
@@ -28,6 +29,8 @@ const SLICES = 10;
 /** Longest a quota episode is held across isolates: a daily quota may alert again after an hour. */
 const MAX_QUOTA_HOLD_MS = 3_600_000;
 const MIN_HOLD_MS = 1_000;
+/** A claim that has not answered by then tells the alert anyway. */
+const CLAIM_BUDGET_MS = 1_000;
 
 /** Where isolates claim an episode, so only the first tells it (the metrics store). */
 export interface AlertClaims {
@@ -106,7 +109,7 @@ export class AlertWatch implements EventListener {
     if (until !== undefined && until > nowMs) return;
     const { tenant, rule, limit, used } = usage;
     const episode = {
-      key: `quota|${tenant}|${rule}|${limit}`,
+      key: episodeKey("quota", tenant, rule, limit),
       holdMs: Math.min(usage.resetMs, MAX_QUOTA_HOLD_MS),
     };
     this.#fire({ alert: "quota", tenant, rule, limit, used, above }, episode, nowMs, background);
@@ -143,7 +146,7 @@ export class AlertWatch implements EventListener {
       const detail = { rule: event.rule, rate: Math.round(rate * 1000) / 1000, denied, total };
       this.#fire(
         { alert: "denials", ...detail, withinMs: cfg.withinMs, above: cfg.above },
-        { key: `denials|${event.rule}`, holdMs: cfg.withinMs },
+        { key: episodeKey("denials", event.rule), holdMs: cfg.withinMs },
         nowMs,
         background,
       );
@@ -168,7 +171,7 @@ export class AlertWatch implements EventListener {
       sinceMs: nowMs - this.#degradedSince,
       error: event.storeError,
     };
-    const episode = { key: `store-degraded|${event.store}`, holdMs: forMs };
+    const episode = { key: episodeKey("store-degraded", event.store ?? ""), holdMs: forMs };
     this.#fire({ alert: "store-degraded", ...detail, forMs }, episode, nowMs, background);
   }
 
@@ -193,10 +196,11 @@ export class AlertWatch implements EventListener {
       if (delivery) background(delivery);
       return;
     }
-    const holdMs = Math.max(MIN_HOLD_MS, episode.holdMs);
+    const holdMs = Number.isFinite(episode.holdMs)
+      ? Math.max(MIN_HOLD_MS, episode.holdMs)
+      : MAX_QUOTA_HOLD_MS;
     background(
-      this.#claims
-        .claimAlert(episode.key, holdMs, nowMs)
+      withBudget(this.#claims.claimAlert(episode.key, holdMs, nowMs), CLAIM_BUDGET_MS)
         .catch(() => true)
         .then((first) => (first ? this.#tell(alert) : undefined)),
     );
@@ -207,4 +211,9 @@ export class AlertWatch implements EventListener {
     this.#log(alert);
     return this.#webhook?.deliver(alert);
   }
+}
+
+/** An episode's name in the store: its kind and subject, unambiguous whatever the names hold. */
+function episodeKey(...parts: string[]): string {
+  return JSON.stringify(parts);
 }

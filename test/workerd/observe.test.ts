@@ -1,6 +1,9 @@
 /** @module test/workerd/observe — metrics added up in the store and read as OpenMetrics, W3C trace context to the origin and into the log, Server-Timing. */
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
+import { DurableObjectMetricsStore } from "../../src/stores/durable-object/metrics-object.ts";
+import { createUpstashClient } from "../../src/stores/redis/client.ts";
+import { RedisMetricsStore } from "../../src/stores/redis/metrics-store.ts";
 import { gateway, STORES, statuses, uniquePrefix } from "./helpers.ts";
 
 const TOKEN = "observe-test-token-0123456789abcdef";
@@ -219,6 +222,32 @@ describe.each(STORES)("alerts across isolates on %s", (store) => {
     } finally {
       log.mockRestore();
     }
+  });
+});
+
+describe("alert claims", () => {
+  it("on Redis: the first claim of an episode wins, the others lose while it holds", async () => {
+    const redis = createUpstashClient(env.TEST_REDIS_URL, env.TEST_REDIS_TOKEN, 1000, {
+      raw: true,
+    });
+    const prefix = uniquePrefix();
+    const claims = new RedisMetricsStore(redis, prefix);
+    expect(await claims.claimAlert('["denials","api"]', 60_000)).toBe(true);
+    expect(await claims.claimAlert('["denials","api"]', 60_000)).toBe(false);
+    expect(await claims.claimAlert('["denials","login"]', 60_000)).toBe(true);
+    // Redis ends the hold itself.
+    const ttl = Number(await redis.pttl(`${prefix}:~alert:["denials","api"]`));
+    expect(ttl).toBeGreaterThan(50_000);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+  });
+
+  it("in the SluiceMetrics object: the same, and a claim past its hold is given again", async () => {
+    const claims = new DurableObjectMetricsStore(env.SLUICE_METRICS, uniquePrefix());
+    const at = 1_780_000_000_000;
+    expect(await claims.claimAlert('["denials","api"]', 60_000, at)).toBe(true);
+    expect(await claims.claimAlert('["denials","api"]', 60_000, at + 59_999)).toBe(false);
+    expect(await claims.claimAlert('["denials","login"]', 60_000, at + 1)).toBe(true);
+    expect(await claims.claimAlert('["denials","api"]', 60_000, at + 60_000)).toBe(true);
   });
 });
 

@@ -23,6 +23,9 @@ export class SluiceMetrics extends DurableObject implements MetricsObjectRpc {
     ctx.storage.sql.exec(
       "CREATE TABLE IF NOT EXISTS metric (kind TEXT NOT NULL, field TEXT NOT NULL, num INTEGER NOT NULL DEFAULT 0, text TEXT, PRIMARY KEY (kind, field))",
     );
+    ctx.storage.sql.exec(
+      "CREATE TABLE IF NOT EXISTS alert_claim (episode TEXT PRIMARY KEY, until INTEGER NOT NULL)",
+    );
   }
 
   async add(deltas: PlainDeltas, nowMs: number): Promise<void> {
@@ -45,13 +48,17 @@ export class SluiceMetrics extends DurableObject implements MetricsObjectRpc {
     }
   }
 
-  /** The object's single thread makes the check and the claim one step. */
+  /**
+   * The object's single thread makes the check and the claim one step.
+   * Claims past their hold are dropped as new ones come (claims are rare:
+   * one per episode and isolate), so the table holds only live ones.
+   */
   async claimAlert(episode: string, holdMs: number, nowMs: number): Promise<boolean> {
-    const kv = this.ctx.storage.kv;
-    const key = `alert:${episode}`;
-    const until = kv.get<number>(key);
-    if (until !== undefined && until > nowMs) return false;
-    kv.put(key, nowMs + holdMs);
+    const sql = this.ctx.storage.sql;
+    sql.exec("DELETE FROM alert_claim WHERE until <= ?", nowMs);
+    const held = sql.exec("SELECT 1 FROM alert_claim WHERE episode = ?", episode).toArray();
+    if (held.length > 0) return false;
+    sql.exec("INSERT INTO alert_claim (episode, until) VALUES (?, ?)", episode, nowMs + holdMs);
     return true;
   }
 
@@ -132,7 +139,7 @@ export class DurableObjectMetricsStore implements MetricsStore {
     return this.#stub().read(nowMs);
   }
 
-  claimAlert(episode: string, holdMs: number, nowMs: number): Promise<boolean> {
+  async claimAlert(episode: string, holdMs: number, nowMs: number): Promise<boolean> {
     return this.#stub().claimAlert(episode, holdMs, nowMs);
   }
 }
