@@ -44,24 +44,19 @@ export const GROUP_COMMIT_DEFAULTS: Omit<GroupCommitOptions, "timeoutMs"> = {
 const BUSY_ARRIVAL_MS = 8;
 
 /**
- * How often a waiting request looks for an outcome another request left it:
- * every ms once its batch is out, every 4 while it is still queued, and at
- * most every eighth of the time it has waited so far, up to 16 ms apart, so
- * a long wait (a slow store, a flood) costs a few dozen looks, not hundreds.
- * Every look is a timer, and a timer costs about as much CPU as copying a
- * request's headers: so once a few round trips are known, a waiter does not
- * look before its answer can come (its call's send plus the quickest recent
- * round trip; a queued one's, a round trip after the oldest call in flight
- * is due back), though never more than `MAX_SLEEP_MS` at once, so a stale
- * estimate delays an answer by that much at most.
+ * How often a waiting request looks for an outcome another request left it.
+ * It first looks when the answer can come at the earliest (its call's send
+ * plus the store's quickest recent round trip; for a queued one, a round trip
+ * after the oldest call in flight is due back), since every look is a timer
+ * and a timer costs as much CPU as a header copy. After that, every ms, and
+ * at most every eighth of the time it has waited so far, up to 16 ms apart:
+ * a long wait (a slow store, a flood) costs a few dozen looks, not hundreds,
+ * and a late answer is heard at most an eighth later.
  */
 const POLL_MS = 1;
 const QUEUED_POLL_MS = 4;
 export const MAX_POLL_MS = 16;
 const POLL_SHARE = 8;
-export const MAX_SLEEP_MS = 2 * MAX_POLL_MS;
-/** Round trips heard before a waiter sleeps until its answer can come (the first call of an isolate is slow). */
-const ESTIMATE_AFTER = 3;
 
 /** Round trips the in-flight limit looks back over. */
 const RTT_WINDOW = 16;
@@ -131,9 +126,7 @@ export class GroupCommit<T, R> {
   readonly #unsent = new Set<Batch<T, R>>();
   /** Recent round trips; the limit follows their minimum (see `limit`). */
   readonly #rtts: number[] = [];
-  /** Recent round trips by the wall clock, which waiters' looks read (the injected clock may stand still). */
-  readonly #wallRtts: number[] = [];
-  /** The smallest of `#wallRtts`, once `ESTIMATE_AFTER` are known. */
+  /** The smallest of `#rtts`, once there is one. */
   #quickest: number | undefined;
   /** Batches sent and not yet answered, oldest first. */
   readonly #flying = new Set<Batch<T, R>>();
@@ -172,8 +165,8 @@ export class GroupCommit<T, R> {
    */
   get limit(): number {
     const { maxInFlight, msPerCallInFlight } = this.#options;
-    if (this.#rtts.length === 0) return 1;
-    const rtt = Math.min(...this.#rtts);
+    const rtt = this.#quickest;
+    if (rtt === undefined) return 1;
     return Math.max(1, Math.min(maxInFlight, Math.floor(rtt / msPerCallInFlight)));
   }
 
@@ -253,7 +246,7 @@ export class GroupCommit<T, R> {
     const now = Date.now();
     const rtt = this.#quickest;
     const batch = waiter.batch;
-    const step = batch?.sent ? POLL_MS : QUEUED_POLL_MS;
+    const step = batch?.sent || rtt !== undefined ? POLL_MS : QUEUED_POLL_MS;
     const backoff = Math.min(MAX_POLL_MS, Math.max(step, Math.floor((now - since) / POLL_SHARE)));
     if (rtt === undefined) return backoff;
     let earliest: number;
@@ -264,7 +257,7 @@ export class GroupCommit<T, R> {
       const oldest = this.#flying.values().next().value;
       earliest = Math.max(oldest ? oldest.sentAt + rtt : now, now) + rtt;
     }
-    return Math.max(backoff, Math.min(MAX_SLEEP_MS, Math.ceil(earliest - now)));
+    return Math.max(backoff, Math.ceil(earliest - now));
   }
 
   /** While skipped, a `StoreError` for callers; once a probe is due, undefined (let one through). */
@@ -300,7 +293,7 @@ export class GroupCommit<T, R> {
         // The slot is free before anyone hears back: a caller's next item goes straight out.
         this.#inFlight--;
         this.#flying.delete(batch);
-        this.#succeeded(this.#options.now() - started, Date.now() - batch.sentAt);
+        this.#succeeded(this.#options.now() - started);
         batch.members.forEach((m, i) => {
           const result = results[i];
           if (result === undefined)
@@ -412,13 +405,11 @@ export class GroupCommit<T, R> {
     return this.#waiting * BUSY_ARRIVAL_MS >= this.#options.timeoutMs;
   }
 
-  #succeeded(rttMs: number, wallMs: number): void {
+  #succeeded(rttMs: number): void {
     this.#failures = 0;
     this.#rtts.push(rttMs);
     if (this.#rtts.length > RTT_WINDOW) this.#rtts.shift();
-    this.#wallRtts.push(wallMs);
-    if (this.#wallRtts.length > RTT_WINDOW) this.#wallRtts.shift();
-    if (this.#wallRtts.length >= ESTIMATE_AFTER) this.#quickest = Math.min(...this.#wallRtts);
+    this.#quickest = Math.min(...this.#rtts);
   }
 
   #failed(): void {
