@@ -44,14 +44,11 @@ export const GROUP_COMMIT_DEFAULTS: Omit<GroupCommitOptions, "timeoutMs"> = {
 const BUSY_ARRIVAL_MS = 8;
 
 /**
- * How often a waiting request looks for an outcome another request left it.
- * It first looks when the answer can come at the earliest (its call's send
- * plus the store's quickest recent round trip; for a queued one, a round trip
- * after the oldest call in flight is due back), since every look is a timer
- * and a timer costs as much CPU as a header copy. After that, every ms, and
- * at most every eighth of the time it has waited so far, up to 16 ms apart:
+ * How often a waiting request looks for an outcome another request left it:
+ * every ms once its batch is out, every 4 while it is still queued; and at
+ * most every eighth of the time it has waited so far, up to 16 ms apart, so
  * a long wait (a slow store, a flood) costs a few dozen looks, not hundreds,
- * and a late answer is heard at most an eighth later.
+ * and adds at most an eighth to it.
  */
 const POLL_MS = 1;
 const QUEUED_POLL_MS = 4;
@@ -87,8 +84,6 @@ interface Batch<T, R> {
   /** When its slot was taken. */
   reservedAt: number;
   sent: boolean;
-  /** When it was sent (wall clock, as the waiters' looks read it). */
-  sentAt: number;
   /** Its slot was given back before it was sent (its members gave up waiting, or its leader's request is gone). */
   abandoned: boolean;
 }
@@ -126,10 +121,6 @@ export class GroupCommit<T, R> {
   readonly #unsent = new Set<Batch<T, R>>();
   /** Recent round trips; the limit follows their minimum (see `limit`). */
   readonly #rtts: number[] = [];
-  /** The smallest of `#rtts`, once there is one. */
-  #quickest: number | undefined;
-  /** Batches sent and not yet answered, oldest first. */
-  readonly #flying = new Set<Batch<T, R>>();
   #failures = 0;
   #skipUntil = 0;
   #calls = 0;
@@ -165,8 +156,8 @@ export class GroupCommit<T, R> {
    */
   get limit(): number {
     const { maxInFlight, msPerCallInFlight } = this.#options;
-    const rtt = this.#quickest;
-    if (rtt === undefined) return 1;
+    if (this.#rtts.length === 0) return 1;
+    const rtt = Math.min(...this.#rtts);
     return Math.max(1, Math.min(maxInFlight, Math.floor(rtt / msPerCallInFlight)));
   }
 
@@ -221,7 +212,6 @@ export class GroupCommit<T, R> {
       // (workerd does not always run its reactions in the request that made
       // it): the outcome is left on the waiter and this request's own timer,
       // which always fires in this request, hands it over.
-      const since = Date.now();
       const look = () => {
         waiter.poll = undefined;
         if (waiter.settled) return;
@@ -229,9 +219,13 @@ export class GroupCommit<T, R> {
           settle(waiter, waiter.left.outcome);
           return;
         }
-        waiter.poll = setTimeout(look, this.#nextLook(waiter, since));
+        const step = waiter.batch?.sent ? POLL_MS : QUEUED_POLL_MS;
+        const waited = Date.now() - since;
+        const interval = Math.min(MAX_POLL_MS, Math.max(step, Math.floor(waited / POLL_SHARE)));
+        waiter.poll = setTimeout(look, interval);
       };
-      waiter.poll = setTimeout(look, this.#nextLook(waiter, since));
+      const since = Date.now();
+      waiter.poll = setTimeout(look, QUEUED_POLL_MS);
       waiter.timer = budgetTimer(
         this.#options.timeoutMs,
         () => this.#expire(waiter),
@@ -239,25 +233,6 @@ export class GroupCommit<T, R> {
       );
       this.#queue.push(waiter);
     });
-  }
-
-  /** Milliseconds until `waiter`, waiting since `since`, next looks for its outcome (see `POLL_MS`). */
-  #nextLook(waiter: Waiter<T, R>, since: number): number {
-    const now = Date.now();
-    const rtt = this.#quickest;
-    const batch = waiter.batch;
-    const step = batch?.sent || rtt !== undefined ? POLL_MS : QUEUED_POLL_MS;
-    const backoff = Math.min(MAX_POLL_MS, Math.max(step, Math.floor((now - since) / POLL_SHARE)));
-    if (rtt === undefined) return backoff;
-    let earliest: number;
-    if (batch?.sent) earliest = batch.sentAt + rtt;
-    else if (batch)
-      earliest = now + rtt; // its leader sends it within this turn
-    else {
-      const oldest = this.#flying.values().next().value;
-      earliest = Math.max(oldest ? oldest.sentAt + rtt : now, now) + rtt;
-    }
-    return Math.max(backoff, Math.ceil(earliest - now));
   }
 
   /** While skipped, a `StoreError` for callers; once a probe is due, undefined (let one through). */
@@ -279,9 +254,7 @@ export class GroupCommit<T, R> {
     // The slot was given back meanwhile; its members are queued again.
     if (batch.abandoned) return;
     batch.sent = true;
-    batch.sentAt = Date.now();
     this.#unsent.delete(batch);
-    this.#flying.add(batch);
     this.#calls++;
     const started = this.#options.now();
     const call = withBudget(
@@ -292,7 +265,6 @@ export class GroupCommit<T, R> {
       (results) => {
         // The slot is free before anyone hears back: a caller's next item goes straight out.
         this.#inFlight--;
-        this.#flying.delete(batch);
         this.#succeeded(this.#options.now() - started);
         batch.members.forEach((m, i) => {
           const result = results[i];
@@ -304,7 +276,6 @@ export class GroupCommit<T, R> {
       },
       (err: unknown) => {
         this.#inFlight--;
-        this.#flying.delete(batch);
         this.#failed();
         const error = err instanceof StoreError ? err : new StoreError(String(err), "error");
         for (const m of batch.members) leave(m, error);
@@ -334,7 +305,6 @@ export class GroupCommit<T, R> {
       members,
       reservedAt: this.#options.now(),
       sent: false,
-      sentAt: 0,
       abandoned: false,
     };
     for (const m of members) m.batch = batch;
@@ -409,7 +379,6 @@ export class GroupCommit<T, R> {
     this.#failures = 0;
     this.#rtts.push(rttMs);
     if (this.#rtts.length > RTT_WINDOW) this.#rtts.shift();
-    this.#quickest = Math.min(...this.#rtts);
   }
 
   #failed(): void {
