@@ -13,6 +13,7 @@ import {
 } from "../src/limiter/adaptive.ts";
 import { gcraStep } from "../src/limiter/algorithms/gcra.ts";
 import { isMain } from "../tools/main.ts";
+import { mulberry32 } from "./harness.ts";
 
 /** Simulated clocks start here (any epoch works; a realistic one keeps the model honest). */
 const EPOCH = 1_780_000_000_000;
@@ -63,18 +64,6 @@ export interface Second {
   slowShare: number;
   meanLatencyMs: number;
   p99LatencyMs: number;
-}
-
-/** mulberry32: small, fast and the same on every machine. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 interface Outcome {
@@ -159,7 +148,7 @@ function summarise(t: number, opts: SimOptions, tally: Tally, factorPpm: number)
  * series[100]; // { t: 100, capacity: 400, admitted: 381, factor: 0.382, … }
  */
 export function simulate(opts: SimOptions = SCENARIO): Second[] {
-  const rng = prng(opts.seed);
+  const rng = mulberry32(opts.seed);
   const origin = makeOrigin(opts, rng);
   const isolates: Isolate[] = Array.from({ length: opts.isolates }, (_, i) => ({
     pending: { ...EMPTY_REPORT },
