@@ -48,9 +48,8 @@ const BUSY_ARRIVAL_MS = 8;
  * every ms once its batch is out, every 2 while it is still queued; and at
  * most every eighth of the time it has waited so far, up to 16 ms apart, so
  * a long wait (a slow store, a flood) costs a few dozen looks, not hundreds,
- * and adds at most an eighth to it. (At 4 ms while queued, a near store's
- * answer, back in about 2 ms, waited up to 2 ms more to be heard: a fifth
- * of a request's time at 8 connections.)
+ * and adds at most an eighth to it. (Every 4 ms while queued heard a near
+ * store's answer up to 2 ms late, at 8 connections a third of a request.)
  */
 const POLL_MS = 1;
 const QUEUED_POLL_MS = 2;
