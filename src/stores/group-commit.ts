@@ -45,14 +45,13 @@ const BUSY_ARRIVAL_MS = 8;
 
 /**
  * How often a waiting request looks for an outcome another request left it:
- * every ms once its batch is out, every 2 while it is still queued; and at
+ * every ms once its batch is out, every 4 while it is still queued; and at
  * most every eighth of the time it has waited so far, up to 16 ms apart, so
  * a long wait (a slow store, a flood) costs a few dozen looks, not hundreds,
- * and adds at most an eighth to it. (Every 4 ms while queued heard a near
- * store's answer up to 2 ms late, at 8 connections a third of a request.)
+ * and adds at most an eighth to it.
  */
 const POLL_MS = 1;
-const QUEUED_POLL_MS = 2;
+const QUEUED_POLL_MS = 4;
 export const MAX_POLL_MS = 16;
 const POLL_SHARE = 8;
 
