@@ -1,4 +1,5 @@
 /** @module observe/aggregate — what a metrics store does (the backends keep their own: stores/redis, stores/durable-object, stores/memory), and when an isolate flushes. */
+import type { AlertClaims } from "./alerts.ts";
 import type { Aggregate } from "./exposition.ts";
 import type { Deltas, Metrics } from "./metrics.ts";
 
@@ -14,15 +15,9 @@ export const SUBJECT_WINDOW_MS = 3_600_000;
  * can over-count after store errors, never lose a flushed delta silently).
  * Neither call is on a request's path to its answer.
  */
-export interface MetricsStore {
+export interface MetricsStore extends AlertClaims {
   add(deltas: Deltas, nowMs: number): Promise<void>;
   read(nowMs: number): Promise<Aggregate>;
-  /**
-   * Claims an alert episode for `holdMs`: true for the first isolate to ask,
-   * false for every other until the hold ends, so an episode seen by many
-   * isolates is told once (see observe/alerts.ts). One store call.
-   */
-  claimAlert(episode: string, holdMs: number, nowMs: number): Promise<boolean>;
 }
 
 /**

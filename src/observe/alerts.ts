@@ -34,6 +34,10 @@ const CLAIM_BUDGET_MS = 1_000;
 
 /** Where isolates claim an episode, so only the first tells it (the metrics store). */
 export interface AlertClaims {
+  /**
+   * Claims an episode for `holdMs`: true for the first isolate to ask, false
+   * for every other until the hold ends. One store call.
+   */
   claimAlert(episode: string, holdMs: number, nowMs: number): Promise<boolean>;
 }
 
