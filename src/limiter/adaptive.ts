@@ -292,6 +292,17 @@ export function scaleLimit<L extends StepLimit>(limit: L, factorPpm: number): L 
   };
 }
 
+/**
+ * The smallest count a controller at `minPpm` may scale a limit to: the
+ * `floorCount` its token bucket's key lives by.
+ *
+ * @example
+ * floorCount({ count: 16, cost: 1 }, 100_000); // 1
+ */
+export function floorCount(limit: Pick<StepLimit, "count" | "cost">, minPpm: number): number {
+  return Math.max(limit.cost, scaled(limit.count, minPpm));
+}
+
 /** The request with every check scaled by the factor, its controller's report already sent. */
 export function scaledRequest(req: DecideRequest, factorPpm: number): DecideRequest {
   const { adaptive: _, ...rest } = req;

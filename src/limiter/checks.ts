@@ -1,8 +1,10 @@
 /** @module limiter/checks — a rule and who is asking → the store checks for one decision. */
 
 import { takesBurst } from "../policy/fit.ts";
+import { APP_RULE } from "../policy/protect.ts";
 import type { Limit, PlanRate, Policy, Rule } from "../policy/types.ts";
 import { sha256Hex } from "../util/encoding.ts";
+import { floorCount } from "./adaptive.ts";
 import { BAN_KEY_PART } from "./ban.ts";
 import { keySubject, storeKey } from "./store-key.ts";
 import type { BanSpec, LimitCheck } from "./types.ts";
@@ -55,6 +57,9 @@ export async function buildChecks(
     const key = (id: string, subject: string) =>
       storeKey(policy.prefix, owner, id + STATE_TAG[limit.algorithm], subject);
     const subject = await subjectOf(limit, who);
+    const minPpm = floorPpm(policy, rule, limit);
+    const floor = (count: number) =>
+      minPpm === undefined ? {} : { floorCount: floorCount({ count, cost: limit.cost }, minPpm) };
     if (!limit.fromPlan) {
       checks.push({
         id: limit.id,
@@ -64,6 +69,7 @@ export async function buildChecks(
         periodMs: limit.periodMs,
         burst: limit.burst,
         cost: limit.cost,
+        ...floor(limit.count),
       });
       continue;
     }
@@ -80,10 +86,25 @@ export async function buildChecks(
         // never pass; the admin API refuses such overrides.
         burst: takesBurst(limit.algorithm) ? Math.max(rate.burst, limit.cost) : rate.count,
         cost: limit.cost,
+        ...floor(rate.count),
       });
     }
   }
   return checks;
+}
+
+/**
+ * The smallest share an adaptive controller may scale this limit to, if any
+ * may: its rule's for the rule's own limits; for a shared or application-wide
+ * limit, which other rules' requests carry too, the smallest of them all.
+ */
+function floorPpm(policy: Policy, rule: Rule, limit: Limit): number | undefined {
+  if (limit.shared === null && rule.name !== APP_RULE) return rule.adaptive?.minPpm;
+  let least: number | undefined;
+  for (const r of policy.rules) {
+    if (r.adaptive) least = Math.min(least ?? r.adaptive.minPpm, r.adaptive.minPpm);
+  }
+  return least;
 }
 
 /**

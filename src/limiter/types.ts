@@ -13,6 +13,8 @@ export interface LimitCheck {
   periodMs: number;
   burst: number;
   cost: number;
+  /** The smallest count an adaptive controller may scale it to (see `StepLimit.floorCount`). */
+  floorCount?: number;
 }
 
 /** Outcome for one limit of a decision. */

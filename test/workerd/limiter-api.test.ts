@@ -4,6 +4,7 @@ import {
   type AdaptiveConfig,
   defaultAdaptiveConfig,
   EMPTY_REPORT,
+  floorCount,
   type HealthReport,
 } from "../../src/limiter/adaptive.ts";
 import type { DecideRequest, LimitCheck } from "../../src/limiter/types.ts";
@@ -426,3 +427,52 @@ describe.each(LIMIT_STORES)("limiter API, %s store", (kind) => {
     expect(rest.filter((d) => d.allowed)).toHaveLength(10 - 3);
   });
 });
+
+// Redis lapses keys on its own clock, not the caller's; its expiry is checked
+// against the script's PTTL in test/node/limiter/redis-oracle.test.ts.
+describe.each(LIMIT_STORES.filter((k) => k !== "redis"))(
+  "scaled limits on the caller's clock, %s store",
+  (kind) => {
+    it("a token bucket scaled down later still holds what it is owed", async () => {
+      const store = limitStore(kind);
+      const prefix = uniquePrefix();
+      const config: AdaptiveConfig = {
+        ...defaultAdaptiveConfig,
+        decreasePpm: 100_000,
+        windowMs: 100,
+        minRequests: 5,
+      };
+      // 16/min, scaled down to 1/min at the controller's least share; the floor as buildChecks gives it.
+      const check: LimitCheck = {
+        id: "tb",
+        key: `${prefix}:api:tb~tb:ip:192.0.2.9`,
+        algorithm: "token-bucket",
+        count: 16,
+        periodMs: 60_000,
+        burst: 16,
+        cost: 1,
+        floorCount: floorCount({ count: 16, cost: 1 }, config.minPpm),
+      };
+      const at = (ms: number, report: Partial<HealthReport> = {}): DecideRequest => ({
+        rule: "api",
+        checks: [check],
+        nowMs: T0 + ms,
+        countRejected: false,
+        adaptive: {
+          key: `${prefix}:api:~adaptive:-`,
+          config,
+          report: { ...EMPTY_REPORT, ...report },
+        },
+      });
+
+      expect((await store.decide(at(0, { requests: 10, errors: 10 }))).allowed).toBe(true);
+      const scaled = await store.decide(at(100));
+      expect(scaled.adaptive?.factorPpm).toBe(100_000);
+      expect(scaled.limits[0]?.count).toBe(1);
+      // At 16/min the token was back after 3.75 s; at 1/min it takes 60 s.
+      const later = await store.decide(at(3_800));
+      expect(later.allowed).toBe(false);
+      expect(later.retryAfterMs).toBe(60_000 - 3_800);
+    });
+  },
+);

@@ -50,6 +50,12 @@ export interface StepLimit {
   periodMs: number;
   burst: number;
   cost: number;
+  /**
+   * The smallest count an adaptive controller may scale this limit to (absent:
+   * `count`). A token bucket's key lives as long as refilling at it takes, so
+   * a later scale-down never finds the key lapsed while units are still owed.
+   */
+  floorCount?: number;
 }
 
 /** Parses `a:b[:c]` state strings; anything else reads as "no state" (a fresh subject). */

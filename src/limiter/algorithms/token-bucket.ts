@@ -52,7 +52,7 @@ export function tokenBucketStep(
       resetMs: Math.ceil(after / limit.count),
       retryMs: wait(after),
       value: `${after}:${now}`,
-      ttlMs: Math.max(1, Math.ceil(after / limit.count)),
+      ttlMs: lifeMs(after, limit),
     },
   };
 }
@@ -71,6 +71,15 @@ function missingAt(state: number[] | undefined, now: number, limit: StepLimit): 
   return refilled >= stored ? 0 : stored - refilled;
 }
 
+/**
+ * How long a key missing `units` must live: until it refills at the smallest
+ * count the limit may be scaled to. Living longer changes no decision (a
+ * refilled bucket reads as no state); lapsing sooner would forgive a debt.
+ */
+function lifeMs(units: number, limit: StepLimit): number {
+  return Math.max(1, Math.ceil(units / (limit.floorCount ?? limit.count)));
+}
+
 /** Puts `cost` tokens back, never past a full bucket; an idle key has nothing to give back. */
 export function tokenBucketRefund(
   raw: string | null | undefined,
@@ -83,7 +92,7 @@ export function tokenBucketRefund(
   const missing = missingAt(state, now, limit);
   const price = limit.cost * limit.periodMs;
   const after = missing >= price ? missing - price : 0;
-  return { value: `${after}:${now}`, ttlMs: Math.max(1, Math.ceil(after / limit.count)) };
+  return { value: `${after}:${now}`, ttlMs: lifeMs(after, limit) };
 }
 
 /**
@@ -115,7 +124,7 @@ export function tokenBucketReserve(
     resetMs: Math.ceil(owed / limit.count),
     retryMs: owed <= room ? 0 : Math.ceil((owed - room) / limit.count),
     value: `${owed}:${now}`,
-    ttlMs: Math.max(1, Math.ceil(owed / limit.count)),
+    ttlMs: lifeMs(owed, limit),
   };
 }
 
@@ -138,7 +147,7 @@ export const tokenBucketLua: LuaAlgorithm = {
   return stored - refilled
 end
 
-local function bucket(raw, count, period, burst, cost)
+local function bucket(raw, count, period, burst, cost, floor)
   local missing, seen
   if raw then missing, seen = string.match(raw, '^(%d+):(%d+)$') end
   local now = now_ms
@@ -163,11 +172,11 @@ local function bucket(raw, count, period, burst, cost)
   s.c_reset = math.ceil(after / count)
   s.c_retry = wait(after)
   s.value = string.format('%d:%d', after, now)
-  s.ttl = math.max(1, math.ceil(after / count))
+  s.ttl = math.max(1, math.ceil(after / floor))
   return s
 end
 
-local function bucket_refund(raw, count, period, burst, cost)
+local function bucket_refund(raw, count, period, burst, cost, floor)
   local missing, seen
   if raw then missing, seen = string.match(raw, '^(%d+):(%d+)$') end
   if not missing then return nil end
@@ -176,10 +185,10 @@ local function bucket_refund(raw, count, period, burst, cost)
   local price = cost * period
   local after = 0
   if missing >= price then after = missing - price end
-  return string.format('%d:%d', after, now), math.max(1, math.ceil(after / count))
+  return string.format('%d:%d', after, now), math.max(1, math.ceil(after / floor))
 end
 
-local function bucket_reserve(raw, count, period, burst, cost, wait)
+local function bucket_reserve(raw, count, period, burst, cost, wait, floor)
   local missing, seen
   if raw then missing, seen = string.match(raw, '^(%d+):(%d+)$') end
   local now = now_ms
@@ -197,7 +206,7 @@ local function bucket_reserve(raw, count, period, burst, cost, wait)
   s.c_reset = math.ceil(owed / count)
   if owed <= room then s.c_retry = 0 else s.c_retry = math.ceil((owed - room) / count) end
   s.value = string.format('%d:%d', owed, now)
-  s.ttl = math.max(1, math.ceil(owed / count))
+  s.ttl = math.max(1, math.ceil(owed / floor))
   return s
 end
 

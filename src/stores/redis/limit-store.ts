@@ -150,7 +150,7 @@ export class RedisStore implements LimitStore {
       for (const c of req.checks) {
         keys.push(c.key);
         args.push(ALGORITHM_CODE[c.algorithm], String(c.count), String(c.periodMs));
-        args.push(String(c.burst), String(c.cost));
+        args.push(String(c.burst), String(c.cost), String(c.floorCount ?? c.count));
       }
       // A peek reports the limits as they stand; only a decision meets the ban.
       const deciding = mode === "d" || mode === "c";

@@ -51,6 +51,7 @@ local function read_limits(k)
       period = tonumber(next_arg()),
       burst = tonumber(next_arg()),
       cost = tonumber(next_arg()),
+      floor = tonumber(next_arg()),
     }
     key_at = key_at + 1
   end
@@ -113,7 +114,7 @@ end
 
 local function refund(limits, out)
   for _, l in ipairs(limits) do
-    local value, ttl = l.algo.refund(get(l.key), l.count, l.period, l.burst, l.cost)
+    local value, ttl = l.algo.refund(get(l.key), l.count, l.period, l.burst, l.cost, l.floor)
     if value then redis.call('SET', l.key, value, 'PX', ttl) end
   end
   table.insert(out, 1)
@@ -171,7 +172,7 @@ local function delayed(limits, wait, out)
   table.insert(out, 0)
   table.insert(out, 0)
   for _, l in ipairs(limits) do
-    local r = l.algo.reserve(get(l.key), l.count, l.period, l.burst, l.cost, wait)
+    local r = l.algo.reserve(get(l.key), l.count, l.period, l.burst, l.cost, wait, l.floor)
     redis.call('SET', l.key, r.value, 'PX', r.ttl)
     table.insert(out, 1)
     table.insert(out, r.c_remaining)
@@ -188,7 +189,7 @@ local function decide(limits, mode, ban, lease, out)
   local steps = {}
   local all = true
   for i, l in ipairs(limits) do
-    local s = l.algo.step(get(l.key), l.count, l.period, l.burst, l.cost)
+    local s = l.algo.step(get(l.key), l.count, l.period, l.burst, l.cost, l.floor)
     steps[i] = s
     if not s.allowed then all = false end
   end
@@ -270,7 +271,8 @@ return out
  * each), then its ban key when it has one.
  * ARGV: n, then per decision: now_ms, mode, max_delay_ms (0: never wait), k,
  * then per limit: algo (see
- * ALGORITHM_CODE), count, period_ms, burst, cost; then `1` and the ban's
+ * ALGORITHM_CODE), count, period_ms, burst, cost, floor_count (the smallest
+ * count it may be scaled to; a bucket's key lives until it refills at that); then `1` and the ban's
  * after, within_ms, for_ms, escalate, max_ms, or `0` for no ban; then `1`
  * and the lease's max, id, ttl_ms (its key next in KEYS), or `0`; then `1`,
  * the adaptive controller's 12 settings and the isolate's 5-number report
@@ -327,7 +329,7 @@ return 1
 
 /** Every script the stores use, by name, with the SHA-1 of its exact text. */
 export const SCRIPTS = {
-  decide: { text: DECIDE_SCRIPT, sha1: "869f116fdd366170ffb64befc11e7f7703e836fe" },
+  decide: { text: DECIDE_SCRIPT, sha1: "3a5e6c9c91fec1ed7e32c5aa5adf00a2ab4086ab" },
   write: { text: WRITE_SCRIPT, sha1: "25729d0a1fd43c51f36e9a3761a7d2cc7b9822b0" },
 } as const;
 

@@ -87,3 +87,53 @@ describe("protection keys", () => {
     expect(banOf(policy, suggest, await buildChecks(policy, suggest, who))).toBeUndefined();
   });
 });
+
+describe("floor counts", () => {
+  const result = validatePolicy({
+    limits: [{ rate: "1000/min", by: "ip", algorithm: "token-bucket" }],
+    rules: [
+      {
+        name: "search",
+        match: { path: "/search" },
+        limits: [
+          { rate: "100/min", shared: "lookups" },
+          { rate: "50/s", algorithm: "token-bucket" },
+        ],
+        adaptive: { min: 0.25 },
+      },
+      { name: "export", match: { path: "/export" }, limits: [{ rate: "40/min" }], adaptive: {} },
+      { name: "plain", match: { path: "/plain" }, limits: [{ rate: "30/min" }] },
+    ],
+  });
+  if (!result.ok) throw new Error(JSON.stringify(result.issues));
+  const { policy } = result;
+  const [search, exported, plain] = policy.rules as [Rule, Rule, Rule];
+  const who = { ipKey: "203.0.113.7", header: () => undefined };
+  const floors = async (rule: Rule) =>
+    (await buildChecks(policy, rule, who)).map((c) => c.floorCount);
+
+  it("are the rule's own controller's least share of its limits", async () => {
+    // 50/s at 0.25 → 12; 40/min at the default 0.1 → 4.
+    expect((await floors(search))[1]).toBe(12);
+    expect(await floors(exported)).toEqual([4]);
+  });
+
+  it("are the least share of any controller for shared and application-wide limits, which any rule's request may carry", async () => {
+    // 100/min and 1000/min at 0.1, the smaller of 0.25 and 0.1.
+    expect((await floors(search))[0]).toBe(10);
+    expect(await floors(applicationRule(policy.limits))).toEqual([100]);
+  });
+
+  it("are absent where no controller scales the limit", async () => {
+    expect(await floors(plain)).toEqual([undefined]);
+    const calm = validatePolicy({
+      limits: [{ rate: "1000/min" }],
+      rules: [{ name: "a", match: { path: "/a" }, limits: [{ rate: "5/s", shared: "s" }] }],
+    });
+    if (!calm.ok) throw new Error(JSON.stringify(calm.issues));
+    const [a] = calm.policy.rules as [Rule];
+    expect((await buildChecks(calm.policy, a, who)).map((c) => c.floorCount)).toEqual([undefined]);
+    const app = await buildChecks(calm.policy, applicationRule(calm.policy.limits), who);
+    expect(app.map((c) => c.floorCount)).toEqual([undefined]);
+  });
+});

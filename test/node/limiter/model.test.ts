@@ -4,7 +4,11 @@ import { fixedWindowStep } from "../../../src/limiter/algorithms/fixed-window.ts
 import { gcraStep } from "../../../src/limiter/algorithms/gcra.ts";
 import { slidingLogStep } from "../../../src/limiter/algorithms/sliding-log.ts";
 import { slidingWindowStep } from "../../../src/limiter/algorithms/sliding-window.ts";
-import { tokenBucketStep } from "../../../src/limiter/algorithms/token-bucket.ts";
+import {
+  tokenBucketRefund,
+  tokenBucketReserve,
+  tokenBucketStep,
+} from "../../../src/limiter/algorithms/token-bucket.ts";
 import { ALGORITHMS, evaluate, refundWrites } from "../../../src/limiter/model.ts";
 import type { LimitCheck } from "../../../src/limiter/types.ts";
 import type { Algorithm } from "../../../src/policy/types.ts";
@@ -151,6 +155,24 @@ describe("token bucket", () => {
     const s = tokenBucketStep(null, T0, tb);
     expect(s.consumed.value).toBe(`1000:${T0}`);
     expect(s.consumed.ttlMs).toBe(100);
+  });
+
+  it("with a floor count, keeps its key until it refills at that count, so a later scale-down forgives nothing", () => {
+    // Written at 16/min, later scaled down to 1/min by a controller at its floor.
+    const full = check({ algorithm: "token-bucket", count: 16, periodMs: 60_000, burst: 16 });
+    const floored = { ...full, floorCount: 1 };
+    const scaled = { ...floored, count: 1, burst: 1 };
+    expect(tokenBucketStep(null, T0, full).consumed.ttlMs).toBe(3_750);
+    const written = tokenBucketStep(null, T0, floored).consumed;
+    expect(written.ttlMs).toBe(60_000);
+    // Past the unfloored lifetime, the scaled bucket still owes most of a token.
+    const later = tokenBucketStep(written.value, T0 + 3_751, scaled);
+    expect(later.allowed).toBe(false);
+    expect(later.retryMs).toBe(60_000 - 3_751);
+    expect(tokenBucketStep(written.value, T0 + written.ttlMs, scaled).allowed).toBe(true);
+    // Refunds and reservations live by the floor too.
+    expect(tokenBucketRefund(`120000:${T0}`, T0, floored)?.ttlMs).toBe(60_000);
+    expect(tokenBucketReserve(null, T0, floored, 1_000).ttlMs).toBe(60_000 + 16_000);
   });
 });
 

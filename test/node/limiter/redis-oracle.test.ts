@@ -2,7 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { Redis } from "@upstash/redis";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { defaultAdaptiveConfig } from "../../../src/limiter/adaptive.ts";
+import { defaultAdaptiveConfig, floorCount } from "../../../src/limiter/adaptive.ts";
 import { evaluate, refundWrites, type Write } from "../../../src/limiter/model.ts";
 import type { LimitCheck } from "../../../src/limiter/types.ts";
 import type { Algorithm } from "../../../src/policy/types.ts";
@@ -454,7 +454,10 @@ describe("adaptive decisions by the script agree with the reference engine", () 
           increasePpm: fc.integer({ min: 1, max: 500_000 }),
           minRequests: fc.integer({ min: 1, max: 20 }),
           latencyMs: fc.integer({ min: 0, max: 200 }),
+          minPpm: fc.integer({ min: 1_000, max: 1_000_000 }),
           count: fc.integer({ min: 1, max: 40 }),
+          // Short periods let keys lapse within a trace (see the check below).
+          periodMs: fc.constantFrom(500, 2_000, 60_000),
           algorithm: fc.constantFrom<Algorithm>("gcra", "token-bucket", "fixed-window"),
           bursts: fc.array(
             fc.array(fc.record({ stepMs: fc.integer({ min: 0, max: 200 }), report: reportArb }), {
@@ -471,20 +474,21 @@ describe("adaptive decisions by the script agree with the reference engine", () 
           const config = {
             ...defaultAdaptiveConfig,
             ...pick(trace, ["windowMs", "holdMs", "decreasePpm", "increasePpm"]),
-            ...pick(trace, ["minRequests", "latencyMs"]),
+            ...pick(trace, ["minRequests", "latencyMs", "minPpm"]),
           };
           const check: LimitCheck = {
             id: "l",
             key: `adaptive:${run}:l:s`,
             algorithm: trace.algorithm,
             count: trace.count,
-            // Long enough that no limit lapses within a trace: Redis expires keys
-            // on its own clock, the trace runs ahead of it, and a lapse under
-            // the old limits need not mean full under the scaled ones.
-            periodMs: 60_000,
+            periodMs: trace.periodMs,
             burst: trace.count,
             cost: 1,
           };
+          // As buildChecks gives it. Redis expires keys on its own clock, behind
+          // the trace's: the model sees a key lapse that Redis still holds, which
+          // decides alike only if a lapse means full under any scaling to come.
+          check.floorCount = floorCount(check, config.minPpm);
           let offset = 0;
           for (const burst of trace.bursts) {
             const real = Date.now();
@@ -581,6 +585,26 @@ describe("state hygiene", () => {
       expect(ttl, algorithm).toBeGreaterThan(expected[algorithm] - 1000);
       expect(ttl, algorithm).toBeLessThanOrEqual(expected[algorithm]);
     }
+  });
+
+  it("keeps a token bucket's key until it refills at its floor count", async () => {
+    const store = new RedisStore(client, { timeoutMs: 2000 });
+    const key = `floor:${Date.now()}`;
+    const check: LimitCheck = {
+      id: "tb",
+      key,
+      algorithm: "token-bucket",
+      count: 16,
+      periodMs: 60_000,
+      burst: 16,
+      cost: 1,
+      floorCount: 1,
+    };
+    await store.decide({ rule: "r", checks: [check], nowMs: Date.now(), countRejected: false });
+    const ttl = Number(await redisCommand(redis.port, "PTTL", key));
+    // One token at 1/min, not the 3.75 s it takes at 16/min.
+    expect(ttl).toBeGreaterThan(59_000);
+    expect(ttl).toBeLessThanOrEqual(60_000);
   });
 
   it("stores exactly the model's state", async () => {
