@@ -8,3 +8,4 @@ export {
   SluiceDirectory,
 } from "./stores/durable-object/document-store.ts";
 export { DurableObjectStore, SluiceStore } from "./stores/durable-object/limit-store.ts";
+export { type Placement, placementOf } from "./stores/durable-object/placement.ts";

@@ -26,6 +26,7 @@ import { ListStore } from "../protect/list-store.ts";
 import { Screen } from "../protect/screen.ts";
 import type { Backend } from "../stores/backend.ts";
 import { durableObjectBackend } from "../stores/durable-object/index.ts";
+import { placementOf } from "../stores/durable-object/placement.ts";
 import { redisBackend } from "../stores/redis/index.ts";
 import type { TenantServices } from "../tenants/authenticate.ts";
 import { Directory } from "../tenants/directory.ts";
@@ -173,7 +174,9 @@ export async function buildRuntime(
   const { policy } = loaded;
   const timeoutMs = policy.store.timeoutMs;
   // The one place a backend is chosen: limits and the directory live together.
-  const backendOptions = { timeoutMs, now: options.clock, shards: policy.store.shards };
+  // Both sides of a canary share the store: their keys are placed as one.
+  const placement = placementOf(canary ? [policy, canary.loaded.policy] : [policy]);
+  const backendOptions = { timeoutMs, now: options.clock, shards: policy.store.shards, placement };
   const backend: Backend =
     url && token
       ? redisBackend(url, token, backendOptions)

@@ -169,10 +169,11 @@ export interface RawStore {
    */
   timeoutMs?: number;
   /**
-   * Durable Object store only: objects each rule's subjects are spread over. 1 keeps a rule in
-   * one object (every decision one operation there); more spread a hot rule, and a decision
-   * whose limits land in several objects reserves its part in each. Changing it starts the
-   * Durable Object counters afresh.
+   * Durable Object store only: objects each rule's subjects are spread over (rules joined by
+   * shared or application-wide limits count as one). 1 keeps a rule in one object (every
+   * decision one operation there); more spread a hot rule, and a decision whose limits land in
+   * several objects reserves its part in each. Changing it starts the Durable Object counters
+   * afresh.
    *
    * @asType integer
    * @minimum 1

@@ -2,6 +2,7 @@
 import type { LimitStore } from "../limiter/types.ts";
 import type { MetricsStore } from "../observe/aggregate.ts";
 import type { DocumentStore } from "../tenants/document-store.ts";
+import type { Placement } from "./durable-object/placement.ts";
 
 /**
  * What the runtime needs from a backend; it picks one per isolate, so limits
@@ -22,4 +23,6 @@ export interface BackendOptions {
   now: () => number;
   /** Durable Object store: objects each rule's subjects are spread over. */
   shards: number;
+  /** Durable Object store: rules that share keys, in one object (see `placementOf`). */
+  placement?: Placement;
 }

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { objectFor, type SluiceStore } from "../../src/stores/durable-object/limit-store.ts";
+import type { SluiceStore } from "../../src/stores/durable-object/limit-store.ts";
+import { objectFor } from "../../src/stores/durable-object/placement.ts";
 import { countedStore, gateway, randomKey, STORES, statuses, uniquePrefix } from "./helpers.ts";
 
 async function storeRequests(): Promise<number> {

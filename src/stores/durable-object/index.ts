@@ -19,9 +19,10 @@ export interface DurableObjectBindings {
  * const backend = durableObjectBackend(env, { timeoutMs: 250, now: Date.now, shards: 1 });
  */
 export function durableObjectBackend(env: DurableObjectBindings, options: BackendOptions): Backend {
-  const { timeoutMs, now, shards } = options;
+  const { timeoutMs, now, shards, placement } = options;
+  const where = { shards, ...(placement ? { placement } : {}) };
   return {
-    limits: new DurableObjectStore(env.SLUICE_STORE, { timeoutMs, shards, groupCommit: { now } }),
+    limits: new DurableObjectStore(env.SLUICE_STORE, { timeoutMs, ...where, groupCommit: { now } }),
     documents: new DurableObjectDocumentStore(env.SLUICE_DIRECTORY, { timeoutMs }),
     metrics: (prefix) =>
       env.SLUICE_METRICS

@@ -33,6 +33,7 @@ import {
 } from "../../limiter/types.ts";
 import { BoundedMap } from "../../util/bounded-map.ts";
 import { GROUP_COMMIT_DEFAULTS, GroupCommit, type GroupCommitOptions } from "../group-commit.ts";
+import { objectFor, type Placement } from "./placement.ts";
 import { budgetedCall, type ObjectCall } from "./stub.ts";
 
 /** How often an object deletes lapsed state. */
@@ -257,18 +258,23 @@ export interface DurableObjectStoreOptions {
   timeoutMs: number;
   /** Objects each rule's subjects are spread over (default 1: one object per rule). */
   shards?: number;
+  /** Rules that share keys, put in one object (`placementOf`); default: each rule its own. */
+  placement?: Placement;
   /** Batching knobs per object (defaults: `GROUP_COMMIT_DEFAULTS`). */
   groupCommit?: Partial<Omit<GroupCommitOptions, "timeoutMs">>;
 }
 
 /**
  * `LimitStore` over the `SluiceStore` namespace. Each key lives in its rule's
- * object, or with `shards` in one of the rule's objects picked by subject
- * (`objectFor`), so a hot rule's subjects spread. Calls to each object are
- * group-committed: one RPC carries every decision that waited for it.
+ * object, or its group's when the rule shares keys with others (`placement`:
+ * shared and application-wide limits), or with `shards` in one of those
+ * objects picked by subject (`objectFor`), so a hot rule's subjects spread.
+ * Calls to each object are group-committed: one RPC carries every decision
+ * that waited for it.
  *
  * A decision whose limits all live in one object is one operation there,
- * atomic as always. One spread over several objects reserves its part in
+ * atomic as always: with `placement` and one shard, every decision. One
+ * spread over several objects reserves its part in
  * each (in parallel; a part commits only what its own limits admit), and if
  * the whole decision denies, the committed parts are taken back before it
  * answers. No request is ever admitted that a limit would refuse; between a
@@ -277,7 +283,7 @@ export interface DurableObjectStoreOptions {
  * such window: one script holds every key.
  *
  * @example
- * const store = new DurableObjectStore(env.SLUICE_STORE, { timeoutMs: 250 });
+ * const store = new DurableObjectStore(env.SLUICE_STORE, { timeoutMs: 250, placement: placementOf([policy]) });
  */
 export class DurableObjectStore implements LimitStore {
   readonly kind = "durable-object";
@@ -286,6 +292,7 @@ export class DurableObjectStore implements LimitStore {
   readonly #call: ObjectCall<SluiceStore>;
   readonly #options: DurableObjectStoreOptions;
   readonly #shards: number;
+  readonly #placement: Placement;
   readonly #lanes = new Map<string, GroupCommit<ShardOp, ShardResult>>();
   /** Object ids by name: a name's id never changes, a stub is made per call. */
 
@@ -294,6 +301,7 @@ export class DurableObjectStore implements LimitStore {
     this.#options = options;
     this.#call = budgetedCall(ns, options.timeoutMs);
     this.#shards = options.shards ?? 1;
+    this.#placement = options.placement ?? new Map();
   }
 
   /** RPCs made so far, over all objects (for tests and metrics). */
@@ -413,8 +421,9 @@ export class DurableObjectStore implements LimitStore {
 
   /** Asks each of the rules' objects for its bans (admin only). */
   async listBans(prefix: string, rules: readonly string[], nowMs: number): Promise<BanEntry[]> {
-    const names = rules.flatMap((rule) =>
-      this.#shards <= 1 ? [rule] : Array.from({ length: this.#shards }, (_, i) => `${rule}#${i}`),
+    const groups = new Set(rules.map((rule) => this.#placement.get(rule) ?? rule));
+    const names = [...groups].flatMap((group) =>
+      this.#shards <= 1 ? [group] : Array.from({ length: this.#shards }, (_, i) => `${group}#${i}`),
     );
     const lists = await Promise.all(
       names.map((name) => this.#call<BanEntry[]>(name, (stub) => stub.bans(prefix, nowMs))),
@@ -423,7 +432,7 @@ export class DurableObjectStore implements LimitStore {
   }
 
   #shardOf(key: string): string {
-    return objectFor(key, this.#shards);
+    return objectFor(key, this.#shards, this.#placement);
   }
 
   /** The decision's checks grouped by the object they live in, first-seen order. */
@@ -547,27 +556,4 @@ interface Part {
   checks: LimitCheck[];
   /** Where each of `checks` stands in the decision. */
   indexes: number[];
-}
-
-/**
- * The object a key lives in: its rule's (the second field of
- * `<prefix>:<rule>:<limit>:<subject>`), and with `shards` > 1 one of that
- * many objects of the rule, picked by FNV-1a of the subject, so every limit
- * of a rule on one subject lands in one object.
- *
- * @example
- * objectFor("sluice:api:ip-1m:ip:203.0.113.7", 1); // "api"
- * objectFor("sluice:api:ip-1m:ip:203.0.113.7", 8); // "api#5" (say)
- */
-export function objectFor(key: string, shards: number): string {
-  const fields = key.split(":");
-  const rule = fields.length > 3 ? (fields[1] as string) : key;
-  if (shards <= 1) return rule;
-  const subject = fields.slice(3).join(":");
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < subject.length; i++) {
-    hash ^= subject.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return `${rule}#${hash % shards}`;
 }
