@@ -108,6 +108,29 @@ describe.each(LIMIT_STORES)("limiter API, %s store", (kind) => {
     },
   );
 
+  it("decides a burst on 300 subjects, two limits each, in batches that write hundreds of keys", async () => {
+    const store = limitStore(kind);
+    const prefix = uniquePrefix();
+    const req = (i: number): DecideRequest => ({
+      rule: "api-test",
+      checks: ["a", "b"].map((id) => ({
+        id,
+        key: `${prefix}:api-test:${id}:ip:192.0.2.${i}`,
+        algorithm: "gcra" as const,
+        count: 1,
+        periodMs: 3_600_000,
+        burst: 1,
+        cost: 1,
+      })),
+      nowMs: T0,
+      countRejected: false,
+    });
+    const first = await Promise.all(Array.from({ length: 300 }, (_, i) => store.decide(req(i))));
+    expect(first.filter((d) => d.allowed)).toHaveLength(300);
+    const again = await Promise.all(Array.from({ length: 300 }, (_, i) => store.decide(req(i))));
+    expect(again.filter((d) => d.allowed)).toHaveLength(0);
+  });
+
   it("commits all of a decision's limits or none", async () => {
     const store = limitStore(kind);
     const prefix = uniquePrefix();

@@ -34,12 +34,11 @@ import {
 import { BoundedMap } from "../../util/bounded-map.ts";
 import { GROUP_COMMIT_DEFAULTS, GroupCommit, type GroupCommitOptions } from "../group-commit.ts";
 import { objectFor, type Placement } from "./placement.ts";
+import { statementChunks } from "./sql.ts";
 import { budgetedCall, type ObjectCall } from "./stub.ts";
 
 /** How often an object deletes lapsed state. */
 const SWEEP_EVERY_MS = 60_000;
-/** Rows written by one SQL statement at most. */
-const ROWS_PER_STATEMENT = 500;
 /** Rows an object keeps in memory at most; the rest are read from SQLite when asked. */
 const MAX_CACHED_ROWS = 50_000;
 
@@ -121,29 +120,30 @@ export class SluiceStore extends DurableObject {
     },
   };
 
-  /** Writes the batch's rows: one statement for the upserts, one for the deletions. */
+  /**
+   * Writes the batch's rows: the upserts, then the deletions, as few
+   * statements as the bound-value limit allows (a statement past it fails,
+   * and with it the whole batch).
+   */
   #flush(): void {
     if (this.#dirty.size === 0) return;
-    const upserts: SqlStorageValue[] = [];
+    const upserts: [string, string, number, number][] = [];
     const deletions: string[] = [];
     for (const key of this.#dirty) {
       const row = this.#rows.get(key);
-      if (row) upserts.push(key, row.value, row.expiresAt, row.seen);
+      if (row) upserts.push([key, row.value, row.expiresAt, row.seen]);
       else deletions.push(key);
     }
     this.#dirty.clear();
     const sql = this.ctx.storage.sql;
-    // SQLite binds at most 32,766 values per statement; a batch stays far below.
-    for (let at = 0; at < upserts.length; at += ROWS_PER_STATEMENT * 4) {
-      const chunk = upserts.slice(at, at + ROWS_PER_STATEMENT * 4);
-      const rows = Array.from({ length: chunk.length / 4 }, () => "(?, ?, ?, ?)").join(", ");
+    for (const chunk of statementChunks(upserts, 4)) {
+      const rows = chunk.map(() => "(?, ?, ?, ?)").join(", ");
       sql.exec(
         `INSERT INTO limit_state (key, value, expires_at, seen) VALUES ${rows} ON CONFLICT(key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, seen = excluded.seen`,
-        ...chunk,
+        ...chunk.flat(),
       );
     }
-    for (let at = 0; at < deletions.length; at += ROWS_PER_STATEMENT) {
-      const chunk = deletions.slice(at, at + ROWS_PER_STATEMENT);
+    for (const chunk of statementChunks(deletions, 1)) {
       sql.exec(
         `DELETE FROM limit_state WHERE key IN (${chunk.map(() => "?").join(", ")})`,
         ...chunk,

@@ -3,9 +3,7 @@ import { DurableObject } from "cloudflare:workers";
 import { type MetricsStore, SUBJECT_WINDOW_MS } from "../../observe/aggregate.ts";
 import type { Aggregate } from "../../observe/exposition.ts";
 import type { Deltas } from "../../observe/metrics.ts";
-
-/** Values bound per statement at most (SQLite in Durable Objects allows 100). */
-const VALUES_PER_STATEMENT = 99;
+import { statementChunks } from "./sql.ts";
 
 /**
  * One object per deployment holds the aggregate in SQLite: `add` rows are
@@ -39,8 +37,7 @@ export class SluiceMetrics extends DurableObject implements MetricsObjectRpc {
     }
     this.#sum("add", deltas.add);
     this.#sum("subject", deltas.subjects);
-    for (let at = 0; at < deltas.set.length; at += VALUES_PER_STATEMENT / 3) {
-      const chunk = deltas.set.slice(at, at + VALUES_PER_STATEMENT / 3);
+    for (const chunk of statementChunks(deltas.set, 2)) {
       sql.exec(
         `INSERT INTO metric (kind, field, text) VALUES ${chunk.map(() => "('set', ?, ?)").join(",")} ON CONFLICT (kind, field) DO UPDATE SET text = excluded.text`,
         ...chunk.flat(),
@@ -81,9 +78,7 @@ export class SluiceMetrics extends DurableObject implements MetricsObjectRpc {
   }
 
   #sum(kind: "add" | "subject", entries: Array<[string, number]>): void {
-    const per = Math.floor(VALUES_PER_STATEMENT / 2);
-    for (let at = 0; at < entries.length; at += per) {
-      const chunk = entries.slice(at, at + per);
+    for (const chunk of statementChunks(entries, 2)) {
       this.ctx.storage.sql.exec(
         `INSERT INTO metric (kind, field, num) VALUES ${chunk.map(() => `('${kind}', ?, ?)`).join(",")} ON CONFLICT (kind, field) DO UPDATE SET num = num + excluded.num`,
         ...chunk.flat(),
