@@ -31,6 +31,8 @@ export interface SluicePolicyOptions {
   concurrency?: number;
   /** `"adaptive": {}` on every rule: the controller's report rides with each decision. */
   adaptive?: boolean;
+  /** `store.shards`: the Durable Object store spreads each rule over this many objects. */
+  shards?: number;
 }
 
 /**
@@ -62,6 +64,7 @@ export function sluicePolicy(
     version: "bench",
     rules: [rule("load", rules.load), rule("tight", rules.tight)],
     ...(options.logAllowed === undefined ? {} : { log: { allowed: options.logAllowed } }),
+    ...(options.shards ? { store: { shards: options.shards } } : {}),
   };
 }
 

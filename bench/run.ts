@@ -65,6 +65,7 @@ const PRIMARY_CONNECTIONS = TARGETS.connections;
 const SLUICE: readonly ContenderName[] = [
   "sluice",
   "sluice-do",
+  "sluice-do-sharded",
   "sluice-quiet",
   "sluice-dark",
   "sluice-observed",

@@ -34,6 +34,7 @@ export const CONTENDERS = [
   "bare-1rt",
   "sluice",
   "sluice-do",
+  "sluice-do-sharded",
   "sluice-quiet",
   "sluice-delay",
   "sluice-concurrency",
@@ -50,6 +51,7 @@ export type ContenderName = (typeof CONTENDERS)[number];
 export const LIMITERS: readonly ContenderName[] = [
   "sluice",
   "sluice-do",
+  "sluice-do-sharded",
   "sluice-quiet",
   "sluice-dark",
   "sluice-observed",
@@ -57,6 +59,9 @@ export const LIMITERS: readonly ContenderName[] = [
   "hono-rate-limiter",
   "cf-ratelimit",
 ];
+
+/** Objects per rule for `sluice-do-sharded`: its two limits count by key and by address, so most decisions span two. */
+export const DO_SHARDS = 8;
 
 /**
  * Where each contender keeps its counts: the REST endpoint in front of Redis
@@ -70,6 +75,7 @@ export const STORE_OF: Record<ContenderName, StoreKind> = {
   "bare-1rt": "redis",
   sluice: "redis",
   "sluice-do": "durable-object",
+  "sluice-do-sharded": "durable-object",
   "sluice-quiet": "redis",
   "sluice-delay": "redis",
   "sluice-concurrency": "redis",
@@ -104,6 +110,7 @@ export function runsAtLatency(name: ContenderName, latencyMs: number): boolean {
 const SAME_CODE_AS = {
   "sluice-quiet": "sluice",
   "sluice-do": "sluice",
+  "sluice-do-sharded": "sluice",
   "sluice-delay": "sluice",
   "sluice-concurrency": "sluice",
   "sluice-adaptive": "sluice",
@@ -278,7 +285,8 @@ export interface Endpoints {
  * Redis, and the limits, as Sluice's policy for Sluice (the same policy with
  * `log.allowed` off for `sluice-quiet`) and as `BENCH_RULES` for the peers.
  * `sluice-do` gets no Upstash variables, so Sluice uses its Durable Objects
- * (bound by `wrangler.toml`); `cf-ratelimit`'s limits are rate limiting
+ * (bound by `wrangler.toml`), and `sluice-do-sharded` the same spread over
+ * `DO_SHARDS` objects per rule; `cf-ratelimit`'s limits are rate limiting
  * bindings in its config.
  *
  * @example
@@ -296,6 +304,11 @@ export function contenderBindings(name: ContenderName, at: Endpoints): Record<st
       return { ...origin, ...store, SLUICE_POLICY: JSON.stringify(sluicePolicy(BENCH_RULES)) };
     case "sluice-do":
       return { ...origin, SLUICE_POLICY: JSON.stringify(sluicePolicy(BENCH_RULES)) };
+    case "sluice-do-sharded":
+      return {
+        ...origin,
+        SLUICE_POLICY: JSON.stringify(sluicePolicy(BENCH_RULES, { shards: DO_SHARDS })),
+      };
     case "cf-ratelimit":
       return origin;
     case "sluice-quiet":
