@@ -24,10 +24,11 @@ const count = (answers: { status: number }[], status: number) =>
 /**
  * Exactness is asserted with a budget the store keeps on this machine: the
  * burst's client, wrangler, workerd and the REST endpoint share two cores,
- * and a batch's round trip reaches 170 ms there. What a store past its
- * budget gets is the next describe's subject.
+ * and a batch's round trip reaches 170 ms there when the machine is quiet,
+ * over 1 s when this file starts while the rest of the suite is still
+ * exiting. What a store past its budget gets is the next describe's subject.
  */
-const UNHURRIED = { ...POLICY, store: { timeoutMs: 1000 } };
+const UNHURRIED = { ...POLICY, store: { timeoutMs: 2500 } };
 
 describe.each(["redis", "durable-object"] as const)(
   "under load through wrangler dev, %s store",
@@ -35,6 +36,13 @@ describe.each(["redis", "durable-object"] as const)(
     let stack: Stack;
     beforeAll(async () => {
       stack = await startStack(kind, UNHURRIED);
+      // A gateway that has served before: script cached, code compiled,
+      // connections open. The first burst after start otherwise pays all
+      // of that at once, while the rest of the suite may still be exiting.
+      await untilStoreAnswers(`${stack.url}/probe`);
+      await burst(`${stack.url}/probe`, 100, (i) => ({
+        headers: { "cf-connecting-ip": `192.0.2.${i}` },
+      }));
     }, 90_000);
     afterAll(() => stack?.stop(), 30_000);
 
