@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { SluiceStore } from "../../src/stores/durable-object/limit-store.ts";
+import type { ShardOp, SluiceStore } from "../../src/stores/durable-object/limit-store.ts";
 import { objectFor } from "../../src/stores/durable-object/placement.ts";
 import { countedStore, gateway, randomKey, STORES, statuses, uniquePrefix } from "./helpers.ts";
 
@@ -100,6 +100,34 @@ describe("Durable Object state hygiene", () => {
     const windowEnds = 2 * 3_600_000 - (gw.clock.now % 3_600_000);
     expect(await live(windowEnds - 1)).toBe(3);
     expect(await live(windowEnds)).toBe(0);
+  });
+});
+
+describe("the limit object's batches", () => {
+  it("leave nothing behind when one fails: its callers hear an error, so none of it counts", async () => {
+    const ns = env.SLUICE_STORE as unknown as DurableObjectNamespace<SluiceStore>;
+    const stub = ns.getByName(`${uniquePrefix()}-atomic`);
+    const T = 1_780_000_000_000;
+    const decide = (key: string, algorithm = "gcra") => ({
+      op: "decide" as const,
+      req: {
+        rule: "atomic",
+        checks: [{ id: "l", key, algorithm, count: 1, periodMs: 60_000, burst: 1, cost: 1 }],
+        nowMs: T,
+        countRejected: false,
+      },
+    });
+    // An operation it cannot run (an algorithm of another version, mid-deploy) fails the batch.
+    const batch = [decide("kept:a"), decide("bad:b", "no-such-algorithm")] as ShardOp[];
+    expect(await stub.run(batch)).toEqual({
+      failed: "Cannot read properties of undefined (reading 'step')",
+    });
+    // The first decision of the failed batch was not counted, in memory or in SQLite.
+    const [first] = (await stub.run([decide("kept:a")] as ShardOp[])) as unknown as [
+      { allowed: boolean },
+    ];
+    expect(first.allowed).toBe(true);
+    expect(await stub.liveKeys(T)).toBe(1);
   });
 });
 

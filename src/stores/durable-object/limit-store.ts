@@ -59,6 +59,11 @@ export type ShardOp =
   /** Reports to the rule's adaptive controller, for a decision spread over several objects. */
   | { op: "adapt"; spec: AdaptiveSpec; nowMs: number };
 
+/** A batch the object could not run; nothing of it was kept. */
+export interface BatchFailure {
+  failed: string;
+}
+
 export type ShardResult =
   | Decision
   | Reservation
@@ -134,7 +139,6 @@ export class SluiceStore extends DurableObject {
       if (row) upserts.push([key, row.value, row.expiresAt, row.seen]);
       else deletions.push(key);
     }
-    this.#dirty.clear();
     const sql = this.ctx.storage.sql;
     for (const chunk of statementChunks(upserts, 4)) {
       const rows = chunk.map(() => "(?, ?, ?, ?)").join(", ");
@@ -149,16 +153,44 @@ export class SluiceStore extends DurableObject {
         ...chunk,
       );
     }
-    void this.#scheduleSweep();
   }
 
-  /** Runs a batch in order: each operation sees the writes of those before it. */
-  run(ops: readonly ShardOp[]): ShardResult[] {
+  /**
+   * Runs a batch in order: each operation sees the writes of those before it.
+   * A batch that fails is answered as such, not thrown: none of it stands,
+   * and its callers fall back as they do for any store failure.
+   */
+  run(ops: readonly ShardOp[]): ShardResult[] | BatchFailure {
     this.#calls++;
     this.#operations += ops.length;
-    const results = ops.map((op) => this.#one(op));
-    this.#flush();
-    return results;
+    try {
+      return this.#atomically(() => ops.map((op) => this.#one(op)));
+    } catch (err) {
+      return { failed: err instanceof Error ? err.message : String(err) };
+    }
+  }
+
+  /**
+   * Runs `work` and writes its rows in one SQLite transaction. A batch that
+   * throws leaves nothing behind, in SQLite or in memory: its callers hear
+   * an error, so none of its decisions may count.
+   */
+  #atomically<T>(work: () => T): T {
+    let out: T;
+    try {
+      out = this.ctx.storage.transactionSync(() => {
+        const result = work();
+        this.#flush();
+        return result;
+      });
+    } catch (err) {
+      for (const key of this.#dirty) this.#rows.delete(key);
+      this.#dirty.clear();
+      throw err;
+    }
+    if (this.#dirty.size > 0) void this.#scheduleSweep();
+    this.#dirty.clear();
+    return out;
   }
 
   #one(op: ShardOp): ShardResult {
@@ -191,8 +223,9 @@ export class SluiceStore extends DurableObject {
 
   reset(keys: readonly string[]): void {
     this.#calls++;
-    for (const key of keys) this.#table.remove(key);
-    this.#flush();
+    this.#atomically(() => {
+      for (const key of keys) this.#table.remove(key);
+    });
   }
 
   /** The bans in force among this object's keys under `prefix`. */
@@ -544,6 +577,10 @@ function checkedReply(ops: readonly ShardOp[], reply: unknown): ShardResult[] {
         return isDecision(r);
     }
   };
+  const failed = (reply as Partial<BatchFailure> | null)?.failed;
+  if (typeof failed === "string") {
+    throw new StoreError(`the limit object failed the batch: ${failed.slice(0, 160)}`, "error");
+  }
   const fitsAll = Array.isArray(reply) && reply.length === ops.length;
   if (!fitsAll || !ops.every((op, i) => fits(reply[i], op))) {
     throw new StoreError("unexpected reply from the limit object", "error");
