@@ -1,7 +1,10 @@
 /** @module test/workerd/observe — metrics added up in the store and read as OpenMetrics, W3C trace context to the origin and into the log, Server-Timing. */
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import { DurableObjectMetricsStore } from "../../src/stores/durable-object/metrics-object.ts";
+import {
+  DurableObjectMetricsStore,
+  type SluiceMetrics,
+} from "../../src/stores/durable-object/metrics-object.ts";
 import { createUpstashClient } from "../../src/stores/redis/client.ts";
 import { RedisMetricsStore } from "../../src/stores/redis/metrics-store.ts";
 import { gateway, STORES, statuses, uniquePrefix } from "./helpers.ts";
@@ -248,6 +251,23 @@ describe("alert claims", () => {
     expect(await claims.claimAlert('["denials","api"]', 60_000, at + 59_999)).toBe(false);
     expect(await claims.claimAlert('["denials","login"]', 60_000, at + 1)).toBe(true);
     expect(await claims.claimAlert('["denials","api"]', 60_000, at + 60_000)).toBe(true);
+  });
+});
+
+describe("the SluiceMetrics object", () => {
+  it("adds all of a flush or none of it, so a flush sent again is not counted twice", async () => {
+    const ns = env.SLUICE_METRICS as unknown as DurableObjectNamespace<SluiceMetrics>;
+    const stub = ns.getByName(`${uniquePrefix()}:metrics`);
+    const at = 1_780_000_000_000;
+    // The counters go in first; the subject that is no number fails the statement after them.
+    const bad = { add: [["requests", 3]], set: [], subjects: [["s", Number.NaN]] };
+    expect((await stub.add(bad as never, at)).failed).toMatch(/NOT NULL/);
+    expect(await stub.add({ add: [["requests", 3]], set: [], subjects: [["s", 1]] }, at)).toEqual(
+      {},
+    );
+    const read = await stub.read(at);
+    expect(read.add).toEqual({ requests: 3 });
+    expect(read.subjects).toEqual({ s: 1 });
   });
 });
 

@@ -26,7 +26,20 @@ export class SluiceMetrics extends DurableObject implements MetricsObjectRpc {
     );
   }
 
-  async add(deltas: PlainDeltas, nowMs: number): Promise<void> {
+  /**
+   * All of a flush or none: a failed one is sent again whole (see
+   * `observe/aggregate.ts`). A failure is answered, not thrown.
+   */
+  async add(deltas: PlainDeltas, nowMs: number): Promise<{ failed?: string }> {
+    try {
+      this.ctx.storage.transactionSync(() => this.#add(deltas, nowMs));
+      return {};
+    } catch (err) {
+      return { failed: err instanceof Error ? err.message : String(err) };
+    }
+  }
+
+  #add(deltas: PlainDeltas, nowMs: number): void {
     const sql = this.ctx.storage.sql;
     const kv = this.ctx.storage.kv;
     const since = kv.get<number>("subjects-since");
@@ -89,7 +102,7 @@ export class SluiceMetrics extends DurableObject implements MetricsObjectRpc {
 
 /** The Durable Object side: what `SluiceMetrics` answers over RPC. */
 export interface MetricsObjectRpc {
-  add(deltas: PlainDeltas, nowMs: number): Promise<void>;
+  add(deltas: PlainDeltas, nowMs: number): Promise<{ failed?: string }>;
   read(nowMs: number): Promise<Aggregate>;
   claimAlert(episode: string, holdMs: number, nowMs: number): Promise<boolean>;
 }
@@ -121,13 +134,15 @@ export class DurableObjectMetricsStore implements MetricsStore {
     return this.#ns.getByName(this.#name) as unknown as MetricsObjectRpc;
   }
 
-  add(deltas: Deltas, nowMs: number): Promise<void> {
+  async add(deltas: Deltas, nowMs: number): Promise<void> {
     const plain: PlainDeltas = {
       add: [...deltas.add],
       set: [...deltas.set],
       subjects: [...deltas.subjects],
     };
-    return this.#stub().add(plain, nowMs);
+    const { failed } = await this.#stub().add(plain, nowMs);
+    if (failed !== undefined)
+      throw new Error(`the metrics object kept nothing of a flush: ${failed}`);
   }
 
   read(nowMs: number): Promise<Aggregate> {
