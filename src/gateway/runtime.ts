@@ -174,8 +174,8 @@ export async function buildRuntime(
   const { policy } = loaded;
   const timeoutMs = policy.store.timeoutMs;
   // The one place a backend is chosen: limits and the directory live together.
-  // Both sides of a canary share the store: their keys are placed as one.
-  const placement = placementOf(canary ? [policy, canary.loaded.policy] : [policy]);
+  // By the stable policy alone: a canary moves no stable state (see placementOf).
+  const placement = placementOf([policy]);
   const backendOptions = { timeoutMs, now: options.clock, shards: policy.store.shards, placement };
   const backend: Backend =
     url && token

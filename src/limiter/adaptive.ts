@@ -293,14 +293,17 @@ export function scaleLimit<L extends StepLimit>(limit: L, factorPpm: number): L 
 }
 
 /**
- * The smallest count a controller at `minPpm` may scale a limit to: the
- * `floorCount` its token bucket's key lives by.
+ * The smallest count a limit takes under a controller at `minPpm`: the
+ * `floorCount` its token bucket's key lives by. Scaling never goes below the
+ * cost (`scaleLimit`), which can be above an unscaled count, so the limit's
+ * own count bounds it too.
  *
  * @example
  * floorCount({ count: 16, cost: 1 }, 100_000); // 1
+ * floorCount({ count: 1, cost: 5 }, 100_000); // 1
  */
 export function floorCount(limit: Pick<StepLimit, "count" | "cost">, minPpm: number): number {
-  return Math.max(limit.cost, scaled(limit.count, minPpm));
+  return Math.min(limit.count, Math.max(limit.cost, scaled(limit.count, minPpm)));
 }
 
 /** The request with every check scaled by the factor, its controller's report already sent. */

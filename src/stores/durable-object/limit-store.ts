@@ -176,6 +176,7 @@ export class SluiceStore extends DurableObject {
    * an error, so none of its decisions may count.
    */
   #atomically<T>(work: () => T): T {
+    const latestNowMs = this.#latestNowMs;
     let out: T;
     try {
       out = this.ctx.storage.transactionSync(() => {
@@ -186,6 +187,7 @@ export class SluiceStore extends DurableObject {
     } catch (err) {
       for (const key of this.#dirty) this.#rows.delete(key);
       this.#dirty.clear();
+      this.#latestNowMs = latestNowMs;
       throw err;
     }
     if (this.#dirty.size > 0) void this.#scheduleSweep();

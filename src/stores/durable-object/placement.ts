@@ -17,11 +17,11 @@ export type Placement = ReadonlyMap<string, string>;
  * The object is named for the group: `*` when the application-wide limits
  * are in it, else its first shared name.
  *
- * Every policy that shares the store is given at once (a canary beside the
- * stable one), so an owner lives in one object whichever of them decides.
- * A policy change that joins or parts groups moves the owners' counters to
- * another object, which starts them afresh, as a change of `store.shards`
- * does.
+ * The gateway places by its stable policy alone: adding a canary moves no
+ * state, and a canary decision whose limits the stable policy keeps apart
+ * takes the split path. A policy change that joins or parts groups moves the
+ * owners' counters to another object, which starts them afresh, as a change
+ * of `store.shards` does.
  *
  * @example
  * placementOf([policy]).get("search"); // "~lookups", with a shared limit "lookups"
@@ -43,6 +43,9 @@ export function placementOf(policies: readonly Policy[]): Placement {
   };
   for (const policy of policies) {
     const appWide = policy.limits.length > 0;
+    for (const limit of policy.limits) {
+      if (limit.shared !== null) join(APP_RULE, `~${limit.shared}`);
+    }
     for (const rule of policy.rules) {
       if (appWide) join(rule.name, APP_RULE);
       for (const limit of rule.limits) {

@@ -124,6 +124,24 @@ describe("floor counts", () => {
     expect(await floors(applicationRule(policy.limits))).toEqual([100]);
   });
 
+  it("are never above the limit's own count, even where scaling stops at a cost above it", async () => {
+    const costly = validatePolicy({
+      rules: [
+        {
+          name: "batch",
+          match: { path: "/batch" },
+          limits: [{ rate: "1/min", burst: 10, cost: 5, algorithm: "token-bucket" }],
+          adaptive: {},
+        },
+      ],
+    });
+    if (!costly.ok) throw new Error(JSON.stringify(costly.issues));
+    const [batch] = costly.policy.rules as [Rule];
+    const [check] = await buildChecks(costly.policy, batch, who);
+    // Scaled, the count is raised to the cost (5); unscaled it refills at 1 a minute.
+    expect(check?.floorCount).toBe(1);
+  });
+
   it("are absent where no controller scales the limit", async () => {
     expect(await floors(plain)).toEqual([undefined]);
     const calm = validatePolicy({

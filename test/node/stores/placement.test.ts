@@ -55,7 +55,17 @@ describe("placement of Durable Object keys", () => {
     }
   });
 
-  it("places a canary with the stable policy, so an owner has one object whichever decides", () => {
+  it("puts a shared application-wide limit in the object *, with every rule", () => {
+    const p = policy({
+      limits: [{ rate: "1000/min", by: "ip", shared: "edge" }],
+      rules: [rule("api", [{ rate: "5/s" }])],
+    });
+    const placement = placementOf([p]);
+    expect(objectFor("sluice:~edge:app.ip-1m:ip:192.0.2.1", 1, placement)).toBe("*");
+    expect(objectFor("sluice:api:ip-1s:ip:192.0.2.1", 1, placement)).toBe("*");
+  });
+
+  it("given several policies, places each owner in one object whichever of them decides", () => {
     const stable = policy({ rules: [rule("a", [{ rate: "5/s" }]), rule("b", [{ rate: "5/s" }])] });
     const canary = policy({
       rules: [rule("a", [{ rate: "5/s", shared: "s" }]), rule("b", [{ rate: "5/s", shared: "s" }])],
