@@ -100,12 +100,15 @@ export async function buildChecks(
  */
 function floorPpm(policy: Policy, rule: Rule, limit: Limit): number | undefined {
   if (limit.shared === null && rule.name !== APP_RULE) return rule.adaptive?.minPpm;
-  let least: number | undefined;
-  for (const r of policy.rules) {
-    if (r.adaptive) least = Math.min(least ?? r.adaptive.minPpm, r.adaptive.minPpm);
+  if (!LEAST_MIN_PPM.has(policy)) {
+    const mins = policy.rules.flatMap((r) => (r.adaptive ? [r.adaptive.minPpm] : []));
+    LEAST_MIN_PPM.set(policy, mins.length > 0 ? Math.min(...mins) : undefined);
   }
-  return least;
+  return LEAST_MIN_PPM.get(policy);
 }
+
+/** Each policy's smallest controller `min`, worked out once (policies are frozen once loaded). */
+const LEAST_MIN_PPM = new WeakMap<Policy, number | undefined>();
 
 /**
  * The rule's ban for this request: its state lives at
