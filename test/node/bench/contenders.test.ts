@@ -15,6 +15,7 @@ import {
   bundledAs,
   CONTENDERS,
   contenderBindings,
+  DO_SHARDS,
   LIMITERS,
   runsAtLatency,
   STORE_OF,
@@ -89,6 +90,20 @@ describe("the contenders", () => {
     expect(durable.SLUICE_POLICY).toBe(redis.SLUICE_POLICY);
     expect(STORE_OF.sluice).toBe("redis");
     expect(STORE_OF["sluice-do"]).toBe("durable-object");
+  });
+
+  it("run sluice-do-sharded as sluice-do with its rules spread over DO_SHARDS objects", () => {
+    expect(bundledAs("sluice-do-sharded")).toBe("sluice");
+    expect(STORE_OF["sluice-do-sharded"]).toBe("durable-object");
+    const sharded = contenderBindings("sluice-do-sharded", at);
+    const plain = contenderBindings("sluice-do", at);
+    expect(sharded).not.toHaveProperty("UPSTASH_REDIS_REST_URL");
+    const policy = JSON.parse(String(sharded.SLUICE_POLICY));
+    expect(policy.store).toEqual({ shards: DO_SHARDS });
+    expect({ ...policy, store: undefined }).toEqual({
+      ...JSON.parse(String(plain.SLUICE_POLICY)),
+      store: undefined,
+    });
   });
 
   it("give the binding contender the origin only: its limits live in its config", () => {
