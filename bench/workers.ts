@@ -238,7 +238,7 @@ export async function bundleContender(
  * Runs a command to completion; resolves with stdout + stderr, rejects on a
  * non-zero exit. `track` learns its PID, so a run stopped meanwhile stops it too.
  */
-function run(cmd: string, args: string[], track?: (p: Started) => void): Promise<string> {
+export function run(cmd: string, args: string[], track?: (p: Started) => void): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {
       cwd: ROOT,
@@ -504,7 +504,7 @@ function statFields(pid: number | string): { comm: string; fields: string[] } | 
 }
 
 /** The PID of `parent`'s child process named `comm`, from /proc (Linux). */
-function findChild(parent: number, comm: string): number | undefined {
+export function findChild(parent: number, comm: string): number | undefined {
   let entries: string[];
   try {
     entries = readdirSync("/proc").filter((d) => /^\d+$/.test(d));
@@ -520,7 +520,7 @@ function findChild(parent: number, comm: string): number | undefined {
 }
 
 /** User + system CPU time of a process in ms (proc(5): utime and stime, in clock ticks of 10 ms). */
-function cpuMs(pid: number): number {
+export function cpuMs(pid: number): number {
   const stat = statFields(pid);
   if (!stat) return Number.NaN;
   return (Number(stat.fields[11]) + Number(stat.fields[12])) * 10;

@@ -103,8 +103,12 @@ export async function forward(req: Request, options: ForwardOptions): Promise<Re
 /**
  * The headers the origin gets, built in one pass over the client's: no
  * hop-by-hop or managed field, nothing `dropHeaders` names, in any spelling.
+ * Exported for `npm run bench:hot-path`, which prices it.
+ *
+ * @example
+ * requestHeaders(req.headers, new URL(req.url), { origin, timeoutMs: 30_000, forwardedFor: "203.0.113.7", appendForwardedFor: false });
  */
-function requestHeaders(src: Headers, incoming: URL, options: ForwardOptions): Headers {
+export function requestHeaders(src: Headers, incoming: URL, options: ForwardOptions): Headers {
   const nominated = nominatedBy(src);
   const drop = options.dropHeaders?.length ? new Set(options.dropHeaders.map(keyOf)) : undefined;
   const headers = new Headers();
@@ -138,9 +142,13 @@ function managed(name: string, key: string): boolean {
  * case: no copy). workerd's HTTP server keeps `Connection` from the Worker (kj
  * reads it as a connection-level field) and Cloudflare's edge rewrites it, so
  * there the nominated names cannot be known; where the field is visible
- * (Node, a Request built in code) they are dropped.
+ * (Node, a Request built in code) they are dropped. Exported for
+ * `npm run bench:hot-path`.
+ *
+ * @example
+ * new Response(res.body, { status: res.status, headers: responseHeaders(res.headers) });
  */
-function responseHeaders(src: Headers): Headers {
+export function responseHeaders(src: Headers): Headers {
   const nominated = nominatedBy(src);
   const hop = (name: string) => {
     const key = keyOf(name);
