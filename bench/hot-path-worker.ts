@@ -9,6 +9,7 @@ import { hashApiKey } from "../src/identity/secret.ts";
 import gateway from "../src/index.ts";
 import { type ForwardOptions, requestHeaders, responseHeaders } from "../src/proxy/index.ts";
 import { createUpstashClient } from "../src/stores/redis/client.ts";
+import { RedisStore } from "../src/stores/redis/limit-store.ts";
 import { sha256Hex } from "../src/util/encoding.ts";
 import { HOP_BY_HOP_KEYS, headerKey, isManagedHeader } from "../src/util/header-name.ts";
 import bare from "./contenders/bare.ts";
@@ -30,7 +31,11 @@ const APPS = {
   sluice: gateway,
   "sluice-quiet": gateway,
   "sluice-dark": gateway,
+  "sluice-unmatched": gateway,
 } as const;
+
+/** Contenders whose requests go to a path no rule matches: the gateway without a decision. */
+const UNMATCHED = new Set(["sluice-unmatched"]);
 
 /** As many addresses as the benchmark's load cycles through. */
 const IPS = Array.from({ length: 64 }, (_, i) => `10.0.${i >> 8}.${i & 255}`);
@@ -121,6 +126,8 @@ interface Fixture {
   byEnv: WeakMap<Env, number>;
   /** A loaded script that returns a decision-sized reply: what one EVALSHA costs the Worker. */
   script: { sha: string; client: ReturnType<typeof createUpstashClient> };
+  /** Sluice's Redis store, as the gateway builds it. */
+  store: RedisStore;
 }
 
 /** Two limits' worth of numbers, as the decide script answers one decision. */
@@ -136,6 +143,7 @@ async function prepare(env: Env): Promise<Fixture> {
   const client = createUpstashClient(env.UPSTASH_REDIS_REST_URL, env.UPSTASH_REDIS_REST_TOKEN, 250);
   const sha = await client.scriptLoad(REPLY_SCRIPT);
   return {
+    store: new RedisStore(client, { timeoutMs: 250 }),
     script: { sha, client },
     originHeaders: origin.headers,
     byConfig: new Map([[JSON.stringify(ENV_FIELDS.map((name) => fieldOf(env, name))), 1]]),
@@ -152,7 +160,7 @@ function steps(
   req: Request,
   env: Env,
   ctx: ExecutionContext,
-  { originHeaders, byConfig, byEnv, script }: Fixture,
+  { originHeaders, byConfig, byEnv, script, store }: Fixture,
 ): Record<string, Step> {
   const incoming = new URL(req.url);
   const options: ForwardOptions = {
@@ -173,8 +181,9 @@ function steps(
           "x-api-key": KEYS[i % KEYS.length] as string,
           "cf-connecting-ip": IPS[i % IPS.length] as string,
         };
+        const route = UNMATCHED.has(name) ? "/elsewhere" : "/api";
         const res = await app.fetch(
-          new Request(`http://bench.local/api/items/${i % 100}`, { headers }),
+          new Request(`http://bench.local${route}/items/${i % 100}`, { headers }),
           bindings,
           ctx,
         );
@@ -211,6 +220,33 @@ function steps(
         ? Promise.all(Array.from({ length: 32 }, () => new Promise((r) => setTimeout(r, 1))))
         : undefined,
     "store:upstash-client": () => script.client.evalsha(script.sha, [], []),
+    // Two GCRA limits, per key and per address, as the benchmark's load rule.
+    "store:redis-store-decide": (i) =>
+      store.decide({
+        rule: "load",
+        nowMs: Date.now(),
+        countRejected: false,
+        checks: [
+          {
+            id: "key",
+            key: `hp:load:key:${i % KEYS.length}`,
+            algorithm: "gcra",
+            count: 1_000_000,
+            periodMs: 60_000,
+            burst: 1_000_000,
+            cost: 1,
+          },
+          {
+            id: "ip",
+            key: `hp:load:ip:${i % IPS.length}`,
+            algorithm: "gcra",
+            count: 1_000_000,
+            periodMs: 60_000,
+            burst: 1_000_000,
+            cost: 1,
+          },
+        ],
+      }),
     "store:plain-fetch": async () => {
       const res = await fetch(env.UPSTASH_REDIS_REST_URL, {
         method: "POST",

@@ -15,7 +15,7 @@ import { median } from "./harness.ts";
 import { BENCH_RULES, sluicePolicy } from "./limits.ts";
 import { markdownTable } from "./report.ts";
 import { type Started, startStack } from "./services.ts";
-import { contenderBindings, cpuMs, findChild, run } from "./workers.ts";
+import { type ContenderName, contenderBindings, cpuMs, findChild, run } from "./workers.ts";
 
 /** Idle time after each request before workerd's CPU is read again. */
 const SETTLE_MS = 100;
@@ -47,7 +47,19 @@ const CHANGES = [
  * benchmark's bundles' code): origin and store round trips included, no
  * concurrency, so what Sluice adds is not hidden by queueing.
  */
-const REQUESTS = ["bare", "bare-1rt", "sluice", "sluice-quiet", "sluice-dark"] as const;
+const REQUESTS = [
+  "bare",
+  "bare-1rt",
+  "sluice",
+  "sluice-quiet",
+  "sluice-dark",
+  "sluice-unmatched",
+] as const;
+
+/** `sluice-unmatched` is `sluice-quiet` asked for a path no rule matches. */
+const BINDINGS_OF: Partial<Record<(typeof REQUESTS)[number], ContenderName>> = {
+  "sluice-unmatched": "sluice-quiet",
+};
 
 /** Steps priced on their own: what the log line and a timer cost. */
 const COSTS = [
@@ -62,6 +74,10 @@ const COSTS = [
   { step: "timer:fire", what: "a timer that fires (setTimeout 0, awaited)" },
   { step: "timer:fire-32", what: "a timer that fires with 31 others due at once (setTimeout 1)" },
   { step: "store:upstash-client", what: "an EVALSHA through Sluice's @upstash/redis client" },
+  {
+    step: "store:redis-store-decide",
+    what: "a decision of two limits through Sluice's Redis store (group commit, lone)",
+  },
   { step: "store:plain-fetch", what: "the same EVALSHA as one plain fetch" },
   { step: "fetch:origin", what: "a subrequest to the origin, body read" },
 ] as const;
@@ -115,7 +131,12 @@ try {
             UPSTASH_REDIS_REST_URL: stack.restUrl,
             UPSTASH_REDIS_REST_TOKEN: stack.restToken,
             SLUICE_POLICY: JSON.stringify(sluicePolicy(BENCH_RULES)),
-            CONTENDERS: Object.fromEntries(REQUESTS.map((n) => [n, contenderBindings(n, stack)])),
+            CONTENDERS: Object.fromEntries(
+              REQUESTS.map((n) => [
+                n,
+                contenderBindings(BINDINGS_OF[n] ?? (n as ContenderName), stack),
+              ]),
+            ),
           },
           unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
         },
@@ -218,7 +239,9 @@ try {
       ["whole request, one at a time", "CPU µs", "over bare-1rt", "rounds"],
       REQUESTS.filter((n) => names.includes(`request:${n}`)).map((n) => {
         const v = cost(`request:${n}`);
-        const over = n === "bare" || n === "bare-1rt" ? "–" : `+${us(v - bare1rt)}`;
+        const d = v - bare1rt;
+        const over =
+          n === "bare" || n === "bare-1rt" ? "–" : `${d < 0 ? "−" : "+"}${us(Math.abs(d))}`;
         return [n, us(v), over, range(`request:${n}`)];
       }),
       1,
