@@ -5,6 +5,7 @@
  * code as it was (kept here, for this measurement only), `after` is Sluice's.
  */
 
+import { CONFIG_FIELDS } from "../src/gateway/runtime.ts";
 import { hashApiKey } from "../src/identity/secret.ts";
 import gateway from "../src/index.ts";
 import { type ForwardOptions, requestHeaders, responseHeaders } from "../src/proxy/index.ts";
@@ -41,23 +42,6 @@ const UNMATCHED = new Set(["sluice-unmatched"]);
 const IPS = Array.from({ length: 64 }, (_, i) => `10.0.${i >> 8}.${i & 255}`);
 
 type Step = (i: number) => unknown;
-
-/** The environment fields the runtime cache keyed on per request, before it kept one entry per env object. */
-const ENV_FIELDS = [
-  "SLUICE_POLICY",
-  "ORIGIN_URL",
-  "UPSTASH_REDIS_REST_URL",
-  "UPSTASH_REDIS_REST_TOKEN",
-  "SLUICE_ADMIN_TOKEN",
-  "SLUICE_METRICS_OFF",
-  "SLUICE_OTLP_ENDPOINT",
-  "SLUICE_OTLP_HEADERS",
-  "SLUICE_ANALYTICS_SAMPLE_RATE",
-  "SLUICE_ALERT_WEBHOOK_URL",
-  "SLUICE_ALERT_WEBHOOK_SECRET",
-  "SLUICE_POLICY_CANARY",
-  "SLUICE_POLICY_CANARY_PERCENT",
-] as const;
 
 /** As many keys as the benchmark's load cycles through. */
 const KEYS = Array.from({ length: 256 }, (_, i) => `sk_bench_${String(i).padStart(4, "0")}`);
@@ -146,7 +130,7 @@ async function prepare(env: Env): Promise<Fixture> {
     store: new RedisStore(client, { timeoutMs: 250 }),
     script: { sha, client },
     originHeaders: origin.headers,
-    byConfig: new Map([[JSON.stringify(ENV_FIELDS.map((name) => fieldOf(env, name))), 1]]),
+    byConfig: new Map([[JSON.stringify(CONFIG_FIELDS.map((name) => fieldOf(env, name))), 1]]),
     byEnv: new WeakMap([[env, 1]]),
   };
 }
@@ -202,7 +186,7 @@ function steps(
     "response-headers:before": () => withoutHopByHop(new Headers(originHeaders)),
     "response-headers:after": () => responseHeaders(originHeaders),
     "runtime-lookup:before": () =>
-      byConfig.get(JSON.stringify(ENV_FIELDS.map((name) => fieldOf(env, name)))),
+      byConfig.get(JSON.stringify(CONFIG_FIELDS.map((name) => fieldOf(env, name)))),
     "runtime-lookup:after": () => byEnv.get(env),
     "log-line:stringify": () => JSON.stringify(LINE),
     "log-line:print": () => console.log(JSON.stringify(LINE)),

@@ -82,6 +82,23 @@ export interface RuntimeOptions {
   hold: ((ms: number, signal: AbortSignal) => Promise<boolean>) | undefined;
 }
 
+/** The env fields a runtime is built from: equal values, one runtime. */
+export const CONFIG_FIELDS = [
+  "SLUICE_POLICY",
+  "ORIGIN_URL",
+  "UPSTASH_REDIS_REST_URL",
+  "UPSTASH_REDIS_REST_TOKEN",
+  "SLUICE_ADMIN_TOKEN",
+  "SLUICE_METRICS_OFF",
+  "SLUICE_OTLP_ENDPOINT",
+  "SLUICE_OTLP_HEADERS",
+  "SLUICE_ANALYTICS_SAMPLE_RATE",
+  "SLUICE_ALERT_WEBHOOK_URL",
+  "SLUICE_ALERT_WEBHOOK_SECRET",
+  "SLUICE_POLICY_CANARY",
+  "SLUICE_POLICY_CANARY_PERCENT",
+] as const satisfies readonly (keyof SluiceEnv)[];
+
 /**
  * Runtimes by env. The Workers runtime passes the same env object to every
  * request of an isolate, so the WeakMap answers at once; an equal env in a
@@ -103,21 +120,7 @@ export class RuntimeCache {
   get(env: SluiceEnv): Promise<Runtime | ConfigFailure> {
     const known = this.#byEnv.get(env);
     if (known) return known;
-    const key = JSON.stringify([
-      env.SLUICE_POLICY,
-      env.ORIGIN_URL,
-      env.UPSTASH_REDIS_REST_URL,
-      env.UPSTASH_REDIS_REST_TOKEN,
-      env.SLUICE_ADMIN_TOKEN,
-      env.SLUICE_METRICS_OFF,
-      env.SLUICE_OTLP_ENDPOINT,
-      env.SLUICE_OTLP_HEADERS,
-      env.SLUICE_ANALYTICS_SAMPLE_RATE,
-      env.SLUICE_ALERT_WEBHOOK_URL,
-      env.SLUICE_ALERT_WEBHOOK_SECRET,
-      env.SLUICE_POLICY_CANARY,
-      env.SLUICE_POLICY_CANARY_PERCENT,
-    ]);
+    const key = JSON.stringify(CONFIG_FIELDS.map((field) => env[field]));
     let entry = this.#byConfig.get(key);
     if (!entry) {
       // Never a rejected promise kept for the isolate's life: a failure is a ConfigFailure.

@@ -1,5 +1,7 @@
 import { env, exports } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import type { SluiceEnv } from "../../src/gateway/env.ts";
+import { CONFIG_FIELDS, RuntimeCache } from "../../src/gateway/runtime.ts";
 import { gateway, LOGIN_POLICY, STORES } from "./helpers.ts";
 
 describe.each(STORES)("health on the %s store", (store) => {
@@ -186,5 +188,38 @@ describe("health views (audit F7)", () => {
     for (let i = 0; i < 20; i++) {
       expect(await (await gw.fetch("/__sluice/health")).json()).toEqual(first);
     }
+  });
+});
+
+describe("the runtime cache", () => {
+  const options = {
+    bundledPolicy: LOGIN_POLICY,
+    clock: Date.now,
+    sink: undefined,
+    hold: undefined,
+  };
+  const base = { ORIGIN_URL: "https://origin.example", SLUICE_METRICS_OFF: "1" } as SluiceEnv;
+
+  it("gives env objects with equal config one runtime, and a config that differs in any field its own", async () => {
+    const runtimes = new RuntimeCache(options);
+    const first = runtimes.get({ ...base });
+    expect(runtimes.get({ ...base })).toBe(first);
+    const seen = new Set([first]);
+    for (const field of CONFIG_FIELDS) {
+      const other = runtimes.get({ ...base, [field]: `${base[field] ?? ""}changed` });
+      expect(seen.has(other), field).toBe(false);
+      seen.add(other);
+    }
+    await Promise.all(seen);
+  });
+
+  it("answers a known env object without building its key again", async () => {
+    const runtimes = new RuntimeCache(options);
+    const known = { ...base };
+    const first = runtimes.get(known);
+    // Changed in place, the object still finds its runtime: env does not change in an isolate.
+    known.ORIGIN_URL = "https://elsewhere.example";
+    expect(runtimes.get(known)).toBe(first);
+    await first;
   });
 });
