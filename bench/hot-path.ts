@@ -176,6 +176,10 @@ try {
     const kept = names.filter((n) => n === "noop" || only.some((o) => n.startsWith(o)));
     names.splice(0, names.length, ...kept);
   }
+  // A step this list names and the Worker lacks fails here, before any measuring.
+  const known = (await (await fetch(new URL("/steps", url))).json()) as string[];
+  const unknown = names.filter((n) => !known.includes(n));
+  if (unknown.length > 0) throw new Error(`the Worker has no step ${unknown.join(", ")}`);
   // Each step's count: enough calls for `targetCpuMs` of CPU (the clock ticks every 10 ms).
   const counts = new Map<string, number>();
   for (const step of names) {
@@ -241,7 +245,9 @@ try {
         const v = cost(`request:${n}`);
         const d = v - bare1rt;
         const over =
-          n === "bare" || n === "bare-1rt" ? "–" : `${d < 0 ? "−" : "+"}${us(Math.abs(d))}`;
+          n === "bare" || n === "bare-1rt" || Number.isNaN(d)
+            ? "–"
+            : `${d < 0 ? "−" : "+"}${us(Math.abs(d))}`;
         return [n, us(v), over, range(`request:${n}`)];
       }),
       1,
